@@ -1,0 +1,32 @@
+"""What every command shares: where the config, lock and tree are."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from sync.config import Config, load_config
+from sync.lock import Lock, load_lock
+from sync.tree import Tree
+
+
+def config_path(args: argparse.Namespace) -> Path:
+    return Path(args.config)
+
+
+def lock_path(args: argparse.Namespace) -> Path:
+    if args.lock:
+        return Path(args.lock)
+    return config_path(args).resolve().parent / "plugins.lock.json"
+
+
+def tree(args: argparse.Namespace) -> Tree:
+    return Tree(Path(args.root))
+
+
+def config(args: argparse.Namespace) -> Config:
+    return load_config(config_path(args))
+
+
+def lock(args: argparse.Namespace) -> Lock:
+    return load_lock(lock_path(args))

@@ -1,0 +1,285 @@
+"""``plugins.yaml``: the desired state. Which plugins to serve, from where, under which versions.
+
+Example::
+
+    schemaVersion: 1
+    registry: higress-registry.cn-hangzhou.cr.aliyuncs.com   # default host
+    upstream:
+      repository: alibaba/higress
+      names: {jsonrpc-converter: json-converter}            # upstream dir -> served name
+    pullRequest:
+      labels: [plugin-sync]
+    plugins:
+      basic-auth:
+        category: Auth
+        source: oci://higress-registry.cn-hangzhou.cr.aliyuncs.com/plugins/basic-auth:2.0.0
+        versions: [2.0.0, 1.0.0]          # default: the resolved tag
+      json-converter:
+        repository: plugins/jsonrpc-converter
+        range: ">=2.0.0 <3.0.0"           # or tag: / digest:
+
+Parsing is pure (``parse_config`` over plain data); ``load_config`` adds the file read.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sync.errors import ConfigError
+from sync.names import check_name, check_version
+from sync.oci.reference import Source, parse_source
+from sync.oci.versions import parse_range
+
+DEFAULT_REGISTRY = "higress-registry.cn-hangzhou.cr.aliyuncs.com"
+DEFAULT_UPSTREAM = "alibaba/higress"
+DEFAULT_LABELS = ("plugin-sync",)
+
+_PLUGIN_KEYS = {"source", "registry", "repository", "tag", "digest", "range", "versions", "category", "upstream"}
+_TOP_KEYS = {"schemaVersion", "registry", "upstream", "pullRequest", "plugins"}
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+
+
+@dataclass(frozen=True)
+class PluginSpec:
+    """One served plugin: where it comes from and the version directories it is served under."""
+
+    name: str
+    source: Source
+    versions: tuple[str, ...] = ()  # empty: the resolved tag
+    category: str | None = None
+    upstream_dirs: tuple[str, ...] = ()  # upstream extension directories that map to this plugin
+
+    def served_versions(self, resolved_tag: str | None) -> tuple[str, ...]:
+        if self.versions:
+            return self.versions
+        if resolved_tag:
+            return (resolved_tag,)
+        return ()
+
+
+@dataclass(frozen=True)
+class Config:
+    plugins: dict[str, PluginSpec]
+    registry: str = DEFAULT_REGISTRY
+    upstream_repository: str = DEFAULT_UPSTREAM
+    upstream_names: dict[str, str] = field(default_factory=dict)
+    labels: tuple[str, ...] = DEFAULT_LABELS
+    path: Path | None = None
+
+    def name_for_upstream_dir(self, directory: str) -> str:
+        """The served plugin name of an upstream extension directory."""
+        if directory in self.upstream_names:
+            return self.upstream_names[directory]
+        for spec in self.plugins.values():
+            if directory in spec.upstream_dirs:
+                return spec.name
+        dashed = directory.replace("_", "-")
+        for spec in self.plugins.values():
+            if spec.source.repository.rsplit("/", 1)[-1] in (directory, dashed) and dashed != spec.name:
+                return spec.name
+        return dashed
+
+    def with_registry(self, registry: str | None, plain_http: bool = False) -> "Config":
+        """Every source redirected to ``registry`` (a mirror host, or ``oci-layout:PATH``)."""
+        if not registry and not plain_http:
+            return self
+        plugins = {
+            n: replace(s, source=s.source.redirect(registry, plain_http)) for n, s in self.plugins.items()
+        }
+        return replace(self, plugins=plugins)
+
+
+def _where(path: Path | None, plugin: str | None = None) -> str:
+    prefix = f"{path}: " if path else ""
+    if plugin is not None:
+        prefix += f"plugin {plugin!r}: "
+    return prefix
+
+
+def parse_plugin(name: str, raw: Any, default_registry: str, path: Path | None = None) -> PluginSpec:
+    where = _where(path, name)
+    check_name(name, _where(path))
+    if raw is None:
+        raw = {}
+    if isinstance(raw, str):
+        raw = {"source": raw}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}expected a mapping, got {type(raw).__name__}")
+    unknown = set(raw) - _PLUGIN_KEYS
+    if unknown:
+        raise ConfigError(f"{where}unknown key(s): {', '.join(sorted(map(str, unknown)))}")
+    for key in ("source", "registry", "repository", "tag", "digest", "range", "category"):
+        if key in raw and raw[key] is not None and not isinstance(raw[key], (str, int, float)):
+            raise ConfigError(f"{where}{key} must be a string")
+    try:
+        if raw.get("source"):
+            if any(raw.get(k) for k in ("registry", "repository")):
+                raise ConfigError(f"{where}give either source or registry/repository, not both")
+            source = parse_source(str(raw["source"]), default_registry)
+        else:
+            registry = str(raw.get("registry") or default_registry)
+            repository = str(raw.get("repository") or f"plugins/{name}")
+            source = parse_source(f"oci://{registry}/{repository}", default_registry, need_tag=False)
+    except ConfigError as e:
+        raise ConfigError(f"{where}{e}") from None
+    tag = raw.get("tag")
+    digest = raw.get("digest")
+    rng = raw.get("range")
+    if tag is not None:
+        source = replace(source, tag=str(tag))
+    if digest is not None:
+        source = replace(source, digest=str(digest))
+    if rng is not None:
+        if source.tag and tag is not None:
+            raise ConfigError(f"{where}give either tag or range, not both")
+        try:
+            parse_range(str(rng))
+        except ValueError as e:
+            raise ConfigError(f"{where}bad range {rng!r}: {e}") from None
+        source = replace(source, tag=None, range=str(rng))
+    if source.digest is not None and not _DIGEST.fullmatch(source.digest):
+        raise ConfigError(f"{where}digest must look like sha256:<64 hex>, got {source.digest!r}")
+    if source.tag is not None and not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", source.tag):
+        raise ConfigError(f"{where}invalid tag {source.tag!r}")
+    if not (source.tag or source.digest or source.range):
+        raise ConfigError(f"{where}needs a tag, a digest or a range")
+
+    versions_raw = raw.get("versions", [])
+    if versions_raw is None:
+        versions_raw = []
+    if isinstance(versions_raw, (str, int, float)):
+        versions_raw = [versions_raw]
+    if not isinstance(versions_raw, list):
+        raise ConfigError(f"{where}versions must be a list")
+    versions = tuple(check_version(v, where) for v in versions_raw)
+    if len(set(versions)) != len(versions):
+        raise ConfigError(f"{where}versions lists one version twice")
+    if not versions and not (source.tag or source.range):
+        raise ConfigError(f"{where}a source pinned only by digest needs explicit versions")
+    if not versions and source.tag:
+        check_version(source.tag, where)
+    category = raw.get("category")
+    upstream = raw.get("upstream") or []
+    if isinstance(upstream, str):
+        upstream = [upstream]
+    if not isinstance(upstream, list) or not all(isinstance(u, str) for u in upstream):
+        raise ConfigError(f"{where}upstream must be a list of directory names")
+    return PluginSpec(
+        name=name,
+        source=source,
+        versions=versions,
+        category=str(category) if category is not None else None,
+        upstream_dirs=tuple(upstream),
+    )
+
+
+def parse_config(raw: Any, path: Path | None = None) -> Config:
+    """Build a Config from parsed YAML. Raises ConfigError naming the file and plugin."""
+    where = _where(path)
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}expected a mapping at the top level")
+    unknown = set(raw) - _TOP_KEYS
+    if unknown:
+        raise ConfigError(f"{where}unknown top-level key(s): {', '.join(sorted(map(str, unknown)))}")
+    if raw.get("schemaVersion", 1) != 1:
+        raise ConfigError(f"{where}unsupported schemaVersion {raw.get('schemaVersion')!r}")
+    registry = raw.get("registry") or DEFAULT_REGISTRY
+    if not isinstance(registry, str):
+        raise ConfigError(f"{where}registry must be a string")
+    upstream = raw.get("upstream") or {}
+    if not isinstance(upstream, dict):
+        raise ConfigError(f"{where}upstream must be a mapping")
+    names = upstream.get("names") or {}
+    if not isinstance(names, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in names.items()):
+        raise ConfigError(f"{where}upstream.names must map directory names to plugin names")
+    for v in names.values():
+        check_name(v, where + "upstream.names: ")
+    pr = raw.get("pullRequest") or {}
+    if not isinstance(pr, dict):
+        raise ConfigError(f"{where}pullRequest must be a mapping")
+    labels = pr.get("labels", list(DEFAULT_LABELS))
+    if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
+        raise ConfigError(f"{where}pullRequest.labels must be a list of strings")
+    plugins_raw = raw.get("plugins") or {}
+    if not isinstance(plugins_raw, dict):
+        raise ConfigError(f"{where}plugins must be a mapping of name to source")
+    plugins: dict[str, PluginSpec] = {}
+    for name, spec in plugins_raw.items():
+        plugins[str(name)] = parse_plugin(name if isinstance(name, str) else repr(name), spec, registry, path)
+    return Config(
+        plugins=plugins,
+        registry=registry,
+        upstream_repository=str(upstream.get("repository") or DEFAULT_UPSTREAM),
+        upstream_names=dict(names),
+        labels=tuple(labels),
+        path=path,
+    )
+
+
+def load_config(path: Path) -> Config:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file (create one, or run 'plugin-sync import')") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: cannot read: {e}") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        at = f" at line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{path}: not valid YAML{at}: {getattr(e, 'problem', e)}") from None
+    cfg = parse_config(raw, path)
+    # layout sources are relative to the config file
+    base = path.resolve().parent
+    plugins = {n: replace(s, source=s.source.relative_to(base)) for n, s in cfg.plugins.items()}
+    return replace(cfg, plugins=plugins)
+
+
+def dump_config(cfg: Config) -> str:
+    """Render a Config as plugins.yaml text, with plugins grouped by category."""
+    lines = [
+        "# Plugins served by this plugin server: the desired state.",
+        "# 'plugin-sync pull' resolves it into plugins.lock.json and the tree under plugins/.",
+        "schemaVersion: 1",
+        f"registry: {cfg.registry}",
+        "upstream:",
+        f"  repository: {cfg.upstream_repository}",
+    ]
+    if cfg.upstream_names:
+        lines.append("  names:")
+        for k, v in sorted(cfg.upstream_names.items()):
+            lines.append(f"    {_q(k)}: {_q(v)}")
+    lines += ["pullRequest:", f"  labels: [{', '.join(_q(x) for x in cfg.labels)}]", "plugins:"]
+    current: object = object()
+    for spec in cfg.plugins.values():
+        if spec.category != current:
+            current = spec.category
+            if spec.category:
+                lines.append(f"  # {spec.category}")
+        lines.append(f"  {spec.name}:")
+        if spec.category:
+            lines.append(f"    category: {_q(spec.category)}")
+        lines.append(f"    source: {_q(spec.source.reference(cfg.registry))}")
+        if spec.source.range:
+            lines.append(f"    range: {_q(spec.source.range)}")
+        if spec.versions:
+            lines.append(f"    versions: [{', '.join(_q(v) for v in spec.versions)}]")
+        if spec.upstream_dirs:
+            lines.append(f"    upstream: [{', '.join(_q(v) for v in spec.upstream_dirs)}]")
+    return "\n".join(lines) + "\n"
+
+
+def _q(value: str) -> str:
+    """Quote a scalar only when YAML would read it as something else."""
+    dumped = yaml.safe_dump(value, default_flow_style=True, width=10_000).strip()
+    if dumped.endswith("\n...") or dumped.endswith("..."):
+        dumped = dumped.rsplit("\n", 1)[0].strip()
+    return dumped

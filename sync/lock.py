@@ -1,0 +1,207 @@
+"""``plugins.lock.json``: the resolved state, one entry per served plugin/version.
+
+    {
+      "schemaVersion": 1,
+      "plugins": {
+        "basic-auth": {
+          "2.0.0": {
+            "source": "oci://higress-registry.cn-hangzhou.cr.aliyuncs.com/plugins/basic-auth:2.0.0",
+            "digest": "sha256:<manifest>",
+            "format": "tar+gzip",
+            "sha256": "<plugin.wasm>", "md5": "<plugin.wasm>", "size": 123,
+            "files": {"spec.yaml": "<sha256>", "README.md": "<sha256>"},
+            "created": "2025-01-01T00:00:00Z", "pulled": "2025-01-02T00:00:00Z",
+            "category": "Auth"
+          }
+        }
+      }
+    }
+
+Hand-placed plugins have ``"source": "local"`` and ``"format": "local"``. Parsing and
+diffing are pure; ``load_lock``/``save_lock`` are the only I/O.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+from sync.errors import ConfigError
+from sync.fsutil import write_if_changed
+from sync.names import check_name, check_version
+
+LOCAL = "local"
+FORMATS = ("tar+gzip", "wasm-layer", LOCAL)
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_HEX32 = re.compile(r"[0-9a-f]{32}")
+EXTRA_FILES = ("spec.yaml", "README.md", "README_EN.md")
+
+
+@dataclass(frozen=True)
+class LockEntry:
+    name: str
+    version: str
+    source: str
+    digest: str | None
+    format: str
+    sha256: str
+    md5: str
+    size: int
+    files: dict[str, str] = field(default_factory=dict)
+    created: str | None = None
+    pulled: str | None = None
+    category: str | None = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.name, self.version)
+
+    @property
+    def is_local(self) -> bool:
+        return self.source == LOCAL
+
+    def same_content(self, other: "LockEntry") -> bool:
+        """Same bytes served (wasm and extra files), whatever the timestamps say."""
+        return (self.sha256, self.files, self.digest) == (other.sha256, other.files, other.digest)
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        del d["name"], d["version"]
+        return {k: v for k, v in d.items() if v not in (None, {})}
+
+
+@dataclass
+class Lock:
+    entries: dict[tuple[str, str], LockEntry] = field(default_factory=dict)
+
+    def get(self, name: str, version: str) -> LockEntry | None:
+        return self.entries.get((name, version))
+
+    def for_plugin(self, name: str) -> list[LockEntry]:
+        return [e for e in self.sorted() if e.name == name]
+
+    def names(self) -> list[str]:
+        return sorted({n for n, _ in self.entries})
+
+    def sorted(self) -> list[LockEntry]:
+        return [self.entries[k] for k in sorted(self.entries)]
+
+    def put(self, entry: LockEntry) -> None:
+        self.entries[entry.key] = entry
+
+    def remove(self, name: str, version: str) -> None:
+        self.entries.pop((name, version), None)
+
+    def to_json(self) -> dict[str, Any]:
+        plugins: dict[str, dict[str, Any]] = {}
+        for e in self.sorted():
+            plugins.setdefault(e.name, {})[e.version] = e.to_json()
+        return {"schemaVersion": 1, "plugins": plugins}
+
+    def dumps(self) -> str:
+        return json.dumps(self.to_json(), indent=2, sort_keys=True) + "\n"
+
+    @classmethod
+    def from_entries(cls, entries: Iterable[LockEntry]) -> "Lock":
+        return cls({e.key: e for e in entries})
+
+
+def _entry(name: str, version: str, raw: Any, where: str) -> LockEntry:
+    w = f"{where}{name}/{version}: "
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{w}expected an object")
+    try:
+        entry = LockEntry(
+            name=name,
+            version=version,
+            source=str(raw["source"]),
+            digest=raw.get("digest"),
+            format=str(raw["format"]),
+            sha256=str(raw["sha256"]),
+            md5=str(raw["md5"]),
+            size=int(raw["size"]),
+            files=dict(raw.get("files") or {}),
+            created=raw.get("created"),
+            pulled=raw.get("pulled"),
+            category=raw.get("category"),
+        )
+    except (KeyError, TypeError, ValueError) as e:
+        raise ConfigError(f"{w}missing or bad field {e}") from None
+    if entry.format not in FORMATS:
+        raise ConfigError(f"{w}unknown format {entry.format!r}")
+    if not _HEX64.fullmatch(entry.sha256) or not _HEX32.fullmatch(entry.md5) or entry.size < 0:
+        raise ConfigError(f"{w}bad sha256, md5 or size")
+    if not entry.is_local and not (isinstance(entry.digest, str) and re.fullmatch(r"sha256:[0-9a-f]{64}", entry.digest)):
+        raise ConfigError(f"{w}bad digest {entry.digest!r}")
+    for fname, sha in entry.files.items():
+        if fname not in EXTRA_FILES or not isinstance(sha, str) or not _HEX64.fullmatch(sha):
+            raise ConfigError(f"{w}bad files entry {fname!r}")
+    return entry
+
+
+def parse_lock(raw: Any, where: str = "") -> Lock:
+    if not isinstance(raw, dict) or raw.get("schemaVersion") != 1 or not isinstance(raw.get("plugins", {}), dict):
+        raise ConfigError(f"{where}not a plugins lock (schemaVersion 1)")
+    lock = Lock()
+    for name, versions in raw.get("plugins", {}).items():
+        check_name(name, where)
+        if not isinstance(versions, dict):
+            raise ConfigError(f"{where}{name}: expected an object of versions")
+        for version, entry in versions.items():
+            check_version(version, f"{where}{name}: ")
+            lock.put(_entry(name, version, entry, where))
+    return lock
+
+
+def load_lock(path: Path) -> Lock:
+    """The lock at ``path``; an absent file is an empty lock."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return Lock()
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: cannot read: {e}") from None
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"{path}: not valid JSON: {e}") from None
+    return parse_lock(raw, f"{path}: ")
+
+
+def save_lock(path: Path, lock: Lock) -> bool:
+    """Write the lock atomically; returns False when the file already held it."""
+    return write_if_changed(path, lock.dumps())
+
+
+@dataclass(frozen=True)
+class LockDiff:
+    added: list[LockEntry]
+    removed: list[LockEntry]
+    changed: list[tuple[LockEntry, LockEntry]]  # (old, new)
+    unchanged: list[LockEntry]
+
+    @property
+    def empty(self) -> bool:
+        return not (self.added or self.removed or self.changed)
+
+    def plugins(self) -> list[str]:
+        """Names of plugins with any change, sorted."""
+        names = {e.name for e in self.added + self.removed} | {n.name for _, n in self.changed}
+        return sorted(names)
+
+
+def diff_locks(old: Lock, new: Lock) -> LockDiff:
+    """What changed between two locks, entry by entry. Timestamps alone are not a change."""
+    added, removed, changed, unchanged = [], [], [], []
+    for key in sorted(set(old.entries) | set(new.entries)):
+        o, n = old.entries.get(key), new.entries.get(key)
+        if o is None and n is not None:
+            added.append(n)
+        elif n is None and o is not None:
+            removed.append(o)
+        elif o is not None and n is not None:
+            (unchanged.append(n) if o.same_content(n) else changed.append((o, n)))
+    return LockDiff(added, removed, changed, unchanged)

@@ -1,0 +1,1 @@
+"""Access to OCI artifacts: references, registries, image layouts and tag ranges."""

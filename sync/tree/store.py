@@ -1,0 +1,183 @@
+"""Changing the tree safely: the writer's lock, staging, the commit journal and clean-up.
+
+A pull prepares each new artifact in a hidden staging directory, renames it into
+``<name>/.store/<id>`` once complete, then commits: it writes the new lock into
+``.journal.json``, points every version entry at its store directory with one rename
+each, writes ``index.json`` and the lock file, and removes the journal. A run killed at
+any point leaves complete files only; the next writer finds the journal and finishes
+the commit before anything else (``recover``).
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import os
+import secrets
+import shutil
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Callable, Iterator
+
+from sync.errors import LockedTreeError, SyncError
+from sync.fsutil import fsync_dir, symlink_atomic, tmp_name, write_atomic, write_if_changed
+from sync.lock import Lock, LockEntry, parse_lock, save_lock
+from sync.tree.files import index_json_text, metadata_text, sha256_file_text
+from sync.tree.layout import METADATA, SHA256_FILE, STORE, Tree
+
+STAGING_PREFIX = ".staging-"
+
+
+@contextmanager
+def writer_lock(tree: Tree, wait: float = 600.0, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
+    """Hold the tree's writer lock. Waits up to ``wait`` seconds, then refuses clearly."""
+    tree.root.mkdir(parents=True, exist_ok=True)
+    fd = os.open(tree.lock_file, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = time.monotonic() + wait
+        told = False
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as e:
+                if e.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+                if time.monotonic() >= deadline:
+                    raise LockedTreeError(
+                        f"{tree.root}: another plugin-sync is writing this tree; try again when it ends"
+                    ) from None
+                if not told and on_wait:
+                    on_wait()
+                    told = True
+                time.sleep(0.1)
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
+        except OSError:
+            pass
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+def new_staging(tree: Tree, name: str) -> Path:
+    store = tree.store(name)
+    store.mkdir(parents=True, exist_ok=True)
+    path = store / f"{STAGING_PREFIX}{secrets.token_hex(6)}"
+    path.mkdir()
+    return path
+
+
+def finish_staging(tree: Tree, staging: Path, entry: LockEntry) -> Path:
+    """Write the small files, fsync, and rename staging into the store. Returns the store dir."""
+    write_atomic(staging / SHA256_FILE, sha256_file_text(entry))
+    write_atomic(staging / METADATA, metadata_text(entry))
+    for f in staging.iterdir():
+        if f.is_file():
+            os.chmod(f, 0o644)
+    os.chmod(staging, 0o755)
+    fsync_dir(staging)
+    assert entry.digest
+    final = tree.store_dir(entry.name, entry.digest)
+    if final.exists():
+        # another version of the same artifact got here first; keep the complete one
+        shutil.rmtree(staging, ignore_errors=True)
+        return final
+    os.rename(staging, final)
+    fsync_dir(final.parent)
+    return final
+
+
+def _link_version(tree: Tree, entry: LockEntry) -> None:
+    assert entry.digest
+    link = tree.version_dir(entry.name, entry.version)
+    target = tree.link_target(entry.name, entry.digest)
+    if link.is_symlink() and os.readlink(link) == target:
+        return
+    if not (link.parent / target).is_dir():
+        raise SyncError(f"{entry.name}/{entry.version}: store directory {target} is missing")
+    if link.is_dir() and not link.is_symlink():
+        # a real directory from an older tree layout: move it aside first
+        aside = tmp_name(link, "old")
+        os.rename(link, aside)
+        shutil.rmtree(aside, ignore_errors=True)
+    symlink_atomic(target, link)
+
+
+def apply(tree: Tree, lock: Lock) -> None:
+    """Make the tree serve exactly what ``lock`` says (idempotent)."""
+    wanted = set(lock.entries)
+    for entry in lock.sorted():
+        if entry.is_local:
+            continue
+        _link_version(tree, entry)
+    for name, version in tree.served():
+        if (name, version) not in wanted and tree.is_pulled(name, version):
+            tree.version_dir(name, version).unlink()
+    for name in {n for n, _ in tree.served()} | _plugin_dirs(tree):
+        fsync_dir(tree.plugin_dir(name))
+    write_if_changed(tree.index_json, index_json_text(lock.sorted()))
+
+
+def _plugin_dirs(tree: Tree) -> set[str]:
+    from sync.names import is_name
+
+    if not tree.root.is_dir():
+        return set()
+    return {d.name for d in tree.root.iterdir() if d.is_dir() and not d.is_symlink() and is_name(d.name)}
+
+
+def commit(tree: Tree, lock: Lock, lock_path: Path | None) -> None:
+    """Publish ``lock`` as the tree's state, surviving a kill at any point (see module doc)."""
+    write_atomic(tree.journal, lock.dumps())
+    apply(tree, lock)
+    if lock_path is not None:
+        save_lock(lock_path, lock)
+    tree.journal.unlink(missing_ok=True)
+    fsync_dir(tree.root)
+
+
+def recover(tree: Tree, lock_path: Path | None) -> bool:
+    """Finish a commit that a killed run left behind. Returns True if there was one."""
+    if not tree.journal.exists():
+        return False
+    try:
+        lock = parse_lock(json.loads(tree.journal.read_text(encoding="utf-8")))
+    except (ValueError, SyncError):
+        # the journal is written atomically, so this is someone else's file: leave the tree
+        tree.journal.unlink(missing_ok=True)
+        return False
+    commit(tree, lock, lock_path)
+    return True
+
+
+def collect_garbage(tree: Tree, lock: Lock) -> int:
+    """Remove staging leftovers, unreferenced store directories and empty plugin dirs."""
+    removed = 0
+    referenced = {
+        (e.name, tree.store_dir(e.name, e.digest).name) for e in lock.sorted() if not e.is_local and e.digest
+    }
+    for name in _plugin_dirs(tree):
+        store = tree.store(name)
+        if store.is_dir():
+            for d in store.iterdir():
+                if (name, d.name) not in referenced:
+                    shutil.rmtree(d, ignore_errors=True) if d.is_dir() else d.unlink(missing_ok=True)
+                    removed += 1
+            if not any(store.iterdir()):
+                store.rmdir()
+        pdir = tree.plugin_dir(name)
+        for leftover in pdir.glob(".*.link-*"):
+            leftover.unlink(missing_ok=True)
+        for leftover in pdir.glob(".*.old-*"):
+            shutil.rmtree(leftover, ignore_errors=True)
+        try:
+            pdir.rmdir()  # only when empty
+        except OSError:
+            pass
+    for leftover in tree.root.glob(".*.tmp-*") if tree.root.is_dir() else []:
+        leftover.unlink(missing_ok=True)
+    return removed
