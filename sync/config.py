@@ -236,11 +236,9 @@ def load_config(path: Path) -> Config:
         mark = getattr(e, "problem_mark", None)
         at = f" at line {mark.line + 1}" if mark is not None else ""
         raise ConfigError(f"{path}: not valid YAML{at}: {getattr(e, 'problem', e)}") from None
-    cfg = parse_config(raw, path)
-    # layout sources are relative to the config file
-    base = path.resolve().parent
-    plugins = {n: replace(s, source=s.source.relative_to(base)) for n, s in cfg.plugins.items()}
-    return replace(cfg, plugins=plugins)
+    # layout sources stay as written (relative to the config file's directory): the
+    # lock records them so, and pull resolves them against PullOptions.base_dir
+    return parse_config(raw, path)
 
 
 def dump_config(cfg: Config) -> str:

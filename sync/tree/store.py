@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
 
+from sync.catalog import write_catalog
 from sync.errors import LockedTreeError, SyncError
 from sync.fsutil import fsync_dir, symlink_atomic, tmp_name, write_atomic, write_if_changed
 from sync.lock import Lock, LockEntry, parse_lock, save_lock
@@ -120,6 +121,7 @@ def apply(tree: Tree, lock: Lock) -> None:
     for name in {n for n, _ in tree.served()} | _plugin_dirs(tree):
         fsync_dir(tree.plugin_dir(name))
     write_if_changed(tree.index_json, index_json_text(lock.sorted()))
+    write_catalog(tree, lock.sorted())
 
 
 def _plugin_dirs(tree: Tree) -> set[str]:

@@ -1,0 +1,207 @@
+"""Plugin artifacts: which layers hold what (pure), and unpacking with every check.
+
+Two shapes are accepted (see the README):
+  a. ``plugin.tar.gz`` as a tar+gzip layer holding one ``.wasm``, plus optional
+     ``spec.yaml``, ``README.md`` and ``README_EN.md`` layers;
+  b. one ``application/vnd.module.wasm.content.layer.v1+wasm`` layer with the raw module.
+
+Every blob is hashed while it streams and checked against its descriptor's digest and
+size; the module's Wasm header is checked; tar members may not be links or leave the
+target, and sizes are bounded against decompression bombs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, ContextManager, Callable
+
+from sync.errors import ArtifactError
+from sync.oci.manifest import Descriptor, Manifest
+from sync.tree.layout import WASM
+
+TAR_GZIP = ("application/vnd.oci.image.layer.v1.tar+gzip", "application/vnd.docker.image.rootfs.diff.tar.gzip")
+WASM_LAYER = "application/vnd.module.wasm.content.layer.v1+wasm"
+EXTRA_TYPES = {
+    "application/vnd.module.wasm.spec.v1+yaml": "spec.yaml",
+    "application/vnd.module.wasm.doc.v1+markdown": "README.md",
+    "application/vnd.module.wasm.doc.v1.en+markdown": "README_EN.md",
+}
+IGNORED_TYPES = ("application/vnd.module.wasm.icon.v1+png",)
+WASM_HEADER = b"\0asm\x01\0\0\0"
+
+
+class IntegrityError(ArtifactError):
+    """A blob did not match its descriptor (truncated, too long or a wrong digest): worth a retry."""
+MAX_MODULE = int(os.environ.get("PLUGIN_SYNC_MAX_MODULE_BYTES", 256 * 1024 * 1024))
+MAX_EXTRA = 4 * 1024 * 1024
+CHUNK = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What to fetch from one manifest."""
+
+    format: str  # "tar+gzip" or "wasm-layer"
+    module: Descriptor
+    extras: dict[str, Descriptor]  # file name -> layer
+
+
+@dataclass(frozen=True)
+class Fetched:
+    sha256: str
+    md5: str
+    size: int
+    files: dict[str, str]  # extra file name -> sha256
+
+
+def plan(manifest: Manifest) -> Plan:
+    """Classify a manifest's layers. Raises ArtifactError naming what was found."""
+    tars = [d for d in manifest.layers if d.media_type in TAR_GZIP]
+    raws = [d for d in manifest.layers if d.media_type == WASM_LAYER]
+    extras: dict[str, Descriptor] = {}
+    for d in manifest.layers:
+        name = EXTRA_TYPES.get(d.media_type)
+        if name:
+            if name in extras:
+                raise ArtifactError(f"two {name} layers in manifest {manifest.digest}")
+            if d.size > MAX_EXTRA:
+                raise ArtifactError(f"{name} layer is {d.size} bytes, more than {MAX_EXTRA}")
+            extras[name] = d
+    if tars and raws or len(tars) + len(raws) > 1:
+        found = ", ".join(f"{d.media_type} ({d.title or d.digest[:19]})" for d in tars + raws)
+        raise ArtifactError(f"more than one wasm layer: {found}")
+    if not tars and not raws:
+        found = ", ".join(sorted({d.media_type for d in manifest.layers})) or "no layers"
+        raise ArtifactError(f"no plugin layer (expected plugin.tar.gz or a wasm layer); found: {found}")
+    module = (tars or raws)[0]
+    if module.size > MAX_MODULE:
+        raise ArtifactError(f"plugin layer is {module.size} bytes, more than the limit {MAX_MODULE}")
+    return Plan("tar+gzip" if tars else "wasm-layer", module, extras)
+
+
+class _Verified:
+    """Reads a blob, hashing and counting; refuses to read past the descriptor's size."""
+
+    def __init__(self, body: BinaryIO, desc: Descriptor) -> None:
+        self.body, self.desc = body, desc
+        self.hash = hashlib.sha256()
+        self.size = 0
+
+    def read(self, n: int = -1) -> bytes:
+        want = CHUNK if n is None or n < 0 else n
+        want = min(want, self.desc.size - self.size + 1)
+        data = self.body.read(want) if want > 0 else b""
+        if not data and self.size < self.desc.size:
+            raise IntegrityError(f"blob {self.desc.digest[:19]} truncated: {self.size} of {self.desc.size} bytes")
+        self.size += len(data)
+        if self.size > self.desc.size:
+            raise IntegrityError(f"blob {self.desc.digest[:19]} is larger than its descriptor says ({self.desc.size} bytes)")
+        self.hash.update(data)
+        return data
+
+    def finish(self) -> None:
+        """Read to the end and check size and digest."""
+        while self.read(CHUNK):
+            pass
+        if self.size != self.desc.size:
+            raise IntegrityError(f"blob {self.desc.digest[:19]} truncated: {self.size} of {self.desc.size} bytes")
+        got = "sha256:" + self.hash.hexdigest()
+        if got != self.desc.digest:
+            raise IntegrityError(f"blob digest mismatch: expected {self.desc.digest[:19]}, got {got[:19]}")
+
+
+class _ModuleWriter:
+    """Writes the module to ``path``, hashing it and checking its header and size bound."""
+
+    def __init__(self, path: Path) -> None:
+        self.f = open(path, "wb")
+        self.sha, self.md5, self.size = hashlib.sha256(), hashlib.md5(), 0
+        self.head = b""
+
+    def write(self, data: bytes) -> None:
+        self.size += len(data)
+        if self.size > MAX_MODULE:
+            raise ArtifactError(f"module larger than the limit {MAX_MODULE} bytes (decompression bomb?)")
+        if len(self.head) < 8:
+            self.head += data[: 8 - len(self.head)]
+        self.sha.update(data)
+        self.md5.update(data)
+        self.f.write(data)
+
+    def close(self) -> Fetched:
+        self.f.flush()
+        os.fsync(self.f.fileno())
+        self.f.close()
+        if self.head[:4] != WASM_HEADER[:4]:
+            raise ArtifactError(f"module is not WebAssembly (starts with {self.head[:8]!r})")
+        if self.head != WASM_HEADER:
+            raise ArtifactError(f"unsupported WebAssembly version {self.head[4:8]!r}")
+        return Fetched(self.sha.hexdigest(), self.md5.hexdigest(), self.size, {})
+
+
+def _untar_module(blob: _Verified, out: _ModuleWriter) -> None:
+    found = 0
+    try:
+        with tarfile.open(fileobj=blob, mode="r|gz", bufsize=CHUNK) as tf:  # type: ignore[call-overload]
+            for m in tf:
+                name = m.name
+                parts = Path(name).parts
+                if name.startswith("/") or ".." in parts:
+                    raise ArtifactError(f"tar member {name!r} would leave the target directory")
+                if m.issym() or m.islnk():
+                    raise ArtifactError(f"tar member {name!r} is a link")
+                if m.isdir():
+                    continue
+                if not m.isfile():
+                    raise ArtifactError(f"tar member {name!r} is not a regular file")
+                if not name.endswith(".wasm"):
+                    continue
+                found += 1
+                if found > 1:
+                    raise ArtifactError("tar holds more than one .wasm module")
+                if m.size > MAX_MODULE:
+                    raise ArtifactError(f"tar member {name!r} is {m.size} bytes, more than the limit {MAX_MODULE} (decompression bomb?)")
+                src = tf.extractfile(m)
+                assert src is not None
+                while chunk := src.read(CHUNK):
+                    out.write(chunk)
+    except (tarfile.TarError, EOFError, OSError) as e:
+        if isinstance(e, FileNotFoundError):
+            raise
+        raise ArtifactError(f"plugin.tar.gz is not a valid tar+gzip ({type(e).__name__}: {e})") from None
+    if not found:
+        raise ArtifactError("plugin.tar.gz holds no .wasm module")
+
+
+BlobOpener = Callable[[Descriptor], ContextManager[BinaryIO]]
+
+
+def fetch(p: Plan, open_blob: BlobOpener, dest: Path) -> Fetched:
+    """Download and check everything ``p`` names into directory ``dest``."""
+    out = _ModuleWriter(dest / WASM)
+    try:
+        with open_blob(p.module) as body:
+            blob = _Verified(body, p.module)
+            if p.format == "tar+gzip":
+                _untar_module(blob, out)
+            else:
+                while chunk := blob.read(CHUNK):
+                    out.write(chunk)
+            blob.finish()
+        result = out.close()
+    finally:
+        if not out.f.closed:
+            out.f.close()
+    files: dict[str, str] = {}
+    for name, desc in sorted(p.extras.items()):
+        with open_blob(desc) as body:
+            blob = _Verified(body, desc)
+            data = b"".join(iter(lambda: blob.read(CHUNK), b""))
+            blob.finish()
+        (dest / name).write_bytes(data)
+        files[name] = hashlib.sha256(data).hexdigest()
+    return Fetched(result.sha256, result.md5, result.size, files)

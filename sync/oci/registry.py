@@ -1,0 +1,224 @@
+"""An OCI distribution (registry v2) client: manifests, tag lists and streamed blobs.
+
+Authentication answers the registry's challenge: ``Bearer`` (a token per repository
+scope, fetched with the credentials when we have them) or ``Basic``. Every request goes
+through the shared retry policy. Blob bodies are returned unverified and undecoded:
+``sync.artifact`` checks their digest and size while it reads them.
+"""
+
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import BinaryIO, Callable, Iterator, Mapping
+from urllib.parse import urljoin
+
+import requests
+from oras.auth.utils import parse_auth_header
+
+from sync.errors import AuthError, NotFound, RegistryError
+from sync.http import make_session, timeouts
+from sync.oci.auth import Basic, credentials_lookup
+from sync.oci.manifest import ACCEPT, MAX_MANIFEST, Descriptor, Manifest
+from sync.oci.reference import Source
+from sync.retry import RetryPolicy
+
+
+class _Retryable(Exception):
+    def __init__(self, status: int | None, headers: Mapping[str, str] | None, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.headers = headers
+
+
+@dataclass
+class Stats:
+    requests: int = 0
+    blob_bytes: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, requests_: int = 0, blob_bytes: int = 0) -> None:
+        with self.lock:
+            self.requests += requests_
+            self.blob_bytes += blob_bytes
+
+
+class RegistryClient:
+    def __init__(
+        self,
+        policy: RetryPolicy | None = None,
+        credentials: Callable[[str], Basic | None] | None = None,
+        pool_size: int = 16,
+        read_timeout: float | None = None,
+    ) -> None:
+        self.session = make_session(pool_size)
+        self.policy = policy or RetryPolicy.from_env()
+        self.credentials = credentials or credentials_lookup()
+        self.read_timeout = read_timeout
+        self.stats = Stats()
+        self._tokens: dict[tuple[str, str], str] = {}
+        self._basic_hosts: set[str] = set()
+        self._lock = threading.Lock()
+
+    # -- plumbing ---------------------------------------------------------------------
+
+    @staticmethod
+    def _base(src: Source) -> str:
+        scheme = "http" if src.plain_http else "https"
+        return f"{scheme}://{src.host}/v2/{src.repository}"
+
+    def _auth_header(self, src: Source) -> dict[str, str]:
+        with self._lock:
+            token = self._tokens.get((src.host, src.repository))
+            basic = src.host in self._basic_hosts
+        if token:
+            return {"Authorization": f"Bearer {token}"}
+        creds = self.credentials(src.host) if basic else None
+        return {"Authorization": creds.header()} if creds else {}
+
+    def _authenticate(self, src: Source, resp: requests.Response) -> bool:
+        """Answer a 401 challenge. Returns False when there is nothing more to try."""
+        challenge = resp.headers.get("WWW-Authenticate", "")
+        creds = self.credentials(src.host)
+        scheme = challenge.split(" ", 1)[0].lower()
+        if scheme == "basic":
+            with self._lock:
+                if src.host in self._basic_hosts or creds is None:
+                    return False
+                self._basic_hosts.add(src.host)
+            return True
+        if scheme != "bearer":
+            return False
+        h = parse_auth_header(challenge)
+        if not h.realm:
+            return False
+        params = {k: v for k, v in (("service", h.service), ("scope", h.scope)) if v}
+        if not h.scope:
+            params["scope"] = f"repository:{src.repository}:pull"
+        headers = {"Authorization": creds.header()} if creds else {}
+        try:
+            r = self._send("GET", str(h.realm), headers=headers, params=params)
+        except requests.RequestException as e:
+            raise RegistryError(f"token service {h.realm} unreachable: {type(e).__name__}") from None
+        if r.status_code in (401, 403):
+            raise AuthError(f"{src.host}: credentials refused by the token service ({r.status_code})")
+        if r.status_code != 200:
+            raise RegistryError(f"{src.host}: token service answered {r.status_code}")
+        try:
+            data = r.json()
+        except ValueError:
+            raise RegistryError(f"{src.host}: token service answered no JSON") from None
+        token = data.get("token") or data.get("access_token")
+        if not token:
+            raise RegistryError(f"{src.host}: token service gave no token")
+        with self._lock:
+            if self._tokens.get((src.host, src.repository)) == token:
+                return False
+            self._tokens[(src.host, src.repository)] = token
+        return True
+
+    def _send(self, method: str, url: str, stream: bool = False, **kw: object) -> requests.Response:
+        self.stats.add(requests_=1)
+        return self.session.request(method, url, stream=stream, timeout=timeouts(self.read_timeout), **kw)  # type: ignore[arg-type]
+
+    def request(self, src: Source, method: str, path: str, stream: bool = False,
+                headers: dict[str, str] | None = None) -> requests.Response:
+        """One registry request with auth and retries. Returns a 2xx response or raises."""
+        url = self._base(src) + path
+
+        def attempt() -> requests.Response:
+            tried_auth = False
+            while True:
+                h = {**(headers or {}), **self._auth_header(src)}
+                try:
+                    resp = self._send(method, url, stream=stream, headers=h)
+                except requests.RequestException as e:
+                    raise _Retryable(None, None, _describe(e)) from None
+                if resp.status_code == 401 and not tried_auth:
+                    resp.close()
+                    tried_auth = True
+                    if self._authenticate(src, resp):
+                        continue
+                if resp.status_code < 300:
+                    return resp
+                resp.close()
+                if self.policy.is_retryable(resp.status_code, resp.headers):
+                    raise _Retryable(resp.status_code, resp.headers, f"HTTP {resp.status_code}")
+                if resp.status_code == 401:
+                    what = "credentials refused" if self.credentials(src.host) else "authentication required (no credentials found)"
+                    raise AuthError(f"{src.host}: {what} (401)")
+                if resp.status_code == 403:
+                    raise AuthError(f"{src.host}: access to {src.repository} denied (403)")
+                if resp.status_code == 404:
+                    raise NotFound(f"{src.host}/{src.repository}{path.replace('/manifests/', ':', 1)}: not found")
+                raise RegistryError(f"{src.host}: {method} {path} answered HTTP {resp.status_code}")
+
+        def retryable(exc: BaseException) -> tuple[bool, Mapping[str, str] | None, int | None]:
+            if isinstance(exc, _Retryable):
+                return True, exc.headers, exc.status
+            return False, None, None
+
+        try:
+            return self.policy.run(attempt, retryable)
+        except _Retryable as e:
+            raise RegistryError(f"{src.host}/{src.repository}: {e} (gave up after {self.policy.attempts} tries)") from None
+
+    # -- the ArtifactSource interface ---------------------------------------------------
+
+    def manifest(self, src: Source, ref: str) -> Manifest:
+        resp = self.request(src, "GET", f"/manifests/{ref}", headers={"Accept": ACCEPT})
+        raw = resp.content
+        if len(raw) > MAX_MANIFEST:
+            raise RegistryError(f"{src.repository}:{ref}: manifest larger than {MAX_MANIFEST} bytes")
+        return Manifest.parse(raw, resp.headers.get("Content-Type"))
+
+    def tags(self, src: Source) -> list[str]:
+        tags: list[str] = []
+        path = "/tags/list?n=1000"
+        for _ in range(1000):
+            resp = self.request(src, "GET", path)
+            try:
+                data = resp.json()
+            except ValueError:
+                raise RegistryError(f"{src.host}/{src.repository}: tag list is not JSON") from None
+            tags += [t for t in (data.get("tags") or []) if isinstance(t, str)]
+            nxt = resp.links.get("next", {}).get("url")
+            if not nxt:
+                break
+            full = urljoin(self._base(src) + path, nxt)
+            path = full[len(self._base(src)):] if full.startswith(self._base(src)) else "/tags/list?" + full.split("?", 1)[-1]
+        return tags
+
+    @contextmanager
+    def blob(self, src: Source, desc: Descriptor) -> Iterator[BinaryIO]:
+        resp = self.request(src, "GET", f"/blobs/{desc.digest}", stream=True)
+        raw = resp.raw
+        stats = self.stats
+
+        class Body:
+            def read(self, n: int = -1) -> bytes:
+                try:
+                    data = raw.read(n if n and n > 0 else None, decode_content=False)
+                except Exception as e:  # noqa: BLE001 - urllib3/socket errors mid-body
+                    raise BlobReadError(_describe(e)) from None
+                stats.add(blob_bytes=len(data))
+                return data
+
+        try:
+            yield Body()  # type: ignore[misc]
+        finally:
+            resp.close()
+
+
+class BlobReadError(RegistryError):
+    """The connection failed in the middle of a blob; the download may be retried."""
+
+
+def _describe(e: BaseException) -> str:
+    text = type(e).__name__
+    if isinstance(e, requests.ConnectionError):
+        return "connection failed (" + text + ")"
+    if isinstance(e, requests.Timeout):
+        return "timed out (" + text + ")"
+    return text

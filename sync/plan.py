@@ -1,0 +1,76 @@
+"""Pull decisions as pure functions over plain data: what a plugin's new lock entries are,
+and whether anything must be downloaded."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from sync.lock import Lock, LockEntry
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """What the registry says a plugin is now."""
+
+    name: str
+    source: str  # reference recorded in the lock (tag, no digest)
+    digest: str  # manifest digest
+    versions: tuple[str, ...]
+    created: str | None
+    category: str | None
+
+
+def reusable(resolved: Resolved, old: Lock) -> LockEntry | None:
+    """An existing entry holding the same artifact, if any: its content need not be fetched."""
+    for e in old.for_plugin(resolved.name):
+        if e.digest == resolved.digest and not e.is_local:
+            return e
+    return None
+
+
+def entries_for(resolved: Resolved, content: LockEntry, old: Lock, now: str) -> list[LockEntry]:
+    """The lock entries of a resolved plugin, given the content (sha256, md5, size, files)
+    of its artifact. ``pulled`` only moves when the served bytes change."""
+    out = []
+    for v in resolved.versions:
+        prev = old.get(resolved.name, v)
+        entry = replace(
+            content,
+            name=resolved.name,
+            version=v,
+            source=resolved.source,
+            digest=resolved.digest,
+            created=resolved.created,
+            category=resolved.category,
+            pulled=now,
+        )
+        if prev is not None and prev.same_content(entry):
+            entry = replace(entry, pulled=prev.pulled or now)
+        out.append(entry)
+    return out
+
+
+def status(name: str, old: Lock, new_entries: list[LockEntry]) -> str:
+    """added, updated or unchanged, comparing a plugin's entries before and after."""
+    before = {e.version: e for e in old.for_plugin(name) if not e.is_local}
+    if not before:
+        return "added"
+    after = {e.version: e for e in new_entries}
+    if before.keys() == after.keys() and all(before[v].same_content(after[v]) for v in after):
+        return "unchanged"
+    return "updated"
+
+
+def merge(old: Lock, results: dict[str, list[LockEntry]], keep: set[str], prune: bool) -> Lock:
+    """The new lock: fresh entries for resolved plugins, old ones for failed or untouched
+    plugins (``keep``), hand-placed entries always; others dropped when ``prune``."""
+    new = Lock()
+    for e in old.sorted():
+        if e.is_local or e.name in keep or (not prune and e.name not in results):
+            new.put(e)
+    for entries in results.values():
+        for e in entries:
+            if old.get(e.name, e.version) is not None and old.get(e.name, e.version).is_local:  # type: ignore[union-attr]
+                continue  # never overwrite a hand-placed version
+            new.put(e)
+    return new

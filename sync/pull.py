@@ -1,0 +1,264 @@
+"""``plugin-sync pull``: resolve the config against the registry, fetch what changed into
+the tree, and commit the new lock. Per-plugin failures leave that plugin as it was."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Mapping
+
+from sync import artifact
+from sync.config import Config, PluginSpec
+from sync.errors import ArtifactError, NotFound, SyncError
+from sync.lock import Lock, LockEntry
+from sync.oci.layout import LayoutSource
+from sync.oci.manifest import ArtifactSource, Manifest
+from sync.oci.reference import Source, parse_source
+from sync.oci.registry import BlobReadError, RegistryClient
+from sync.oci.versions import best_tag
+from sync.plan import Resolved, entries_for, merge, reusable, status
+from sync.retry import RetryPolicy
+from sync.tree import Tree
+from sync.tree.layout import WASM
+from sync.tree.precompress import precompress
+from sync.tree.store import collect_garbage, commit, finish_staging, new_staging, recover, writer_lock
+
+CREATED = "org.opencontainers.image.created"
+
+
+@dataclass(frozen=True)
+class PullOptions:
+    locked: bool = False
+    jobs: int = 8
+    gzip: bool = False
+    only: tuple[str, ...] = ()
+    registry: str | None = None  # redirect every source (host[:port] or oci-layout:PATH)
+    plain_http: bool = False
+    read_timeout: float | None = None
+    lock_wait: float = 600.0
+    base_dir: Path | None = None  # relative oci-layout paths are read from here
+
+
+@dataclass
+class Outcome:
+    name: str
+    status: str  # added | updated | unchanged | failed
+    versions: list[str] = field(default_factory=list)
+    source: str = ""
+    digest: str | None = None
+    sha256: str | None = None
+    error: str | None = None
+    missing: bool = False  # the tag or manifest does not exist (yet)
+    downloaded: bool = False
+
+
+@dataclass
+class PullReport:
+    outcomes: list[Outcome]
+    requests: int = 0
+    blob_bytes: int = 0
+    seconds: float = 0.0
+    gzipped: int = 0
+
+    @property
+    def failed(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.status == "failed"]
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "plugins": [o.__dict__ for o in sorted(self.outcomes, key=lambda o: o.name)],
+            "summary": {s: sum(o.status == s for o in self.outcomes) for s in ("added", "updated", "unchanged", "failed")},
+            "registryRequests": self.requests,
+            "blobBytes": self.blob_bytes,
+            "seconds": round(self.seconds, 3),
+            "gzipped": self.gzipped,
+        }
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Sources:
+    """Routes each source to the registry client or the layout reader."""
+
+    def __init__(self, options: PullOptions, policy: RetryPolicy) -> None:
+        self.registry = RegistryClient(policy, pool_size=max(4, options.jobs), read_timeout=options.read_timeout)
+        self.layout = LayoutSource()
+
+    def of(self, src: Source) -> ArtifactSource:
+        return self.layout if src.kind == "layout" else self.registry
+
+
+def _store_matches(path: Path, sha256: str) -> bool:
+    """The module in a store directory still hashes to ``sha256``."""
+    h = hashlib.sha256()
+    try:
+        with open(path / WASM, "rb") as f:
+            while chunk := f.read(1 << 20):
+                h.update(chunk)
+    except OSError:
+        return False
+    return h.hexdigest() == sha256
+
+
+class Puller:
+    def __init__(self, tree: Tree, old: Lock, options: PullOptions, policy: RetryPolicy | None = None) -> None:
+        self.tree, self.old, self.options = tree, old, options
+        self.policy = policy or RetryPolicy.from_env()
+        self.sources = Sources(options, self.policy)
+        self.now = now_iso()
+
+    # -- one artifact ---------------------------------------------------------------
+
+    def _fetch(self, name: str, src: Source, manifest: Manifest, expect: LockEntry | None) -> tuple[LockEntry, bool]:
+        """The content entry of ``manifest``, downloading it into the store unless a
+        verified copy is there. Returns (entry, downloaded)."""
+        store = self.tree.store_dir(name, manifest.digest)
+        known = expect or reusable(Resolved(name, "", manifest.digest, (), None, None), self.old)
+        if known is not None and store.is_dir() and _store_matches(store, known.sha256):
+            return known, False
+        p = artifact.plan(manifest)
+        source = self.sources.of(src)
+
+        def attempt() -> artifact.Fetched:
+            staging = new_staging(self.tree, name)
+            try:
+                got = artifact.fetch(p, lambda d: source.blob(src, d), staging)
+                if expect is not None and (got.sha256, got.md5, got.size, got.files) != (
+                    expect.sha256, expect.md5, expect.size, expect.files):
+                    raise ArtifactError(f"content differs from the lock (sha256 {got.sha256[:12]}, lock {expect.sha256[:12]})")
+                entry = LockEntry(name, "-", "", manifest.digest, p.format, got.sha256, got.md5, got.size, got.files,
+                                  manifest.annotations.get(CREATED), self.now)
+                if store.exists():  # a store directory that failed its check: replace it
+                    shutil.rmtree(store)
+                finish_staging(self.tree, staging, entry)
+                return got
+            except BaseException:
+                shutil.rmtree(staging, ignore_errors=True)
+                raise
+
+        def retryable(e: BaseException) -> tuple[bool, Mapping[str, str] | None, int | None]:
+            return isinstance(e, (BlobReadError, artifact.IntegrityError)), None, None
+
+        got = self.policy.run(attempt, retryable)
+        entry = LockEntry(name, "-", "", manifest.digest, p.format, got.sha256, got.md5, got.size, got.files,
+                          manifest.annotations.get(CREATED), self.now)
+        return entry, True
+
+    # -- one plugin -----------------------------------------------------------------
+
+    def _where(self, src: Source) -> Source:
+        """``src`` as this run reads it: redirected to a mirror, layout paths made absolute."""
+        src = src.redirect(self.options.registry, self.options.plain_http)
+        return src.relative_to(self.options.base_dir) if self.options.base_dir else src
+
+    def pull_plugin(self, spec: PluginSpec) -> tuple[list[LockEntry], Outcome]:
+        src = self._where(spec.source)
+        source = self.sources.of(src)
+        tag = src.tag
+        if src.range:
+            tag = best_tag(source.tags(src), src.range)
+            if tag is None:
+                raise NotFound(f"no tag of {src.repository} matches {src.range!r}")
+        ref = src.digest or tag
+        assert ref
+        manifest = source.manifest(src, ref)
+        if src.digest and manifest.digest != src.digest:
+            raise ArtifactError(f"manifest digest {manifest.digest[:19]} is not the pinned {src.digest[:19]}")
+        versions = spec.served_versions(tag)
+        for v in versions:
+            prev = self.old.get(spec.name, v)
+            if self.tree.is_hand_placed(spec.name, v) and not (prev and prev.is_local):
+                raise SyncError(f"{spec.name}/{v} holds hand-placed files: run 'plugin-sync metadata' to keep them, or remove them")
+        served = tuple(v for v in versions if not ((p := self.old.get(spec.name, v)) and p.is_local))
+        recorded = spec.source.pinned(tag, None)  # the config's source, not a --registry mirror
+        recorded = Source(recorded.kind, recorded.host, recorded.repository, recorded.tag)
+        resolved = Resolved(spec.name, recorded.reference(), manifest.digest, served,
+                            manifest.annotations.get(CREATED), spec.category)
+        content, downloaded = self._fetch(spec.name, src, manifest, None)
+        entries = entries_for(resolved, content, self.old, self.now)
+        out = Outcome(spec.name, status(spec.name, self.old, entries), list(served), resolved.source,
+                      manifest.digest, content.sha256, downloaded=downloaded)
+        return entries, out
+
+    def pull_locked(self, name: str, entries: list[LockEntry]) -> tuple[list[LockEntry], Outcome]:
+        """Build exactly what the lock says; the registry must still hold the same digest."""
+        first = entries[0]
+        src = self._where(parse_source(first.source, ""))
+        source = self.sources.of(src)
+        manifest = source.manifest(src, src.tag or str(first.digest))
+        if manifest.digest != first.digest:
+            raise ArtifactError(
+                f"registry digest {manifest.digest[:19]} for {src.repository}:{src.tag} differs from the lock's {str(first.digest)[:19]}")
+        _, downloaded = self._fetch(name, src, manifest, first)
+        out = Outcome(name, "unchanged" if not downloaded else "added", [e.version for e in entries],
+                      first.source, first.digest, first.sha256, downloaded=downloaded)
+        return entries, out
+
+
+def _fail(name: str, e: BaseException) -> Outcome:
+    msg = e.message if isinstance(e, SyncError) else f"{type(e).__name__}: {e}"
+    return Outcome(name, "failed", error=msg, missing=isinstance(e, NotFound))
+
+
+def run_pull(
+    tree: Tree,
+    config: Config | None,
+    old: Lock,
+    lock_path: Path | None,
+    options: PullOptions,
+    on_outcome: Callable[[Outcome], None] | None = None,
+    on_wait: Callable[[], None] | None = None,
+) -> PullReport:
+    """The whole pull, under the tree's writer lock."""
+    start = time.monotonic()
+    with writer_lock(tree, options.lock_wait, on_wait):
+        recover(tree, lock_path)
+        puller = Puller(tree, old, options)
+        tasks: dict[str, Callable[[], tuple[list[LockEntry], Outcome]]] = {}
+        if options.locked:
+            groups: dict[tuple[str, str | None], list[LockEntry]] = {}
+            for e in old.sorted():
+                if not e.is_local:
+                    groups.setdefault((e.name, e.digest), []).append(e)
+            for (name, digest), group in groups.items():
+                tasks[f"{name}@{digest}"] = (lambda n=name, g=group: puller.pull_locked(n, g))
+        else:
+            assert config is not None
+            for name, spec in config.plugins.items():
+                if not options.only or name in options.only:
+                    tasks[name] = (lambda s=spec: puller.pull_plugin(s))
+        results: dict[str, list[LockEntry]] = {}
+        outcomes: list[Outcome] = []
+        failed: set[str] = set()
+        with ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool:
+            futures = {pool.submit(fn): key for key, fn in tasks.items()}
+            for fut in as_completed(futures):
+                key = futures[fut]
+                name = key.split("@", 1)[0]
+                try:
+                    entries, outcome = fut.result()
+                    results[key] = entries
+                except Exception as e:  # noqa: BLE001 - one plugin's failure is reported, others go on
+                    outcome = _fail(name, e)
+                    failed.add(name)
+                outcomes.append(outcome)
+                if on_outcome:
+                    on_outcome(outcome)
+        if options.locked:
+            new = Lock.from_entries([e for e in old.sorted() if e.is_local] +
+                                    [e for es in results.values() for e in es if e.name not in failed])
+            commit(tree, new, None)
+        else:
+            new = merge(old, results, keep=failed, prune=not options.only)
+            commit(tree, new, lock_path)
+        collect_garbage(tree, new)
+        gzipped = precompress(tree, new, None) if options.gzip else 0
+    stats = puller.sources.registry.stats
+    return PullReport(outcomes, stats.requests, stats.blob_bytes, time.monotonic() - start, gzipped)

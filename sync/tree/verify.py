@@ -1,0 +1,146 @@
+"""``plugin-sync verify``: the whole tree against the lock and index.json, file by file."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import zlib
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from sync.lock import Lock, LockEntry
+from sync.names import is_name, is_version
+from sync.tree.files import index_document, metadata_text, sha256_file_text
+from sync.tree.layout import (
+    CATALOG_FILES, INDEX_JSON, JOURNAL, LOCK_FILE, METADATA, SHA256_FILE, STORE, VERSION_FILES, WASM, WASM_GZ, Tree,
+)
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
+def _hashes(path: Path) -> tuple[str, str, int]:
+    sha, md5, size = hashlib.sha256(), hashlib.md5(), 0
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            sha.update(chunk)
+            md5.update(chunk)
+            size += len(chunk)
+    return sha.hexdigest(), md5.hexdigest(), size
+
+
+def _gunzip_sha(path: Path) -> str | None:
+    sha = hashlib.sha256()
+    try:
+        with gzip.open(path, "rb") as f:
+            while chunk := f.read(1 << 20):
+                sha.update(chunk)
+    except (OSError, EOFError, zlib.error):
+        return None
+    return sha.hexdigest()
+
+
+def _check_entry(tree: Tree, e: LockEntry) -> list[Problem]:
+    d = tree.version_dir(e.name, e.version)
+    rel = f"{e.name}/{e.version}"
+    if not d.is_dir():
+        return [Problem(rel, "missing")]
+    if not e.is_local and not d.is_symlink():
+        return [Problem(rel, "should be a pulled entry (a link into the store) but is a directory")]
+    if d.is_symlink():
+        target = os.path.realpath(d)
+        if os.path.dirname(target) != os.path.realpath(tree.store(e.name)):
+            return [Problem(rel, f"links outside its store: {os.readlink(d)}")]
+    out: list[Problem] = []
+    wasm = d / WASM
+    if not wasm.is_file():
+        return [Problem(f"{rel}/{WASM}", "missing")]
+    sha, md5, size = _hashes(wasm)
+    if size != e.size:
+        out.append(Problem(f"{rel}/{WASM}", f"size {size}, lock says {e.size}"))
+    if sha != e.sha256:
+        out.append(Problem(f"{rel}/{WASM}", f"sha256 {sha}, lock says {e.sha256}"))
+    if md5 != e.md5:
+        out.append(Problem(f"{rel}/{WASM}", f"md5 {md5}, lock says {e.md5}"))
+    expected = {SHA256_FILE: sha256_file_text(e).encode()}
+    if not e.is_local:
+        expected[METADATA] = metadata_text(e).encode()
+    for fname, text in expected.items():
+        try:
+            if (d / fname).read_bytes() != text:
+                out.append(Problem(f"{rel}/{fname}", "content does not match the lock"))
+        except FileNotFoundError:
+            out.append(Problem(f"{rel}/{fname}", "missing"))
+    if e.is_local:
+        try:
+            meta = (d / METADATA).read_text()
+            if f"SHA256: {e.sha256}" not in meta or f"MD5: {e.md5}" not in meta:
+                out.append(Problem(f"{rel}/{METADATA}", "does not match the module"))
+        except FileNotFoundError:
+            out.append(Problem(f"{rel}/{METADATA}", "missing"))
+    for fname, fsha in e.files.items():
+        p = d / fname
+        if not p.is_file():
+            out.append(Problem(f"{rel}/{fname}", "missing"))
+        elif _hashes(p)[0] != fsha:
+            out.append(Problem(f"{rel}/{fname}", "sha256 does not match the lock"))
+    gz = d / WASM_GZ
+    if gz.exists() and _gunzip_sha(gz) != e.sha256:
+        out.append(Problem(f"{rel}/{WASM_GZ}", "does not decompress to the module"))
+    allowed = {WASM, WASM_GZ, SHA256_FILE, METADATA, *e.files}
+    for child in sorted(os.listdir(d)):
+        if child not in allowed:
+            out.append(Problem(f"{rel}/{child}", "stray file" if child in VERSION_FILES else "unexpected file"))
+    return out
+
+
+def _strays(tree: Tree, lock: Lock) -> list[Problem]:
+    out: list[Problem] = []
+    if not tree.root.is_dir():
+        return [Problem(str(tree.root), "tree missing")]
+    known_root = {INDEX_JSON, *CATALOG_FILES, LOCK_FILE, "README.md"}
+    names = set(lock.names())
+    for child in sorted(os.listdir(tree.root)):
+        p = tree.root / child
+        if child in known_root or child == JOURNAL:
+            continue
+        if child.startswith("."):
+            out.append(Problem(child, "unexpected hidden file"))
+        elif not (p.is_dir() and not p.is_symlink() and is_name(child)):
+            out.append(Problem(child, "unexpected file"))
+        elif child not in names:
+            out.append(Problem(child, "plugin not in the lock"))
+        else:
+            for v in sorted(os.listdir(p)):
+                if v == STORE:
+                    continue
+                if v.startswith(".") or not is_version(v) or lock.get(child, v) is None:
+                    out.append(Problem(f"{child}/{v}", "version not in the lock"))
+    return out
+
+
+def verify(tree: Tree, lock: Lock, jobs: int | None = None) -> list[Problem]:
+    """Every problem found; an empty list means the tree serves exactly the lock."""
+    problems: list[Problem] = []
+    with ThreadPoolExecutor(max_workers=jobs or (os.cpu_count() or 2)) as pool:
+        for found in pool.map(lambda e: _check_entry(tree, e), lock.sorted()):
+            problems += found
+    problems += _strays(tree, lock)
+    try:
+        served = json.loads(tree.index_json.read_text()).get("plugins")
+        if served != index_document(lock.sorted())["plugins"]:
+            problems.append(Problem(INDEX_JSON, "does not match the lock"))
+    except FileNotFoundError:
+        problems.append(Problem(INDEX_JSON, "missing"))
+    except (ValueError, AttributeError):
+        problems.append(Problem(INDEX_JSON, "not a valid index"))
+    return problems

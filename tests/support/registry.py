@@ -1,0 +1,127 @@
+"""A real OCI registry (Debian's docker-registry, CNCF distribution v2) on loopback,
+and a small push client to seed it, for tests and the benchmark."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+from contextlib import contextmanager
+
+import requests
+
+from sync.sample import Artifact
+
+BINARY = shutil.which("docker-registry") or "/usr/bin/docker-registry"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Registry:
+    host: str  # 127.0.0.1:PORT
+    root: Path
+    auth: tuple[str, str] | None = None
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}"
+
+    def push(self, repo: str, tag: str, art: Artifact) -> str:
+        """Push ``art`` as ``repo:tag``; returns the manifest digest."""
+        s = requests.Session()
+        if self.auth:
+            s.auth = self.auth
+        for digest, data in art.blobs.items():
+            if s.head(f"{self.url}/v2/{repo}/blobs/{digest}").status_code == 200:
+                continue
+            r = s.post(f"{self.url}/v2/{repo}/blobs/uploads/")
+            r.raise_for_status()
+            loc = r.headers["Location"]
+            if loc.startswith("/"):
+                loc = self.url + loc
+            sep = "&" if "?" in loc else "?"
+            r = s.put(f"{loc}{sep}digest={digest}", data=data, headers={"Content-Type": "application/octet-stream"})
+            r.raise_for_status()
+        r = s.put(f"{self.url}/v2/{repo}/manifests/{tag}", data=art.manifest,
+                  headers={"Content-Type": art.media_type})
+        r.raise_for_status()
+        return art.digest
+
+    def push_raw_manifest(self, repo: str, tag: str, manifest: bytes, media_type: str) -> None:
+        s = requests.Session()
+        if self.auth:
+            s.auth = self.auth
+        s.put(f"{self.url}/v2/{repo}/manifests/{tag}", data=manifest,
+              headers={"Content-Type": media_type}).raise_for_status()
+
+    def delete_tag(self, repo: str, tag: str) -> None:
+        s = requests.Session()
+        if self.auth:
+            s.auth = self.auth
+        r = s.head(f"{self.url}/v2/{repo}/manifests/{tag}",
+                   headers={"Accept": "application/vnd.oci.image.manifest.v1+json"})
+        r.raise_for_status()
+        s.delete(f"{self.url}/v2/{repo}/manifests/{r.headers['Docker-Content-Digest']}").raise_for_status()
+
+
+def _htpasswd(path: Path, user: str, password: str) -> None:
+    import bcrypt
+
+    hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=4)).decode()
+    path.write_text(f"{user}:{hashed}\n")
+
+
+@contextmanager
+def running_registry(auth: tuple[str, str] | None = None, root: Path | None = None) -> Iterator[Registry]:
+    """Start docker-registry on a free loopback port; stop it and remove its data after."""
+    tmp = Path(tempfile.mkdtemp(prefix="registry-"))
+    data = root or tmp / "data"
+    port = free_port()
+    auth_cfg = ""
+    if auth:
+        _htpasswd(tmp / "htpasswd", *auth)
+        auth_cfg = f"auth:\n  htpasswd:\n    realm: test-realm\n    path: {tmp / 'htpasswd'}\n"
+    (tmp / "config.yml").write_text(
+        "version: 0.1\n"
+        "log:\n  level: error\n  accesslog:\n    disabled: true\n"
+        f"storage:\n  filesystem:\n    rootdirectory: {data}\n  delete:\n    enabled: true\n"
+        f"http:\n  addr: 127.0.0.1:{port}\n"
+        + auth_cfg
+    )
+    log = open(tmp / "registry.log", "wb")
+    proc = subprocess.Popen([BINARY, "serve", str(tmp / "config.yml")], stdout=log, stderr=subprocess.STDOUT,
+                            env={**os.environ, "OTEL_TRACES_EXPORTER": "none"})
+    reg = Registry(f"127.0.0.1:{port}", data, auth, proc)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                r = requests.get(f"{reg.url}/v2/", timeout=1)
+                if r.status_code in (200, 401):
+                    break
+            except requests.ConnectionError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"docker-registry did not start: {(tmp / 'registry.log').read_text()[-2000:]}")
+            time.sleep(0.05)
+        yield reg
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+        shutil.rmtree(tmp, ignore_errors=True)
