@@ -1,0 +1,105 @@
+"""Release notes: markdown, the same bytes for the same inputs. Pure.
+
+A summary line, a table of the plugin changes since the last release (plugin, served version,
+change, manifest digest, sha256 of ``plugin.wasm``), the other shipped paths that changed, and
+the image with its tags, digest and how to verify its signature.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sync.lock import LockEntry
+from sync.release.plan import Plan
+
+MAX_PATHS = 20
+OIDC_ISSUER = "https://token.actions.githubusercontent.com"
+RELEASE_WORKFLOW = ".github/workflows/release.yml"
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """Where the release's image went; every field optional."""
+
+    name: str | None = None  # registry/repository, no tag
+    digest: str | None = None  # sha256:... of the pushed manifest list
+    repository: str | None = None  # OWNER/REPO that built and signed it
+    server_url: str = "https://github.com"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def _code(text: str) -> str:
+    return f"`{_cell(text)}`"
+
+
+def _digest(e: LockEntry) -> str:
+    return "hand-placed" if e.is_local or not e.digest else _code(e.digest)
+
+
+def _pair(old: str, new: str) -> str:
+    return new if old == new else f"{old} → {new}"
+
+
+def _rows(plan: Plan) -> list[tuple[tuple[str, str], str]]:
+    rows: list[tuple[tuple[str, str], str]] = []
+    for e in plan.diff.added:
+        rows.append((e.key, f"| {_code(e.name)} | {_code(e.version)} | added | {_digest(e)} | {_code(e.sha256)} |"))
+    for o, n in plan.diff.changed:
+        rows.append((n.key, f"| {_code(n.name)} | {_code(n.version)} | content changed | "
+                            f"{_pair(_digest(o), _digest(n))} | {_pair(_code(o.sha256), _code(n.sha256))} |"))
+    for e in plan.diff.removed:
+        rows.append((e.key, f"| {_code(e.name)} | {_code(e.version)} | removed | {_digest(e)} | {_code(e.sha256)} |"))
+    return sorted(rows)
+
+
+def _summary(plan: Plan) -> str:
+    d = plan.diff
+    counts = [f"{len(d.added)} added", f"{len(d.changed)} changed", f"{len(d.removed)} removed"]
+    since = f"since {plan.base.tag}" if plan.base else "in this first release"
+    return f"Plugin versions {since}: {', '.join(counts)}; {len(d.unchanged)} unchanged."
+
+
+def render_notes(plan: Plan, image: ImageInfo = ImageInfo()) -> str:
+    """The release notes of ``plan`` (which must be a release)."""
+    if plan.version is None:
+        raise ValueError("no release, no notes")
+    out: list[str] = [f"{plan.message[:1].upper()}{plan.message[1:]}."]
+    if plan.prerelease:
+        out.append("")
+        out.append("This is a pre-release: only its own image tag is pushed, `latest` does not move.")
+    out += ["", "## Plugins", "", _summary(plan)]
+    rows = _rows(plan)
+    if rows:
+        out += ["", "| Plugin | Version | Change | Digest | sha256 |", "| --- | --- | --- | --- | --- |"]
+        out += [r for _, r in rows]
+    if plan.paths:
+        out += ["", "## Other shipped changes", ""]
+        out += [f"- {_code(p)}" for p in plan.paths[:MAX_PATHS]]
+        if len(plan.paths) > MAX_PATHS:
+            out.append(f"- and {len(plan.paths) - MAX_PATHS} more")
+    if plan.tags:
+        out += ["", "## Image", ""]
+        tags = ", ".join(_code(t) for t in plan.tags)
+        out.append(f"{_code(image.name)} with tags {tags}." if image.name else f"Tags: {tags}.")
+        if image.digest:
+            out += ["", f"Digest: {_code(image.digest)}"]
+        if image.name and image.digest and image.repository:
+            identity = f"^{image.server_url.rstrip('/')}/{image.repository}/{RELEASE_WORKFLOW}@"
+            out += [
+                "",
+                "Verify its keyless signature:",
+                "",
+                "```sh",
+                f"cosign verify {image.name}@{image.digest} \\",
+                f"  --certificate-oidc-issuer {OIDC_ISSUER} \\",
+                f"  --certificate-identity-regexp '{identity.replace('.', chr(92) + '.')}'",
+                "```",
+            ]
+    return "\n".join(out) + "\n"
+
+
+def release_title(plan: Plan) -> str:
+    return f"plugin-server {plan.version}"

@@ -1,0 +1,51 @@
+"""What ships in the plugin-server image, as repository paths. Pure.
+
+The image is built from the repository: the lock and ``plugins.yaml`` say what is pulled, the
+hand-placed plugins are copied, ``nginx/`` is the server config, ``Dockerfile`` and
+``.dockerignore`` shape the build, ``charts/`` is the Helm chart released with it. The toolkit
+(``sync/`` and ``pyproject.toml``) ships too: the build runs ``plugin-sync pull --locked``,
+which renders ``metadata.txt``, ``index.json`` and the catalog pages that the server serves,
+so a code change can change served bytes. Docs, tests, workflows and scripts do not ship.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass
+
+# paths that ship besides the lock, the config and the hand-placed plugin tree
+SHIPPED_FILES = ("Dockerfile", ".dockerignore", "pyproject.toml")
+SHIPPED_DIRS = ("nginx", "charts", "sync")
+
+
+def _clean(path: str) -> str:
+    p = posixpath.normpath(path.replace("\\", "/")).lstrip("/")
+    return "" if p == "." else p
+
+
+@dataclass(frozen=True)
+class ShipRules:
+    """Which repository paths (POSIX, relative to the repository root) end up in the image."""
+
+    lock: str = "plugins.lock.json"
+    config: str = "plugins.yaml"
+    root: str = "plugins"
+    files: tuple[str, ...] = SHIPPED_FILES
+    dirs: tuple[str, ...] = SHIPPED_DIRS
+
+    def is_lock(self, path: str) -> bool:
+        return _clean(path) == _clean(self.lock)
+
+    def ships(self, path: str) -> bool:
+        p = _clean(path)
+        if p in {_clean(self.lock), _clean(self.config), *map(_clean, self.files)}:
+            return True
+        for d in (self.root, *self.dirs):
+            d = _clean(d)
+            if d and p.startswith(d + "/"):
+                return True
+        return False
+
+    def shipped(self, paths: list[str] | tuple[str, ...]) -> list[str]:
+        """The paths among ``paths`` that ship, sorted and without duplicates."""
+        return sorted({_clean(p) for p in paths if self.ships(p)})
