@@ -1,0 +1,89 @@
+"""Bad input: one clear line, exit 2, no traceback, nothing written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.pull.conftest import Workspace, assert_no_traceback
+
+
+@pytest.mark.parametrize(
+    "yaml_text, expect",
+    [
+        ("plugins:\n  Bad_Name:\n    tag: 1.0.0\n", "invalid plugin name 'Bad_Name'"),
+        ("plugins:\n  a:\n    tag: 1.0.0\n    versions: ['../x']\n", "plugin 'a': invalid version '../x'"),
+        ("plugins:\n  a:\n    range: '>=banana'\n", "plugin 'a': bad range"),
+        ("plugins:\n  a:\n    digest: sha256:abc\n    versions: [1.0.0]\n", "plugin 'a': digest must look like"),
+        ("plugins:\n  a:\n    colour: blue\n    tag: 1.0.0\n", "plugin 'a': unknown key(s): colour"),
+        ("plugins:\n  a: {}\n", "plugin 'a': needs a tag, a digest or a range"),
+        ("plugins:\n  a:\n    source: ftp://x/y:1\n", "plugin 'a': unsupported source scheme"),
+        ("plugins: [\n", "not valid YAML at line"),
+        ("- just\n- a list\n", "expected a mapping at the top level"),
+    ],
+)
+def test_config_errors_name_file_plugin_problem(tmp_path: Path, yaml_text: str, expect: str) -> None:
+    ws = Workspace(tmp_path, None)
+    ws.config.write_text(yaml_text)
+    r = ws.cli("pull")
+    assert r.code == 2, r.err
+    assert_no_traceback(r)
+    assert str(ws.config) in r.err and expect in r.err
+    assert len(r.err.strip().splitlines()) == 1
+    assert not ws.root.exists() and not ws.lock_path.exists()
+
+
+def test_usage_errors(tmp_path: Path) -> None:
+    ws = Workspace(tmp_path, None)
+    ws.config.write_text("plugins:\n  a:\n    tag: 1.0.0\n")
+    for args, expect in [
+        (("pull", "--jobs", "0"), "must be between 1 and 256"),
+        (("pull", "nope"), "not in"),
+        (("pull", "--registry", "bad host!"), "invalid registry host"),
+        (("pull", "--locked", "a"), "takes no plugin names"),
+        (("frobnicate",), "invalid choice"),
+    ]:
+        r = ws.cli(*args)
+        assert r.code == 2, (args, r.err)
+        assert expect in r.err, (args, r.err)
+        assert_no_traceback(r)
+
+
+def test_missing_config_and_bad_lock(tmp_path: Path) -> None:
+    ws = Workspace(tmp_path, None)
+    r = ws.cli("pull")
+    assert r.code == 2 and "no such file" in r.err
+    ws.config.write_text("plugins: {}\n")
+    ws.lock_path.write_text("{not json")
+    r = ws.cli("pull")
+    assert r.code == 2 and "plugins.lock.json: not valid JSON" in r.err
+    assert_no_traceback(r)
+
+
+def test_import_reference_lists(tmp_path: Path) -> None:
+    import yaml
+
+    from sync.config import load_config
+
+    ref = Path(__file__).resolve().parents[3] / "shared" / "reference"
+    ws = Workspace(tmp_path, None)
+    for name, count in (("higress-console", 52), ("plugin-server", 43)):
+        out = tmp_path / f"{name}.yaml"
+        r = ws.cli("import", str(ref / f"{name}.plugins.properties"), "-o", str(out))
+        assert r.code == 0, r.err
+        cfg = load_config(out)
+        assert len(cfg.plugins) == count
+        jc = cfg.plugins["json-converter"].source
+        assert jc.repository == "plugins/jsonrpc-converter"
+        assert cfg.plugins["basic-auth"].category == "Auth"
+        assert cfg.plugins["ai-proxy"].category == "AI"
+        assert "Copyright" not in yaml.safe_dump([s.category for s in cfg.plugins.values()])
+        assert cfg.name_for_upstream_dir("jsonrpc-converter") == "json-converter"
+    old = load_config(tmp_path / "plugin-server.yaml")
+    assert old.plugins["mcp-server"].source.repository == "mcp-server/all-in-one"
+    assert old.plugins["mcp-server"].source.tag == "2.0.0"
+    bad = tmp_path / "bad.properties"
+    bad.write_text("# x\n\nno-equals-sign-here\n")
+    r = ws.cli("import", str(bad))
+    assert r.code == 2 and "line 3" in r.err
