@@ -1,0 +1,18 @@
+# Shared by the scripts: pick a Python that may install packages, and install this project.
+# On a distribution Python marked externally managed, a .venv beside the project is used.
+pick_python() {
+  PY=${PYTHON:-python3}
+  if [ -n "${VIRTUAL_ENV:-}" ]; then return; fi
+  if "$PY" - <<'PYEOF'
+import os, sys, sysconfig
+sys.exit(0 if os.path.exists(os.path.join(sysconfig.get_path("stdlib"), "EXTERNALLY-MANAGED")) else 1)
+PYEOF
+  then
+    [ -x .venv/bin/python ] || "$PY" -m venv .venv
+    PY=.venv/bin/python
+  fi
+}
+
+install_project() {  # $1: extras, e.g. "[test,lint]" or ""
+  "$PY" -m pip install -q --disable-pip-version-check -e ".$1" 2>&1 | grep -v -i "running pip as" || true
+}
