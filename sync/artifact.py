@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, ContextManager, Callable
 
-from sync.errors import ArtifactError
+from sync.errors import ArtifactError, IntegrityError
 from sync.oci.manifest import Descriptor, Manifest
 from sync.tree.layout import WASM
 
@@ -33,9 +33,6 @@ EXTRA_TYPES = {
 IGNORED_TYPES = ("application/vnd.module.wasm.icon.v1+png",)
 WASM_HEADER = b"\0asm\x01\0\0\0"
 
-
-class IntegrityError(ArtifactError):
-    """A blob did not match its descriptor (truncated, too long or a wrong digest): worth a retry."""
 MAX_MODULE = int(os.environ.get("PLUGIN_SYNC_MAX_MODULE_BYTES", 256 * 1024 * 1024))
 MAX_EXTRA = 4 * 1024 * 1024
 CHUNK = 1024 * 1024

@@ -42,5 +42,9 @@ class ArtifactError(SyncError):
     """An artifact has an unexpected shape or failed a check."""
 
 
+class IntegrityError(ArtifactError):
+    """Bytes did not match their digest or size (truncated, too long, corrupted): worth a retry."""
+
+
 class LockedTreeError(SyncError):
     """Another plugin-sync holds the tree."""

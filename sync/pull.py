@@ -14,7 +14,7 @@ from typing import Callable, Mapping
 
 from sync import artifact
 from sync.config import Config, PluginSpec
-from sync.errors import ArtifactError, NotFound, SyncError
+from sync.errors import ArtifactError, IntegrityError, NotFound, SyncError
 from sync.lock import Lock, LockEntry
 from sync.oci.layout import LayoutSource
 from sync.oci.manifest import ArtifactSource, Manifest
@@ -126,30 +126,27 @@ class Puller:
         p = artifact.plan(manifest)
         source = self.sources.of(src)
 
-        def attempt() -> artifact.Fetched:
+        def attempt() -> LockEntry:
             staging = new_staging(self.tree, name)
             try:
                 got = artifact.fetch(p, lambda d: source.blob(src, d), staging)
                 if expect is not None and (got.sha256, got.md5, got.size, got.files) != (
-                    expect.sha256, expect.md5, expect.size, expect.files):
+                        expect.sha256, expect.md5, expect.size, expect.files):
                     raise ArtifactError(f"content differs from the lock (sha256 {got.sha256[:12]}, lock {expect.sha256[:12]})")
                 entry = LockEntry(name, "-", "", manifest.digest, p.format, got.sha256, got.md5, got.size, got.files,
                                   manifest.annotations.get(CREATED), self.now)
                 if store.exists():  # a store directory that failed its check: replace it
                     shutil.rmtree(store)
                 finish_staging(self.tree, staging, entry)
-                return got
+                return entry
             except BaseException:
                 shutil.rmtree(staging, ignore_errors=True)
                 raise
 
         def retryable(e: BaseException) -> tuple[bool, Mapping[str, str] | None, int | None]:
-            return isinstance(e, (BlobReadError, artifact.IntegrityError)), None, None
+            return isinstance(e, (BlobReadError, IntegrityError)), None, None
 
-        got = self.policy.run(attempt, retryable)
-        entry = LockEntry(name, "-", "", manifest.digest, p.format, got.sha256, got.md5, got.size, got.files,
-                          manifest.annotations.get(CREATED), self.now)
-        return entry, True
+        return self.policy.run(attempt, retryable), True
 
     # -- one plugin -----------------------------------------------------------------
 

@@ -17,7 +17,7 @@ from urllib.parse import urljoin
 import requests
 from oras.auth.utils import parse_auth_header
 
-from sync.errors import AuthError, NotFound, RegistryError
+from sync.errors import AuthError, IntegrityError, NotFound, RegistryError
 from sync.http import make_session, timeouts
 from sync.oci.auth import Basic, credentials_lookup
 from sync.oci.manifest import ACCEPT, MAX_MANIFEST, Descriptor, Manifest
@@ -171,7 +171,14 @@ class RegistryClient:
         raw = resp.content
         if len(raw) > MAX_MANIFEST:
             raise RegistryError(f"{src.repository}:{ref}: manifest larger than {MAX_MANIFEST} bytes")
-        return Manifest.parse(raw, resp.headers.get("Content-Type"))
+        manifest = Manifest.parse(raw, resp.headers.get("Content-Type"))
+        said = resp.headers.get("Docker-Content-Digest")
+        if said and said != manifest.digest:
+            raise IntegrityError(f"{src.repository}:{ref}: manifest digest {manifest.digest[:19]} is not the "
+                                 f"registry's {said[:19]}")
+        if ref.startswith("sha256:") and ref != manifest.digest:
+            raise IntegrityError(f"{src.repository}@{ref[:19]}: manifest bytes hash to {manifest.digest[:19]}")
+        return manifest
 
     def tags(self, src: Source) -> list[str]:
         tags: list[str] = []
