@@ -1,0 +1,75 @@
+# syntax=docker/dockerfile:1.7
+#
+# The plugin server image: the unprivileged nginx with nginx/nginx.conf, serving a verified
+# plugin tree at /srv/plugins. No Python and no toolkit in it: the tree is built in a builder.
+#
+#   docker buildx build --platform linux/amd64,linux/arm64 \
+#     --build-arg PLUGIN_SERVER_VERSION=1.2.3 \
+#     --build-arg VCS_REF="$(git rev-parse HEAD)" \
+#     --build-arg BUILD_DATE="$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
+#     --build-arg SOURCE_URL=https://github.com/OWNER/REPO \
+#     -t plugin-server:1.2.3 .
+#
+# PLUGINS_SOURCE=lock (default): pull exactly what plugins.lock.json pins (digest-checked),
+#   next to the hand-placed plugins committed under plugins/. Needs the registry.
+#   Private registry: --secret id=docker-config,src=$HOME/.docker/config.json
+# PLUGINS_SOURCE=tree: ship the committed plugins/ as it is (air-gapped builds); only the
+#   precompressed .gz files are added.
+#
+# Base images are pinned by the digest of their multi-platform index. To refresh a pin:
+#   skopeo inspect --raw docker://docker.io/nginxinc/nginx-unprivileged:1.29-alpine | sha256sum
+#   (or `docker buildx imagetools inspect <image:tag>`), then replace the digest after "@sha256:".
+ARG PYTHON_IMAGE=docker.io/library/python:3.12-slim@sha256:78387bc3881b8273120a12ebe6c1ab22b018ccc2c9adf565ae1ac9b536e184ea
+ARG NGINX_IMAGE=docker.io/nginxinc/nginx-unprivileged:1.29-alpine@sha256:0c79d56aee561a1d81c63f00eee5fb5fe29279560cdc55e91425133104c7fbe6
+
+# The tree is the same for every platform: build it once, on the build machine's own platform.
+FROM --platform=$BUILDPLATFORM ${PYTHON_IMAGE} AS builder
+ARG PLUGINS_SOURCE=lock
+ARG PLUGIN_SERVER_VERSION=dev
+# index.json names the server version it was built for
+ENV PLUGIN_SERVER_VERSION=${PLUGIN_SERVER_VERSION} \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PYTHONDONTWRITEBYTECODE=1
+WORKDIR /build
+COPY pyproject.toml README.md ./
+COPY sync/ sync/
+RUN pip install --no-cache-dir . && plugin-sync --version
+COPY plugins.yaml plugins.lock.json ./
+COPY plugins/ plugins/
+RUN --mount=type=secret,id=docker-config,target=/root/.docker/config.json,required=false \
+    set -eu; \
+    case "${PLUGINS_SOURCE}" in \
+      lock) plugin-sync --root plugins pull --locked --gzip ;; \
+      tree) plugin-sync --root plugins serve --prepare-only ;; \
+      *) echo "PLUGINS_SOURCE must be 'lock' or 'tree', not '${PLUGINS_SOURCE}'" >&2; exit 2 ;; \
+    esac; \
+    test -f plugins/index.json || { echo "plugins/index.json is missing: nothing to serve" >&2; exit 1; }; \
+    plugin-sync --root plugins verify; \
+    rm -f plugins/.lock plugins/.journal.json; \
+    chmod -R u=rwX,go=rX plugins
+
+FROM ${NGINX_IMAGE}
+ARG PLUGIN_SERVER_VERSION=dev
+ARG VCS_REF=unknown
+ARG BUILD_DATE=unknown
+ARG SOURCE_URL=unknown
+LABEL org.opencontainers.image.title="higress-plugin-server" \
+      org.opencontainers.image.description="Higress Wasm plugins served over HTTP by nginx" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.source="${SOURCE_URL}" \
+      org.opencontainers.image.revision="${VCS_REF}" \
+      org.opencontainers.image.version="${PLUGIN_SERVER_VERSION}" \
+      org.opencontainers.image.created="${BUILD_DATE}"
+# /tmp/nginx is the one writable place (pid file, temp dirs); Kubernetes mounts an emptyDir there
+USER 0
+RUN install -d -o 101 -g 101 -m 0755 /tmp/nginx
+COPY nginx/nginx.conf /etc/nginx/nginx.conf
+COPY --from=builder /build/plugins /srv/plugins
+USER 101
+EXPOSE 8080
+STOPSIGNAL SIGQUIT
+HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
+  CMD ["curl", "-fsS", "-o", "/dev/null", "http://127.0.0.1:8080/readyz"]
+ENTRYPOINT ["nginx", "-e", "stderr", "-c", "/etc/nginx/nginx.conf"]
+CMD []
