@@ -3,15 +3,19 @@
 The page does not know the host name it is served under until it is viewed, so the
 texts are written here against a placeholder base URL, ``PLACEHOLDER_BASE``, and the
 page's script swaps it for the base it was loaded from (``http://<host>/plugins/``).
-The placeholder is a URL any YAML renderer writes as it is.
+The placeholder is a URL that any YAML renderer writes as it is.
+
+The WasmPlugin text is the one ``plugin-sync wasmplugin`` prints (``sync.wasmplugin``).
 """
 
 from __future__ import annotations
 
 from sync.lock import LockEntry
-from sync.tree.layout import URL_PREFIX, WASM
+from sync.tree.layout import URL_PREFIX, WASM, url_path
+from sync.wasmplugin import Placement, Served, render
 
-PLACEHOLDER_BASE = f"http://plugin-server.invalid{URL_PREFIX}/"
+PLACEHOLDER_ORIGIN = "http://plugin-server.invalid"
+PLACEHOLDER_BASE = f"{PLACEHOLDER_ORIGIN}{URL_PREFIX}/"
 PATTERN_PATH = f"${{name}}/${{version}}/{WASM}"  # the console's URL pattern, under the base
 
 
@@ -20,15 +24,10 @@ def plugin_path(name: str, version: str) -> str:
     return f"{name}/{version}/{WASM}"
 
 
-def wasmplugin_yaml(entry: LockEntry, base: str = PLACEHOLDER_BASE) -> str:
-    """A WasmPlugin resource that loads ``entry`` from this server, pinned by sha256."""
-    return (
-        "apiVersion: extensions.higress.io/v1alpha1\n"
-        "kind: WasmPlugin\n"
-        "metadata:\n"
-        f"  name: {entry.name}\n"
-        "  namespace: higress-system\n"
-        "spec:\n"
-        f"  url: {base}{plugin_path(entry.name, entry.version)}\n"
-        f"  sha256: {entry.sha256}\n"
-    )
+def served(entry: LockEntry) -> Served:
+    return Served(entry.name, entry.version, url_path(entry.name, entry.version), entry.sha256)
+
+
+def wasmplugin_yaml(entry: LockEntry, placement: Placement = Placement(), base: str = PLACEHOLDER_ORIGIN) -> str:
+    """A WasmPlugin resource that loads ``entry`` from the server at ``base``, pinned by sha256."""
+    return render(served(entry), base, placement=placement)

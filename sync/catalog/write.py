@@ -14,11 +14,12 @@ from typing import Iterable
 
 from sync.catalog.markdown import render_markdown, split_front_matter
 from sync.catalog.page import Header, PluginView, Readme, render_page, version_key
-from sync.catalog.snippets import wasmplugin_yaml
+from sync.catalog.snippets import served, wasmplugin_yaml
 from sync.fsutil import write_if_changed
 from sync.lock import LockEntry
 from sync.tree.files import index_document
 from sync.tree.layout import CATALOG_FILES, Tree
+from sync.wasmplugin import load_spec
 
 README_LIMIT = 256 * 1024  # bytes of a README shown; the rest is cut with a note
 DESCRIPTION_LIMIT = 200
@@ -94,7 +95,9 @@ def catalog_files(tree: Tree, entries: Iterable[LockEntry], server: str | None =
     doc = index_document(entries, server)
     views = [plugin_view(tree, list(group)) for _, group in groupby(entries, key=lambda e: e.name)]
     header = Header(server=doc["server"], updated=doc["updated"], plugins=len(views), versions=doc["count"])
-    files = {"index.html": render_page(header, views, wasmplugin_yaml).encode("utf-8")}
+    # the WasmPlugin snippets carry the phase and priority of each version's spec.yaml
+    yamls = {e.key: wasmplugin_yaml(e, load_spec(tree, served(e))) for e in entries}
+    files = {"index.html": render_page(header, views, lambda e: yamls[e.key]).encode("utf-8")}
     files.update({name: asset(name) for name in ASSETS})
     assert set(files) == set(CATALOG_FILES)
     return files
