@@ -5,6 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -26,7 +30,8 @@ from tests.catalog.browser import (
 )
 from tests.catalog.png import read_png
 from tests.catalog.site import Site
-from tests.support.nginx import NginxServer
+from tests.catalog.trees import build_tree, sample_specs, synthetic_specs
+from tests.support.nginx import NginxServer, free_port, running_nginx
 
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOT = REPO / "docs" / "images" / "catalog.png"
@@ -262,11 +267,8 @@ def test_screenshot_is_not_blank(page: webdriver.Chrome, tmp_path: Path) -> None
     assert read_png(target.read_bytes()).width == 1280
 
 
-@pytest.mark.parametrize("count", [500])
-def test_five_hundred_plugins_stay_usable(count: int, tmp_path: Path, browser: webdriver.Chrome) -> None:
-    from tests.catalog.trees import build_tree, synthetic_specs
-    from tests.support.nginx import running_nginx
-
+def test_five_hundred_plugins_stay_usable(tmp_path: Path, browser: webdriver.Chrome) -> None:
+    count = 500
     specs = synthetic_specs(count)
     tree, _ = build_tree(tmp_path / "plugins", specs)
     with running_nginx(tree.root) as big:
@@ -289,3 +291,35 @@ def test_five_hundred_plugins_stay_usable(count: int, tmp_path: Path, browser: w
         type_search(browser, "")
         assert visible_plugins(browser) == [s.name for s in specs if s.category == "Security"]
         assert console_errors(browser) == []
+
+
+def test_plugin_sync_serve_shows_the_catalog_at_the_root(browser: webdriver.Chrome, tmp_path: Path) -> None:
+    specs = sample_specs()
+    build_tree(tmp_path / "plugins", specs, tmp_path / "plugins.lock.json")
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sync", "--root", str(tmp_path / "plugins"), "--lock", str(tmp_path / "plugins.lock.json"),
+         "serve", "--port", str(port)],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else "serve exited"
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                assert time.monotonic() < deadline, "plugin-sync serve did not come up"
+                time.sleep(0.05)
+        browser.get(f"http://127.0.0.1:{port}/")
+        wait_ready(browser)
+        assert browser.current_url == f"http://127.0.0.1:{port}/plugins/"
+        assert sorted(visible_plugins(browser)) == sorted({s.name for s in specs})
+        assert console_errors(browser) == []
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        if proc.stderr:
+            proc.stderr.close()
