@@ -12,10 +12,10 @@
   var status = document.getElementById("status");
   var statusTimer = 0;
 
-  function say(text) {
+  function say(text, ms) {
     status.textContent = text;
     clearTimeout(statusTimer);
-    statusTimer = setTimeout(function () { status.textContent = ""; }, 2500);
+    statusTimer = setTimeout(function () { status.textContent = ""; }, ms || 2500);
   }
 
   // ---- copy ----------------------------------------------------------------
@@ -70,7 +70,7 @@
       setTimeout(function () { button.classList.remove("copied"); }, 1200);
       say("Copied " + label);
     }, function () {
-      say("Could not copy; here it is: " + text);
+      say("Could not copy; here it is: " + text, 15000);
     });
   });
 

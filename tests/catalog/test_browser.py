@@ -62,7 +62,12 @@ def type_search(driver: webdriver.Chrome, text: str) -> None:
 
 def copy(driver: webdriver.Chrome, selector: str) -> str:
     """Click a copy button and return what the page put on the real clipboard."""
-    driver.execute_script("navigator.clipboard.writeText('')")
+    driver.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "document.getElementById('status').textContent = '';"
+        "navigator.clipboard.writeText('').then(done, done);"
+    )
+    assert read_clipboard(driver) == ""
     driver.find_element(By.CSS_SELECTOR, selector).click()
     WebDriverWait(driver, 5).until(lambda d: d.find_element(By.ID, "status").text.startswith("Copied"))
     return read_clipboard(driver)
