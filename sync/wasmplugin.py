@@ -122,8 +122,8 @@ def _resource_name(text: str) -> str:
 
 def render(served: Served, base_url: str, *, namespace: str = DEFAULT_NAMESPACE,
            resource_name: str | None = None, placement: Placement = Placement()) -> str:
-    """The WasmPlugin YAML. It starts disabled by default: add ``defaultConfig`` or
-    ``matchRules`` and set ``defaultConfigDisable: false`` where the plugin should run."""
+    """The WasmPlugin YAML. It acts nowhere until the user adds ``matchRules``, or a
+    ``defaultConfig`` with ``defaultConfigDisable: false``: the plugin's config is theirs."""
     spec: dict[str, Any] = {
         "url": module_url(base_url, served),
         "sha256": served.sha256,
@@ -145,6 +145,6 @@ def render(served: Served, base_url: str, *, namespace: str = DEFAULT_NAMESPACE,
     }
     head = (
         f"# {served.name} {served.version}, served by the plugin server and pinned by sha256.\n"
-        "# Add defaultConfig or matchRules, then set defaultConfigDisable: false to enable it.\n"
+        "# It acts nowhere yet: add matchRules, or a defaultConfig and defaultConfigDisable: false.\n"
     )
     return head + yaml.safe_dump(doc, sort_keys=False, default_flow_style=False)

@@ -175,3 +175,16 @@ def test_the_values_schema_refuses_bad_values(chart: helm.Chart, values: dict[st
 def test_the_values_schema_accepts_the_shipped_values(chart: helm.Chart) -> None:
     chart.validate_schema(chart.values)
     chart.validate_schema(chart.merge_values(HA))
+
+
+def test_the_plain_kubectl_manifest_is_the_chart_rendered_with_defaults(chart: helm.Chart) -> None:
+    from tests.serve.manifest import STATIC, static_manifest
+
+    text = static_manifest()
+    assert STATIC.read_text() == text, "regenerate: python -m tests.serve.manifest > " + str(STATIC.relative_to(REPO))
+    docs = [d for d in yaml.safe_load_all(text) if d]
+    assert [d["kind"] for d in docs] == ["Service", "PodDisruptionBudget", "Deployment"]
+    for d in docs:
+        kube.validate(d, kube.latest_version(), strict=True)
+        assert "helm.sh/chart" not in d["metadata"]["labels"]
+    assert "static/higress-plugin-server.yaml" not in {f["name"] for f in chart.files}  # not packaged

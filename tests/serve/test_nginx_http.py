@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import re
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,7 +14,7 @@ import requests
 
 from sync.tree import Tree
 from sync.tree.layout import WASM
-from tests.serve.trees import HAND_PLACED
+from tests.serve.trees import HAND_PLACED, build_tree
 from tests.support.nginx import NginxServer, running_nginx
 
 PLAIN = {"Accept-Encoding": "identity"}
@@ -287,3 +289,62 @@ def test_a_repointed_version_serves_the_new_bytes(fresh_tree: Tree) -> None:
             time.sleep(0.2)
         assert r.header("etag") != before.header("etag")
         assert s.request("GET", path, {**PLAIN, "If-None-Match": str(before.header("etag"))}).status == 200
+
+
+def test_the_helper_can_discard_the_access_log_for_load_tests(served_tree: Tree) -> None:
+    with running_nginx(served_tree.root, capture_access_log=False) as s:
+        assert s.request("GET", "/plugins/index.json").status == 200
+        assert s.access_log() == []
+    assert s.process.returncode is not None
+
+
+def test_the_config_runs_without_root() -> None:
+    """As the image runs it: an unprivileged user, writing only to its runtime directory."""
+    import os
+    import pwd
+    import shutil
+    import subprocess
+    import tempfile
+
+    from sync.serve import Listen, find_nginx, prepare
+    from tests.support.nginx import free_port
+
+    me = os.geteuid()
+    user = pwd.getpwnam("nobody") if me == 0 else pwd.getpwuid(me)
+    base = Path(tempfile.mkdtemp(prefix="plugin-server-nonroot-"))  # readable by that user
+    try:
+        os.chmod(base, 0o755)
+        tree, lock = build_tree(base / "plugins")
+        for d, dirs, files in os.walk(base):
+            os.chmod(d, 0o755)
+            for f in files:
+                os.chmod(os.path.join(d, f), 0o644)
+        port = free_port()
+        run = prepare(tree.root, Listen("127.0.0.1", port), binary=find_nginx())
+        os.chown(run.run_dir, user.pw_uid, user.pw_gid)
+        argv = run.argv()[:7]  # no `user` directive: the process is already that user
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                user=user.pw_uid, group=user.pw_gid, extra_groups=[])
+        try:
+            deadline = time.monotonic() + 10
+            while True:
+                assert proc.poll() is None, proc.communicate()[1]
+                try:
+                    r = requests.get(f"http://127.0.0.1:{port}/plugins/key-auth/2.0.0/plugin.wasm", timeout=2)
+                    break
+                except requests.ConnectionError:
+                    assert time.monotonic() < deadline
+                    time.sleep(0.05)
+            entry = next(e for e in lock.sorted() if e.name == "key-auth")
+            assert r.status_code == 200 and _sha(r.content) == entry.sha256
+            status = Path(f"/proc/{proc.pid}/status").read_text()
+            uids = re.search(r"^Uid:\s+(\d+)\s+(\d+)", status, re.M)
+            assert uids and int(uids.group(1)) == int(uids.group(2)) == user.pw_uid
+            written = {p.relative_to(run.run_dir).parts[0] for p in run.run_dir.rglob("*")}
+            assert written <= {"nginx.conf", "nginx.pid", "client_body", "proxy", "fastcgi", "uwsgi", "scgi"}
+        finally:
+            proc.terminate()
+            proc.wait(10)
+            run.cleanup()
+    finally:
+        shutil.rmtree(base, ignore_errors=True)

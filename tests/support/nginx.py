@@ -50,13 +50,15 @@ class Response:
 class _Lines:
     """Collects the lines of a pipe in a thread, so nginx never blocks on a full pipe."""
 
-    def __init__(self, stream: Any) -> None:
+    def __init__(self, stream: Any | None) -> None:
         self._lines: list[str] = []
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._pump, args=(stream,), daemon=True)
         self._thread.start()
 
-    def _pump(self, stream: Any) -> None:
+    def _pump(self, stream: Any | None) -> None:
+        if stream is None:
+            return
         for raw in iter(stream.readline, b""):
             with self._lock:
                 self._lines.append(raw.decode("utf-8", "replace").rstrip("\n"))
@@ -158,16 +160,21 @@ def _wait_up(server: NginxServer, timeout: float) -> bool:
 
 
 def start_nginx(root: Path, *, host: str = HOST, port: int | None = None, template: Path | None = None,
-                start_timeout: float = 10.0, attempts: int = 5) -> NginxServer:
-    """Start nginx over ``root``; the caller must ``stop()`` it (or use ``running_nginx``)."""
+                start_timeout: float = 10.0, attempts: int = 5, capture_access_log: bool = True) -> NginxServer:
+    """Start nginx over ``root``; the caller must ``stop()`` it (or use ``running_nginx``).
+
+    ``capture_access_log=False`` discards the access log instead of keeping every line in
+    memory (for load tests); ``access_log()`` is then empty.
+    """
     binary = find_nginx()
     last_error = ""
     for _ in range(attempts):
         chosen = port or free_port(host)
         run = prepare(Path(root), Listen(host, chosen), binary=binary, template=template)
-        proc = subprocess.Popen(run.argv(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        proc = subprocess.Popen(run.argv(), stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE if capture_access_log else subprocess.DEVNULL,
                                 stderr=subprocess.PIPE)
-        assert proc.stdout is not None and proc.stderr is not None
+        assert proc.stderr is not None
         server = NginxServer(Path(root), chosen, host, run, proc, _Lines(proc.stdout), _Lines(proc.stderr))
         if _wait_up(server, start_timeout):
             return server

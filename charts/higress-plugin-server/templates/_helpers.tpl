@@ -11,6 +11,7 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 
 {{- define "plugin-server.labels" -}}
 {{ include "plugin-server.selectorLabels" . }}
+higress: {{ include "plugin-server.name" . }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/component: plugin-server
 app.kubernetes.io/part-of: higress
