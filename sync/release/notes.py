@@ -62,11 +62,20 @@ def _summary(plan: Plan) -> str:
     return f"Plugin versions {since}: {', '.join(counts)}; {len(d.unchanged)} unchanged."
 
 
+def _headline(plan: Plan) -> str:
+    """What the release is, from the changes alone: the same whether the version was computed
+    or given with --version, so publishing either way writes the same notes."""
+    if plan.base is None:
+        return f"First release: {plan.version}."
+    what = f"{plan.level.label} changes" if plan.level else "nothing that ships changed"
+    return f"Release {plan.version} follows {plan.base.tag} ({what})."
+
+
 def render_notes(plan: Plan, image: ImageInfo = ImageInfo()) -> str:
     """The release notes of ``plan`` (which must be a release)."""
     if plan.version is None:
         raise ValueError("no release, no notes")
-    out: list[str] = [f"{plan.message[:1].upper()}{plan.message[1:]}."]
+    out: list[str] = [_headline(plan)]
     if plan.prerelease:
         out.append("")
         out.append("This is a pre-release: only its own image tag is pushed, `latest` does not move.")

@@ -5,7 +5,8 @@ hand-placed plugins are copied, ``nginx/`` is the server config, ``Dockerfile`` 
 ``.dockerignore`` shape the build, ``charts/`` is the Helm chart released with it. The toolkit
 (``sync/`` and ``pyproject.toml``) ships too: the build runs ``plugin-sync pull --locked``,
 which renders ``metadata.txt``, ``index.json`` and the catalog pages that the server serves,
-so a code change can change served bytes. Docs, tests, workflows and scripts do not ship.
+so a code change can change served bytes. Docs, tests, workflows and scripts do not ship,
+nor does ``README.md``: the build copies it for the package metadata only, nothing serves it.
 """
 
 from __future__ import annotations
@@ -49,3 +50,9 @@ class ShipRules:
     def shipped(self, paths: list[str] | tuple[str, ...]) -> list[str]:
         """The paths among ``paths`` that ship, sorted and without duplicates."""
         return sorted({_clean(p) for p in paths if self.ships(p)})
+
+    def patterns(self) -> list[str]:
+        """The same rules as GitHub Actions path filters (``on.push.paths``)."""
+        files = [_clean(self.lock), _clean(self.config), *map(_clean, self.files)]
+        dirs = [f"{_clean(d)}/**" for d in (self.root, *self.dirs) if _clean(d)]
+        return sorted(set(files + dirs))

@@ -16,6 +16,7 @@ GIT_ENV = {
     "GIT_COMMITTER_EMAIL": "release-test@example.invalid",
     "GIT_CONFIG_GLOBAL": "/dev/null",
     "GIT_CONFIG_NOSYSTEM": "1",
+    "TZ": "UTC",  # commit times in +0000, as the fake GitHub server writes them
 }
 
 
@@ -50,6 +51,11 @@ class Repo:
 
     def head(self) -> str:
         return self.git("rev-parse", "HEAD")
+
+    def raw(self, kind: str, sha: str) -> bytes:
+        """The raw body of a git object (``git cat-file KIND SHA``)."""
+        return subprocess.run(["git", "-C", str(self.path), "cat-file", kind, sha], check=True,
+                              capture_output=True).stdout
 
 
 @pytest.fixture

@@ -75,3 +75,12 @@ def test_no_release_has_no_notes() -> None:
     p = plan(("1.2.0",), {"basic-auth@2.0.0": 1}, {"basic-auth@2.0.0": 1}, ["docs/x.md"])
     with pytest.raises(ValueError):
         render_notes(p)
+
+
+def test_notes_do_not_depend_on_how_the_version_was_chosen() -> None:
+    """The release workflow computes the version, then publishes with --version: same notes."""
+    old, new = {"basic-auth@2.0.0": 1}, {"basic-auth@2.0.0": 1, "hmac-auth@1.0.0": 1}
+    auto = plan(("1.2.0",), old, new, ["plugins.lock.json"])
+    given = plan(("1.2.0",), old, new, ["plugins.lock.json"], override="1.3.0")
+    assert (auto.bump, given.bump) == ("auto", "version") and auto.version == given.version
+    assert render_notes(auto, ImageInfo(IMAGE)) == render_notes(given, ImageInfo(IMAGE))

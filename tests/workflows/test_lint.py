@@ -1,0 +1,49 @@
+"""actionlint and zizmor (offline) over every workflow: no finding at all from actionlint, and
+none at medium severity or above from zizmor, even with its "auditor" persona."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.workflows.workflows import NAMES, WORKFLOWS, run_tool
+
+
+def test_the_workflows_exist() -> None:
+    assert sorted(p.name for p in WORKFLOWS.glob("*.yml")) == sorted(NAMES)
+
+
+def test_actionlint_finds_nothing() -> None:
+    proc = run_tool("actionlint", "-no-color", *(str(WORKFLOWS / n) for n in NAMES))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.strip() == ""
+
+
+def test_actionlint_does_report_a_broken_workflow(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The check above is not vacuous: a bad expression is reported."""
+    bad = tmp_path / "bad.yml"
+    bad.write_text("on: push\njobs:\n  a:\n    runs-on: ubuntu-24.04\n    steps:\n"
+                   "      - run: echo ${{ github.nope.nope }}\n")
+    proc = run_tool("actionlint", "-no-color", str(bad))
+    assert proc.returncode == 1 and "nope" in proc.stdout
+
+
+@pytest.mark.parametrize("persona", ["regular", "auditor"])
+def test_zizmor_offline_finds_nothing_at_medium_or_above(persona: str) -> None:
+    proc = run_tool("zizmor", "--offline", "--persona", persona, "--min-severity", "medium",
+                    "--format", "json", *(str(WORKFLOWS / n) for n in NAMES))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    findings = json.loads(proc.stdout or "[]")
+    assert findings == [], json.dumps(findings, indent=1)[:4000]
+
+
+def test_zizmor_does_report_an_unsafe_workflow(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The check above is not vacuous: template injection and an unpinned action are found."""
+    bad = tmp_path / "bad.yml"
+    bad.write_text("on: issues\npermissions: {}\njobs:\n  a:\n    runs-on: ubuntu-24.04\n    steps:\n"
+                   "      - uses: actions/checkout@v4\n"
+                   "      - run: echo \"${{ github.event.issue.title }}\"\n")
+    proc = run_tool("zizmor", "--offline", "--min-severity", "medium", "--format", "json", str(bad))
+    idents = {f["ident"] for f in json.loads(proc.stdout)}
+    assert {"template-injection", "unpinned-uses"} <= idents
