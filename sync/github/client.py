@@ -1,0 +1,250 @@
+"""The one GitHub client setup: PyGithub pointed at ``GITHUB_API_URL`` with ``GITHUB_TOKEN``.
+
+Retries go through ``sync.retry.RetryPolicy`` (the project's single retry policy): a
+urllib3 ``Retry`` whose every decision asks the policy, so 5xx bursts, 429s and GitHub's
+403 rate limits (``Retry-After``, ``X-RateLimit-Remaining: 0`` + ``X-RateLimit-Reset``) are
+waited out up to the policy's bound, and the last answer is then handed to PyGithub, which
+raises. PyGithub's own pacing between requests is turned off; writes keep a short gap
+(``PLUGIN_SYNC_GITHUB_WRITE_INTERVAL`` seconds) against GitHub's secondary limits.
+
+The token is kept out of every message: errors are built here from the status and the
+server's message, and anything that still holds the token is redacted.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import time
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
+from urllib.parse import urlsplit
+
+import github
+import requests
+from urllib3.exceptions import MaxRetryError, ResponseError
+from urllib3.util.retry import Retry
+
+from sync.errors import SyncError, UsageError
+from sync.http import USER_AGENT
+from sync.retry import RetryPolicy
+
+API_URL_ENV = "GITHUB_API_URL"
+TOKEN_ENV = "GITHUB_TOKEN"
+SERVER_URL_ENV = "GITHUB_SERVER_URL"
+WRITE_INTERVAL_ENV = "PLUGIN_SYNC_GITHUB_WRITE_INTERVAL"
+DEFAULT_API_URL = "https://api.github.com"
+DEFAULT_SERVER_URL = "https://github.com"
+DEFAULT_WRITE_INTERVAL = 0.2
+TIMEOUT = 30
+
+_secrets: set[str] = set()
+
+
+class GitHubError(SyncError):
+    """GitHub refused or failed a request. The message never holds the token."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(redact(message))
+        self.status = status
+
+
+def remember_secret(secret: str | None) -> None:
+    """Register a value that must never appear in any message."""
+    if secret and len(secret) >= 4:
+        _secrets.add(secret)
+
+
+def redact(text: str) -> str:
+    for s in sorted(_secrets, key=len, reverse=True):
+        text = text.replace(s, "***")
+    return text
+
+
+class PolicyRetry(Retry):
+    """A urllib3 Retry that asks ``RetryPolicy.delay`` whether and how long to wait."""
+
+    def __init__(
+        self,
+        policy: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        wait: float = 0.0,
+        **kw: Any,
+    ) -> None:
+        for key in ("total", "connect", "read", "status", "other"):
+            kw.setdefault(key, None)
+        kw.setdefault("redirect", 0)
+        kw.setdefault("allowed_methods", None)  # every verb: our writes are safe to repeat
+        kw.setdefault("raise_on_status", False)  # hand the last answer to PyGithub
+        kw.setdefault("respect_retry_after_header", False)  # the policy reads it
+        super().__init__(**kw)
+        self.policy = policy or RetryPolicy.from_env()
+        self._sleep = sleep
+        self.wait = wait
+
+    def new(self, **kw: Any) -> "PolicyRetry":
+        kw.setdefault("policy", self.policy)
+        kw.setdefault("sleep", self._sleep)
+        return super().new(**kw)
+
+    def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
+        # 403 is retried only when its headers say rate limit; increment() asks the policy
+        return status_code in self.policy.statuses or status_code == 403
+
+    def is_exhausted(self) -> bool:
+        return False  # the policy decides in increment()
+
+    def increment(  # type: ignore[override]
+        self,
+        method: str | None = None,
+        url: str | None = None,
+        response: Any = None,
+        error: Exception | None = None,
+        _pool: Any = None,
+        _stacktrace: Any = None,
+    ) -> "PolicyRetry":
+        attempt = len(self.history) + 1
+        status = getattr(response, "status", None) if response is not None else None
+        headers = response.headers if response is not None else None
+        wait = self.policy.delay(attempt, status, headers)
+        if wait is None:
+            reason = error or ResponseError(f"giving up after {attempt} tries, last status {status}")
+            raise MaxRetryError(_pool, url, reason) from reason  # type: ignore[arg-type]
+        new = super().increment(method, url, response, error, _pool, _stacktrace)
+        new.wait = wait
+        return new
+
+    def sleep(self, response: Any = None) -> None:
+        if self.wait > 0:
+            self._sleep(self.wait)
+
+
+def api_url(env: dict[str, str] | None = None) -> str:
+    env = dict(os.environ) if env is None else env
+    url = (env.get(API_URL_ENV) or DEFAULT_API_URL).rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise UsageError(f"{API_URL_ENV}={url!r} is not an http(s) URL")
+    return url
+
+
+def server_url(env: dict[str, str] | None = None) -> str:
+    """The web address of the GitHub server (for links to PRs)."""
+    env = dict(os.environ) if env is None else env
+    return (env.get(SERVER_URL_ENV) or DEFAULT_SERVER_URL).rstrip("/")
+
+
+def token(env: dict[str, str] | None = None) -> str | None:
+    env = dict(os.environ) if env is None else env
+    value = (env.get(TOKEN_ENV) or "").strip()
+    remember_secret(value)
+    return value or None
+
+
+def write_interval(env: dict[str, str] | None = None) -> float:
+    env = dict(os.environ) if env is None else env
+    raw = env.get(WRITE_INTERVAL_ENV)
+    if raw is None or raw == "":
+        return DEFAULT_WRITE_INTERVAL
+    try:
+        value = float(raw)
+    except ValueError:
+        raise UsageError(f"{WRITE_INTERVAL_ENV} must be a number of seconds, got {raw!r}") from None
+    if value < 0:
+        raise UsageError(f"{WRITE_INTERVAL_ENV} must not be negative")
+    return value
+
+
+def connect(
+    env: dict[str, str] | None = None,
+    policy: RetryPolicy | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> github.Github:
+    """A PyGithub client for ``GITHUB_API_URL`` (default api.github.com) with ``GITHUB_TOKEN``."""
+    secret = token(env)
+    auth = github.Auth.Token(secret) if secret else None
+    return github.Github(
+        auth=auth,
+        base_url=api_url(env),
+        timeout=TIMEOUT,
+        user_agent=USER_AGENT,
+        per_page=100,
+        retry=PolicyRetry(policy or RetryPolicy.from_env(), sleep=sleep),
+        seconds_between_requests=0,
+        seconds_between_writes=write_interval(env),
+    )
+
+
+def _server_message(data: Any) -> str:
+    if isinstance(data, dict):
+        message = str(data.get("message") or "").strip()
+        details = []
+        for err in data.get("errors") or []:
+            if isinstance(err, dict):
+                details.append(str(err.get("message") or err.get("code") or "").strip())
+            elif isinstance(err, str):
+                details.append(err)
+        details = [d for d in details if d]
+        if details:
+            message = f"{message}: {'; '.join(details)}" if message else "; ".join(details)
+        return message
+    if isinstance(data, (bytes, str)):
+        text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+        return text.strip()[:200]
+    return ""
+
+
+def _wait_hint(status: int, headers: Any) -> str:
+    if status not in (403, 429) or not headers:
+        return ""
+    asked = RetryPolicy().server_wait({str(k): str(v) for k, v in dict(headers).items()})
+    if asked is None:
+        return ""
+    return f" (GitHub asks to wait {asked:.0f} s; the bound is PLUGIN_SYNC_RETRY_MAX_WAIT)"
+
+
+def describe(exc: BaseException) -> tuple[str, int | None]:
+    """One line naming what GitHub (or the network) said, and the HTTP status if any."""
+    if isinstance(exc, github.GithubException):
+        status = exc.status
+        message = " ".join(_server_message(exc.data).split()) or "no message"
+        return f"{status} {message}{_wait_hint(status, exc.headers)}", status
+    if isinstance(exc, requests.exceptions.RetryError):
+        return "gave up after repeated server errors", None
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        return f"cannot connect to {api_url()}", None
+    if isinstance(exc, requests.exceptions.Timeout):
+        return f"no answer from {api_url()} within {TIMEOUT} s", None
+    if isinstance(exc, requests.exceptions.RequestException):
+        return f"request failed: {type(exc).__name__}", None
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())}", None
+
+
+@contextmanager
+def github_errors(what: str) -> Iterator[None]:
+    """Turn PyGithub and network exceptions into one-line ``GitHubError``\\ s about ``what``."""
+    try:
+        yield
+    except SyncError:
+        raise
+    except (github.GithubException, requests.exceptions.RequestException) as e:
+        message, status = describe(e)
+        raise GitHubError(f"GitHub: {what}: {message}", status) from None
+
+
+def guarded(fn: Callable[..., int]) -> Callable[..., int]:
+    """For a command's ``run``: a stray PyGithub or network exception becomes one redacted line."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kw: Any) -> int:
+        with github_errors("request failed"):
+            return fn(*args, **kw)
+
+    return wrapper
+
+
+def parse_repo(full_name: str, option: str = "--repo") -> str:
+    parts = full_name.strip().split("/")
+    if len(parts) != 2 or not all(parts) or any(p in (".", "..") for p in parts):
+        raise UsageError(f"{option} {full_name!r}: expected OWNER/REPO")
+    return "/".join(parts)
