@@ -46,7 +46,7 @@ def test_gixy_finds_nothing() -> None:
     assert json.loads(done.stdout) == []
 
 
-def test_config_facts_the_issue_asks_for() -> None:
+def test_config_has_the_required_directives() -> None:
     code = "\n".join(_code(CONF.read_text()))
     for directive in ("server_tokens off;", "sendfile on;", "gzip_static on;", "autoindex on;",
                       "daemon off;", "access_log /dev/stdout json;", "error_log stderr",
