@@ -332,9 +332,12 @@ class Repo:
         date: str | float | None = None,
         author: str = "Dev",
     ) -> str:
-        """Commit ``files`` (None deletes) on ``branch`` (created if absent). Returns the sha."""
+        """Commit ``files`` (None deletes) on ``branch``. Returns the sha.
+
+        An absent branch starts from the default branch (or from nothing in an empty repo).
+        """
         branch = branch or self.default_branch
-        parent = self.ref(branch)
+        parent = self.ref(branch) or self.ref(self.default_branch)
         flat = self.flatten(self.commit(parent).tree) if parent else {}
         for path, data in files.items():
             if data is None:
