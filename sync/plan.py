@@ -28,26 +28,15 @@ def reusable(resolved: Resolved, old: Lock) -> LockEntry | None:
     return None
 
 
-def entries_for(resolved: Resolved, content: LockEntry, old: Lock, now: str) -> list[LockEntry]:
-    """The lock entries of a resolved plugin, given the content (sha256, md5, size, files)
-    of its artifact. ``pulled`` only moves when the served bytes change."""
-    out = []
-    for v in resolved.versions:
-        prev = old.get(resolved.name, v)
-        entry = replace(
-            content,
-            name=resolved.name,
-            version=v,
-            source=resolved.source,
-            digest=resolved.digest,
-            created=resolved.created,
-            category=resolved.category,
-            pulled=now,
-        )
-        if prev is not None and prev.same_content(entry):
-            entry = replace(entry, pulled=prev.pulled or now)
-        out.append(entry)
-    return out
+def entries_for(resolved: Resolved, content: LockEntry) -> list[LockEntry]:
+    """The lock entries of a resolved plugin, given the content entry of its artifact
+    (sha256, md5, size, files, and ``pulled``: when those bytes were first stored). All
+    versions served from one store directory share it, as its metadata.txt does."""
+    return [
+        replace(content, name=resolved.name, version=v, source=resolved.source, digest=resolved.digest,
+                created=resolved.created, category=resolved.category)
+        for v in resolved.versions
+    ]
 
 
 def status(name: str, old: Lock, new_entries: list[LockEntry]) -> str:

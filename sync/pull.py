@@ -125,6 +125,10 @@ class Puller:
             return known, False
         p = artifact.plan(manifest)
         source = self.sources.of(src)
+        # the store's metadata.txt is shared by every version served from it, so it carries
+        # the times the lock keeps for this artifact: those of a known copy, else now
+        created = expect.created if expect is not None else manifest.annotations.get(CREATED)
+        pulled = known.pulled if known is not None and known.pulled else self.now
 
         def attempt() -> LockEntry:
             staging = new_staging(self.tree, name)
@@ -134,11 +138,11 @@ class Puller:
                         expect.sha256, expect.md5, expect.size, expect.files):
                     raise ArtifactError(f"content differs from the lock (sha256 {got.sha256[:12]}, lock {expect.sha256[:12]})")
                 entry = LockEntry(name, "-", "", manifest.digest, p.format, got.sha256, got.md5, got.size, got.files,
-                                  manifest.annotations.get(CREATED), self.now)
+                                  created, pulled)
                 if store.exists():  # a store directory that failed its check: replace it
                     shutil.rmtree(store)
-                finish_staging(self.tree, staging, entry)
-                return entry
+                finish_staging(self.tree, staging, expect or entry)  # --locked: metadata as the lock says
+                return expect or entry
             except BaseException:
                 shutil.rmtree(staging, ignore_errors=True)
                 raise
@@ -179,7 +183,7 @@ class Puller:
         resolved = Resolved(spec.name, recorded.reference(), manifest.digest, served,
                             manifest.annotations.get(CREATED), spec.category)
         content, downloaded = self._fetch(spec.name, src, manifest, None)
-        entries = entries_for(resolved, content, self.old, self.now)
+        entries = entries_for(resolved, content)
         out = Outcome(spec.name, status(spec.name, self.old, entries), list(served), resolved.source,
                       manifest.digest, content.sha256, downloaded=downloaded)
         return entries, out
