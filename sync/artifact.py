@@ -183,11 +183,19 @@ def fetch(p: Plan, open_blob: BlobOpener, dest: Path) -> Fetched:
     try:
         with open_blob(p.module) as body:
             blob = _Verified(body, p.module)
-            if p.format == "tar+gzip":
-                _untar_module(blob, out)
-            else:
-                while chunk := blob.read(CHUNK):
-                    out.write(chunk)
+            try:
+                if p.format == "tar+gzip":
+                    _untar_module(blob, out)
+                else:
+                    while chunk := blob.read(CHUNK):
+                        out.write(chunk)
+            except IntegrityError:
+                raise
+            except ArtifactError:
+                # bytes damaged on the way make a bad tar or module too: the digest says
+                # which it is, and a damaged blob is worth another download
+                blob.finish()
+                raise
             blob.finish()
         result = out.close()
     finally:
