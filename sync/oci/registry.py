@@ -15,6 +15,7 @@ from typing import BinaryIO, Callable, Iterator, Mapping
 from urllib.parse import urljoin
 
 import requests
+import urllib3
 from oras.auth.utils import parse_auth_header
 
 from sync.errors import AuthError, IntegrityError, NotFound, RegistryError
@@ -208,7 +209,8 @@ class RegistryClient:
                 try:
                     data = raw.read(n if n and n > 0 else None, decode_content=False)
                 except Exception as e:  # noqa: BLE001 - urllib3/socket errors mid-body
-                    raise BlobReadError(_describe(e)) from None
+                    raise BlobReadError(f"{src.host}/{src.repository}: reading blob {desc.digest[:19]}: "
+                                        f"{_describe(e)}") from None
                 stats.add(blob_bytes=len(data))
                 return data
 
@@ -226,6 +228,8 @@ def _describe(e: BaseException) -> str:
     text = type(e).__name__
     if isinstance(e, requests.ConnectionError):
         return "connection failed (" + text + ")"
-    if isinstance(e, requests.Timeout):
+    if isinstance(e, (requests.Timeout, urllib3.exceptions.TimeoutError, TimeoutError)):
         return "timed out (" + text + ")"
+    if isinstance(e, (urllib3.exceptions.HTTPError, OSError)):  # mid-body: ProtocolError, reset, ...
+        return "connection broken (" + text + ")"
     return text
