@@ -24,7 +24,8 @@ from sync.oci.versions import best_tag
 from sync.plan import Resolved, entries_for, merge, reusable, status
 from sync.retry import RetryPolicy
 from sync.tree import Tree
-from sync.tree.layout import WASM
+from sync.tree.files import metadata_text, sha256_file_text
+from sync.tree.layout import METADATA, SHA256_FILE, WASM
 from sync.tree.precompress import precompress
 from sync.tree.store import collect_garbage, commit, finish_staging, new_staging, recover, writer_lock
 
@@ -95,16 +96,24 @@ class Sources:
         return self.layout if src.kind == "layout" else self.registry
 
 
-def _store_matches(path: Path, sha256: str) -> bool:
-    """The module in a store directory still hashes to ``sha256``."""
+def _file_sha256(path: Path) -> str:
     h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _store_matches(path: Path, entry: LockEntry) -> bool:
+    """A store directory still holds all ``entry`` says: the module, the extra files and
+    the small files (so a pull repairs whatever verify would find wrong there)."""
     try:
-        with open(path / WASM, "rb") as f:
-            while chunk := f.read(1 << 20):
-                h.update(chunk)
-    except OSError:
+        return (_file_sha256(path / WASM) == entry.sha256
+                and all(_file_sha256(path / f) == sha for f, sha in entry.files.items())
+                and (path / SHA256_FILE).read_text(encoding="utf-8") == sha256_file_text(entry)
+                and (path / METADATA).read_text(encoding="utf-8") == metadata_text(entry))
+    except (OSError, UnicodeDecodeError):
         return False
-    return h.hexdigest() == sha256
 
 
 class Puller:
@@ -121,7 +130,7 @@ class Puller:
         verified copy is there. Returns (entry, downloaded)."""
         store = self.tree.store_dir(name, manifest.digest)
         known = expect or reusable(Resolved(name, "", manifest.digest, (), None, None), self.old)
-        if known is not None and store.is_dir() and _store_matches(store, known.sha256):
+        if known is not None and store.is_dir() and _store_matches(store, known):
             return known, False
         p = artifact.plan(manifest)
         source = self.sources.of(src)
