@@ -27,6 +27,7 @@ from sync.cursor import Advance
 from sync.lock import Lock, LockDiff, LockEntry, diff_locks
 from sync.upstream.model import Changes, PrRef
 
+DEFAULT_BRANCH = "plugin-sync/update"
 MARKER = "plugin-sync:fingerprint"
 _MARKER_RX = re.compile(r"<!--\s*" + re.escape(MARKER) + r"=([0-9a-f]{64})\s*-->")
 MAX_BODY = 60_000  # GitHub refuses bodies over 65536 characters

@@ -19,7 +19,6 @@ from sync.config import Config, load_config, parse_config
 from sync.cursor import CURSOR_FILE, Cursor, load_cursor
 from sync.errors import UsageError
 from sync.github.actions import add_summary, set_outputs
-from sync.github.client import connect, guarded, parse_repo, server_url
 from sync.lock import load_lock
 from sync.upstream.detect import Reader, detect
 from sync.upstream.model import Changes, Position, parse_since
@@ -54,6 +53,8 @@ def read_config(args: argparse.Namespace) -> tuple[Config, bool]:
 
 
 def make_reader(args: argparse.Namespace, upstream: str) -> Reader:
+    from sync.github.client import connect, server_url  # PyGithub is loaded by the commands that use it
+
     if args.git:
         from sync.upstream.gitreader import GitReader
 
@@ -76,8 +77,16 @@ def starting_point(args: argparse.Namespace, reader: Reader, cursor: Cursor | No
     return cursor.last
 
 
-@guarded
 def run(args: argparse.Namespace) -> int:
+    from sync.github.client import github_errors
+
+    with github_errors("request failed"):
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from sync.github.client import parse_repo
+
     config, have_config = read_config(args)
     upstream = parse_repo(args.upstream or config.upstream_repository, "--upstream")
     where = cursor_path(args)

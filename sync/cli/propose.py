@@ -19,16 +19,19 @@ import os
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sync.cli.common import config_path, lock_path, tree
 from sync.cli.detect import cursor_path, read_config
 from sync.cursor import CURSOR_FILE, DEFAULT_PENDING_DAYS
 from sync.errors import ConfigError, UsageError
 from sync.github.actions import add_summary, set_outputs
-from sync.github.client import connect, guarded, parse_repo
-from sync.github.publish import DEFAULT_BRANCH, Outcome, propose
+from sync.propose import DEFAULT_BRANCH
 from sync.upstream.model import Changes
 from sync.workfiles import Checkout
+
+if TYPE_CHECKING:
+    from sync.github.publish import Outcome
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -62,8 +65,17 @@ def load_changes(path: Path) -> Changes:
     return Changes.from_json(raw, f"{path}: ")
 
 
-@guarded
 def run(args: argparse.Namespace) -> int:
+    from sync.github.client import github_errors
+
+    with github_errors("request failed"):
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from sync.github.client import connect, parse_repo
+    from sync.github.publish import propose
+
     if not args.repo:
         raise UsageError("give --repo OWNER/REPO (or set GITHUB_REPOSITORY)")
     repo = parse_repo(args.repo)
@@ -87,6 +99,7 @@ def run(args: argparse.Namespace) -> int:
         pending_days=args.pending_days,
         dry_run=args.dry_run,
         say=say,
+        warn=lambda m: print(f"plugin-sync: warning: {m}", file=sys.stderr),
     )
     if args.dry_run:
         print(dry_run_report(outcome), end="")
@@ -112,7 +125,7 @@ def _show(data: bytes) -> str:
     return f"(binary: {len(data)} bytes, sha256 {hashlib.sha256(data).hexdigest()})\n"
 
 
-def dry_run_report(o: Outcome) -> str:
+def dry_run_report(o: "Outcome") -> str:
     """Everything propose would publish, exactly."""
     verb = {"created": "open a pull request", "updated": f"update pull request #{o.pull.number if o.pull else '?'}",
             "unchanged": "change nothing", "skipped": "change nothing"}[o.result]

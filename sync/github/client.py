@@ -13,7 +13,6 @@ server's message, and anything that still holds the token is redacted.
 
 from __future__ import annotations
 
-import functools
 import os
 import time
 from contextlib import contextmanager
@@ -230,17 +229,6 @@ def github_errors(what: str) -> Iterator[None]:
     except (github.GithubException, requests.exceptions.RequestException) as e:
         message, status = describe(e)
         raise GitHubError(f"GitHub: {what}: {message}", status) from None
-
-
-def guarded(fn: Callable[..., int]) -> Callable[..., int]:
-    """For a command's ``run``: a stray PyGithub or network exception becomes one redacted line."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kw: Any) -> int:
-        with github_errors("request failed"):
-            return fn(*args, **kw)
-
-    return wrapper
 
 
 def parse_repo(full_name: str, option: str = "--repo") -> str:

@@ -16,16 +16,15 @@ from typing import Callable, Iterable
 import github
 
 from sync.cursor import DEFAULT_PENDING_DAYS, Advance, advance, load_cursor
-from sync.errors import ConfigError
+from sync.errors import ConfigError, UsageError
 from sync.github.client import GitHubError, github_errors
 from sync.github.gitdata import BaseTree, branch_head, commit_change, point_branch, read_base, read_blob
 from sync.github.pulls import add_labels, create_pull, sync_pulls, update_pull
 from sync.lock import Lock, diff_locks, load_lock, parse_lock
-from sync.propose import Decision, Publication, PullInfo, body, decide, plan, title
+from sync.propose import DEFAULT_BRANCH, Decision, Publication, PullInfo, body, decide, plan, title
 from sync.upstream.model import Changes
 from sync.workfiles import Checkout
 
-DEFAULT_BRANCH = "plugin-sync/update"
 REBUILDS = 3
 
 
@@ -71,13 +70,14 @@ def propose(
     pending_days: int = DEFAULT_PENDING_DAYS,
     dry_run: bool = False,
     say: Callable[[str], None] = lambda _: None,
+    warn: Callable[[str], None] = lambda _: None,
 ) -> Outcome:
     labels = tuple(labels)
     with github_errors(f"reading repository {repo_name}"):
         repo = gh.get_repo(repo_name)
         base = base or repo.default_branch
     if branch == base:
-        raise GitHubError(f"the sync branch and the base branch are both {branch!r}")
+        raise UsageError(f"--branch {branch!r} is the base branch; the sync branch must be another one")
     local_lock = load_lock(checkout.lock)
     lock_rel = checkout.rel(checkout.lock, "lock")
     cursor_rel = checkout.rel(checkout.cursor, "cursor")
@@ -119,7 +119,10 @@ def propose(
             pull, created = update_pull(repo, decision.pull.number, pr_title, pr_body), False
         else:
             pull, created = create_pull(repo, branch, base, pr_title, pr_body)
-        add_labels(repo, pull.number, labels)
+        try:
+            add_labels(repo, pull.number, labels)
+        except GitHubError as e:  # the PR stands; a missing label is not worth failing the run
+            warn(f"pull request #{pull.number} is not labelled: {e.message}")
         result = "created" if created else "updated"
         return Outcome(result, decision, pub, pr_title, pr_body, repo_name, base, branch, labels, pull, commit,
                        moved, False)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import subprocess
 import sys
@@ -209,6 +208,17 @@ def test_labels_from_the_command_line(site: Site) -> None:
     assert site.repo.pulls[1].labels == ["sync"] and site.repo.pulls[1].head == "bot/sync"
 
 
+def test_a_label_that_cannot_be_added_is_a_warning(site: Site) -> None:
+    site.bump()
+    site.fake.fail("POST", r"/issues/\d+/labels$", 403,
+                   body={"message": "Must have admin rights to Repository.", "documentation_url": "x"})
+    rc, out, err = site.propose()
+    assert (rc, out) == (0, "created\n")
+    assert "warning: pull request #1 is not labelled: GitHub: labelling pull request #1 of acme/plugin-server: " \
+           "403 Must have admin rights to Repository." in err
+    assert site.repo.pulls[1].labels == []
+
+
 def test_bad_input_is_exit_2(site: Site) -> None:
     rc, _, err = site.cli("propose", "--checkout", str(site.root))
     assert rc == 2 and "--repo" in err
@@ -219,6 +229,8 @@ def test_bad_input_is_exit_2(site: Site) -> None:
     assert rc == 2 and "detect document" in err
     rc, _, err = site.cli("propose", "--repo", "not-a-repo")
     assert rc == 2 and "OWNER/REPO" in err
+    rc, _, err = site.propose("--branch", "main")
+    assert rc == 2 and "is the base branch" in err
 
 
 def test_the_token_never_appears_in_any_output(site: Site, tmp_path: Path) -> None:
