@@ -1,0 +1,124 @@
+"""Fixtures of the reliability suite: the real registry, the fault proxy, the collector
+that writes ``docs/reliability.md``, and helpers to check that a tree stayed good."""
+
+from __future__ import annotations
+
+import io
+import os
+from contextlib import redirect_stderr, redirect_stdout
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from sync.cli import main
+from sync.fsutil import write_atomic
+from tests.pull.conftest import Result, Workspace, assert_no_traceback
+from tests.reliability.record import DOC, Collector, render
+from tests.support.faultproxy import FaultProxy
+from tests.support.registry import Registry, running_registry
+
+COLLECTOR = Collector()
+HERE = Path(__file__).resolve().parent
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call" and report.passed:
+        COLLECTOR.passed.add(report.nodeid)
+
+
+@pytest.fixture(scope="session")
+def reliability(request: pytest.FixtureRequest) -> Iterator[Collector]:
+    """The session's collector. At the end, with UPDATE_RELIABILITY_DOC=1 and every
+    reliability test passed, rewrites docs/reliability.md from what was recorded."""
+    yield COLLECTOR
+    if os.environ.get("UPDATE_RELIABILITY_DOC") != "1":
+        return
+    ours = [i.nodeid for i in request.session.items if Path(str(i.path)).is_relative_to(HERE)]
+    if ours and all(n in COLLECTOR.passed for n in ours) and request.session.testsfailed == 0:
+        write_atomic(DOC, render(list(COLLECTOR.scenarios.values())))
+
+
+@pytest.fixture(autouse=True)
+def reliability_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PLUGIN_SYNC_RETRY_BASE", "0.01")
+    monkeypatch.delenv("PLUGIN_SYNC_RETRY_ATTEMPTS", raising=False)
+    monkeypatch.delenv("PLUGIN_SYNC_RETRY_MAX_WAIT", raising=False)
+    monkeypatch.delenv("PLUGIN_SYNC_MAX_MODULE_BYTES", raising=False)
+    monkeypatch.delenv("PLUGIN_SYNC_REGISTRY_USERNAME", raising=False)
+    monkeypatch.delenv("PLUGIN_SYNC_REGISTRY_PASSWORD", raising=False)
+    monkeypatch.setenv("DOCKER_CONFIG", "/nonexistent-docker-config")
+    for var in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(var, raising=False)
+
+
+@pytest.fixture(scope="module")
+def registry() -> Iterator[Registry]:
+    """One real registry per test module; each scenario uses its own repositories."""
+    with running_registry() as r:
+        yield r
+
+
+@pytest.fixture
+def proxy(registry: Registry) -> Iterator[FaultProxy]:
+    with FaultProxy(registry.host) as p:
+        yield p
+
+
+def served(root: Path) -> dict[str, bytes]:
+    """Every file a client can fetch from the tree (following version links), plus the lock
+    beside it: path -> bytes. The writer's lock file and the catalog page are left out."""
+    out: dict[str, bytes] = {}
+    if not root.is_dir():
+        return out
+    for name in sorted(os.listdir(root)):
+        p = root / name
+        if name.startswith(".") or name in ("index.html", "catalog.css", "catalog.js"):
+            continue
+        if p.is_file():
+            out[name] = p.read_bytes()
+            continue
+        for version in sorted(os.listdir(p)):
+            if version.startswith("."):
+                continue
+            for f in sorted(os.listdir(p / version)):
+                out[f"{name}/{version}/{f}"] = (p / version / f).read_bytes()
+    lock = root.parent / "plugins.lock.json"
+    if lock.exists():
+        out["../plugins.lock.json"] = lock.read_bytes()
+    return out
+
+
+def leftovers(root: Path) -> list[str]:
+    """Staging directories and temporary files left in the tree."""
+    found = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        for n in dirnames + filenames:
+            if n.startswith(".staging-") or ".tmp-" in n or ".link-" in n or n == ".journal.json":
+                found.append(os.path.join(dirpath, n))
+    return found
+
+
+def failure_line(r: Result, plugin: str) -> str:
+    """The one line that reports ``plugin`` failed; asserts the run failed cleanly."""
+    assert r.code == 1, (r.code, r.err)
+    assert_no_traceback(r)
+    lines = [ln for ln in r.err.splitlines() if ln.startswith("failed ")]
+    assert len(lines) == 1, r.err
+    assert lines[0].startswith(f"failed    {plugin}: "), lines
+    assert r.err.rstrip().endswith(f"failed: {plugin}"), r.err
+    return lines[0]
+
+
+def inproc(ws: Workspace, *args: str) -> Result:
+    """Run plugin-sync in this process (no interpreter start-up), capturing its output."""
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = main(["--config", str(ws.config), "--root", str(ws.root), "--lock", str(ws.lock_path), *args])
+    return Result(code, out.getvalue(), err.getvalue())
+
+
+def assert_verified(ws: Workspace) -> None:
+    v = inproc(ws, "verify")
+    assert v.code == 0, v.out + v.err
+    assert not leftovers(ws.root), leftovers(ws.root)
