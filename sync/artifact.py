@@ -35,7 +35,9 @@ WASM_HEADER = b"\0asm\x01\0\0\0"
 
 MAX_MODULE = int(os.environ.get("PLUGIN_SYNC_MAX_MODULE_BYTES", 256 * 1024 * 1024))
 MAX_EXTRA = 4 * 1024 * 1024
-CHUNK = 1024 * 1024
+# Read and write in 64 KiB pieces: with 1 MiB pieces glibc's allocator kept several MB per
+# download thread, and peak memory grew with module size (see docs/performance.md).
+CHUNK = 64 * 1024
 
 
 @dataclass(frozen=True)
