@@ -6,6 +6,7 @@ import gzip
 import hashlib
 import json
 import os
+import re
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -103,6 +104,16 @@ def _check_entry(tree: Tree, e: LockEntry) -> list[Problem]:
     return out
 
 
+# what a writer killed mid-way leaves: temporaries of sync.fsutil.tmp_name (hidden, so never
+# served) and store directories no version links to yet; the next writer removes them
+_LEFTOVER = re.compile(r"\..+\.(?:tmp|link|old)-[0-9a-f]{8}")
+
+
+def _unserved(path: Path) -> bool:
+    """A directory holding only hidden entries (a store nothing links to yet)."""
+    return all(c.startswith(".") for c in os.listdir(path))
+
+
 def _strays(tree: Tree, lock: Lock) -> list[Problem]:
     out: list[Problem] = []
     if not tree.root.is_dir():
@@ -111,17 +122,18 @@ def _strays(tree: Tree, lock: Lock) -> list[Problem]:
     names = set(lock.names())
     for child in sorted(os.listdir(tree.root)):
         p = tree.root / child
-        if child in known_root or child == JOURNAL:
+        if child in known_root or child == JOURNAL or _LEFTOVER.fullmatch(child):
             continue
         if child.startswith("."):
             out.append(Problem(child, "unexpected hidden file"))
         elif not (p.is_dir() and not p.is_symlink() and is_name(child)):
             out.append(Problem(child, "unexpected file"))
         elif child not in names:
-            out.append(Problem(child, "plugin not in the lock"))
+            if not _unserved(p):
+                out.append(Problem(child, "plugin not in the lock"))
         else:
             for v in sorted(os.listdir(p)):
-                if v == STORE:
+                if v == STORE or _LEFTOVER.fullmatch(v):
                     continue
                 if v.startswith(".") or not is_version(v) or lock.get(child, v) is None:
                     out.append(Problem(f"{child}/{v}", "version not in the lock"))
@@ -140,7 +152,8 @@ def verify(tree: Tree, lock: Lock, jobs: int | None = None) -> list[Problem]:
         if served != index_document(lock.sorted())["plugins"]:
             problems.append(Problem(INDEX_JSON, "does not match the lock"))
     except FileNotFoundError:
-        problems.append(Problem(INDEX_JSON, "missing"))
+        if lock.entries:  # a tree no pull has committed to yet serves nothing and claims nothing
+            problems.append(Problem(INDEX_JSON, "missing"))
     except (ValueError, AttributeError):
         problems.append(Problem(INDEX_JSON, "not a valid index"))
     return problems
