@@ -31,6 +31,7 @@ from typing import Any
 import yaml
 
 from sync.errors import ConfigError
+from sync.fsutil import read_input
 from sync.names import check_name, check_version
 from sync.oci.reference import Source, parse_source
 from sync.oci.versions import parse_range
@@ -224,12 +225,7 @@ def parse_config(raw: Any, path: Path | None = None) -> Config:
 
 
 def load_config(path: Path) -> Config:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such file (create one, or run 'plugin-sync import')") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"{path}: cannot read: {e}") from None
+    text = read_input(path, " (create one, or run 'plugin-sync import')")
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as e:

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from sync.errors import ConfigError
-from sync.fsutil import write_if_changed
+from sync.fsutil import read_json, write_if_changed
 from sync.names import check_name
 from sync.upstream.model import Changes, PluginChange, Position, PrRef, utc_iso
 
@@ -105,17 +105,8 @@ def parse_cursor(raw: Any, where: str = "") -> Cursor:
 
 def load_cursor(path: Path) -> Cursor | None:
     """The cursor at ``path``; None when there is no such file."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"{path}: cannot read: {e}") from None
-    try:
-        raw = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise ConfigError(f"{path}: not valid JSON: {e}") from None
-    return parse_cursor(raw, f"{path}: ")
+    raw = read_json(path)
+    return None if raw is None else parse_cursor(raw, f"{path}: ")
 
 
 def save_cursor(path: Path, cursor: Cursor) -> bool:

@@ -66,3 +66,33 @@ def symlink_atomic(target: str, link: Path) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def read_input(path: Path, missing_hint: str | None = None) -> str | None:
+    """The text of an input file. A missing file gives None, or, when ``missing_hint`` is
+    given, a ConfigError naming the file. Unreadable files are a ConfigError."""
+    from sync.errors import ConfigError
+
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        if missing_hint is not None:
+            raise ConfigError(f"{path}: no such file{missing_hint}") from None
+        return None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: cannot read: {e}") from None
+
+
+def read_json(path: Path) -> object | None:
+    """Parsed JSON of ``path``; None if it does not exist; ConfigError if unreadable or invalid."""
+    import json
+
+    from sync.errors import ConfigError
+
+    text = read_input(path)
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"{path}: not valid JSON: {e}") from None

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from sync.errors import ConfigError
-from sync.fsutil import write_if_changed
+from sync.fsutil import read_json, write_if_changed
 from sync.names import check_name, check_version
 
 LOCAL = "local"
@@ -158,17 +158,8 @@ def parse_lock(raw: Any, where: str = "") -> Lock:
 
 def load_lock(path: Path) -> Lock:
     """The lock at ``path``; an absent file is an empty lock."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return Lock()
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"{path}: cannot read: {e}") from None
-    try:
-        raw = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise ConfigError(f"{path}: not valid JSON: {e}") from None
-    return parse_lock(raw, f"{path}: ")
+    raw = read_json(path)
+    return Lock() if raw is None else parse_lock(raw, f"{path}: ")
 
 
 def save_lock(path: Path, lock: Lock) -> bool:

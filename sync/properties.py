@@ -14,6 +14,7 @@ from pathlib import Path
 
 from sync.config import DEFAULT_REGISTRY, Config, PluginSpec
 from sync.errors import ConfigError
+from sync.fsutil import read_input
 from sync.names import check_name
 from sync.oci.reference import parse_source
 
@@ -61,10 +62,5 @@ def parse_properties(text: str, where: str = "") -> Config:
 
 
 def load_properties(path: Path) -> Config:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"{path}: cannot read: {e}") from None
-    return parse_properties(text, f"{path}: ")
+    text = read_input(path, "")
+    return parse_properties(str(text), f"{path}: ")

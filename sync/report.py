@@ -10,10 +10,11 @@ from sync.pull import Outcome, PullReport
 
 
 class Progress:
-    def __init__(self, total: int, stream: TextIO = sys.stderr, quiet: bool = False) -> None:
-        self.total, self.stream, self.quiet = total, stream, quiet
+    def __init__(self, total: int, stream: TextIO | None = None, quiet: bool = False) -> None:
+        self.total, self.quiet = total, quiet
+        self.stream = stream if stream is not None else sys.stderr  # the current one, not import time's
         self.done = 0
-        self.tty = stream.isatty()
+        self.tty = self.stream.isatty()
         self.lock = threading.Lock()
 
     def __call__(self, o: Outcome) -> None:

@@ -26,7 +26,7 @@ from sync.errors import LockedTreeError, SyncError
 from sync.fsutil import fsync_dir, symlink_atomic, tmp_name, write_atomic, write_if_changed
 from sync.lock import Lock, LockEntry, parse_lock, save_lock
 from sync.tree.files import index_json_text, metadata_text, sha256_file_text
-from sync.tree.layout import METADATA, SHA256_FILE, STORE, Tree
+from sync.tree.layout import METADATA, SHA256_FILE, Tree
 
 STAGING_PREFIX = ".staging-"
 
