@@ -1,0 +1,199 @@
+"""The benchmark run: a registry on loopback seeded with every set, then each section in
+turn. Commands that are compared run back to back in every round, the order rotating from
+round to round, so that a noisy neighbour hurts all of them alike."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import shutil
+from pathlib import Path
+from typing import Callable, TypeVar
+
+from bench.baselines import Baselines
+from bench.dataset import BenchPlugin, Pushed, plugin_set, push_all, uniform_set, with_seed
+from bench.measure import Measured
+from bench.profile import Profile
+from bench.results import Changed, FullRound, Growth, Precompress, Results, Timing, Wire
+from bench.serving import running, wire_bytes, wrk, wrk_script
+from bench.workspace import PullSample, Workspace, clean_env
+from sync.config import Config
+from sync.tree.layout import URL_PREFIX, WASM
+from tests.support.registry import running_registry
+
+T = TypeVar("T")
+PULL_JOBS_FOR_FLOORS = 8  # the pull's default concurrency on this machine (min(16, 4 x cores))
+
+
+def say(text: str) -> None:
+    print(f"bench: {text}", file=sys.stderr, flush=True)
+
+
+def timing(m: Measured) -> Timing:
+    return Timing(m.seconds, m.cpu, m.max_rss)
+
+
+def rotated(items: list[T], by: int) -> list[T]:
+    k = by % len(items) if items else 0
+    return items[k:] + items[:k]
+
+
+class Suite:
+    def __init__(self, base: Config, profile: Profile, work: Path) -> None:
+        self.base, self.profile, self.work = base, profile, work
+        self.main = plugin_set(base, profile.plugins, profile.min_size, profile.max_size)
+        biggest = max([profile.plugins, *profile.growth])
+        self.everyone = plugin_set(base, biggest, profile.min_size, profile.max_size)
+        self.memory_sets = {size: uniform_set(f"memory-{size}", profile.memory_plugins, size)
+                            for size in profile.memory_sizes}
+        self.env = clean_env(work)
+        self.registry = ""
+        self.pushed: dict[str, Pushed] = {}
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def workspace(self, name: str, plugins: list[BenchPlugin]) -> Workspace:
+        return Workspace.create(self.work, name, plugins, self.registry, self.base.registry)
+
+    def seed(self) -> None:
+        everything = self.everyone + [p for s in self.memory_sets.values() for p in s]
+        total = sum(p.size for p in everything)
+        say(f"pushing {len(everything)} artifacts ({total / (1 << 20):.0f} MiB of modules) to {self.registry}")
+        for pushed in push_all(self.registry, everything):
+            self.pushed[pushed.plugin.name] = pushed
+
+    # -- sections -------------------------------------------------------------------------
+
+    def full(self, res: Results, ws: Workspace) -> None:
+        pushed = [self.pushed[p.name] for p in self.main]
+        base = Baselines(self.work / "baselines", self.registry, pushed, PULL_JOBS_FOR_FLOORS, self.env)
+        for r in range(self.profile.reps):
+            got: dict[str, object] = {}
+
+            def pull() -> None:
+                ws.empty()
+                got["pull"] = ws.pull()
+
+            steps: list[tuple[str, Callable[[], None]]] = [
+                ("pull", pull),
+                ("upstream", lambda: got.__setitem__("upstream", timing(base.upstream()))),
+                ("network_floor", lambda: got.__setitem__("network_floor", timing(base.network_floor()))),
+                ("work_floor", lambda: got.__setitem__("work_floor", timing(base.work_floor()))),
+            ]
+            for name, step in rotated(steps, r):
+                say(f"full pull round {r + 1}/{self.profile.reps}: {name}")
+                step()
+            res.full.append(FullRound(**got))  # type: ignore[arg-type]
+        shutil.rmtree(base.out, ignore_errors=True)
+
+    def noop(self, res: Results, ws: Workspace) -> None:
+        say("no-op pulls")
+        for _ in range(self.profile.reps):
+            res.noop.append(ws.pull())
+
+    def gzip(self, res: Results, ws: Workspace) -> None:
+        for r in range(self.profile.reps):
+            say(f"--gzip round {r + 1}/{self.profile.reps}")
+            ws.empty()
+            ws.pull()
+            with_gzip = ws.pull("--gzip")
+            res.precompress.append(Precompress(with_gzip, ws.pull()))
+            ws.empty()
+            res.gzip_full.append(ws.pull("--gzip"))
+
+    def changed(self, res: Results, ws: Workspace) -> None:
+        tars = [p for p in self.main if p.fmt == "tar+gzip"]
+        for r in range(self.profile.reps):
+            say(f"one plugin changed, round {r + 1}/{self.profile.reps}")
+            p = tars[r % len(tars)]
+            (pushed,) = push_all(self.registry, [with_seed(p, p.seed + 100_000 * (r + 1))], workers=1)
+            sample = ws.pull()
+            res.changed.append(Changed(sample, sum(b.size for b in pushed.blobs)))
+
+    def locked(self, res: Results, ws: Workspace) -> None:
+        for r in range(self.profile.reps):
+            say(f"pull --locked into an empty tree, round {r + 1}/{self.profile.reps}")
+            root = self.work / "locked" / "plugins"
+            shutil.rmtree(root.parent, ignore_errors=True)
+            res.locked.append(ws.pull("--locked", root=root))
+        shutil.rmtree(self.work / "locked", ignore_errors=True)
+
+    def memory(self, res: Results) -> None:
+        for size, plugins in self.memory_sets.items():
+            ws = self.workspace(f"memory-{size}", plugins)
+            samples = res.memory.setdefault(size, [])
+            for r in range(self.profile.reps):
+                say(f"memory, {len(plugins)} modules of {size / (1 << 20):g} MiB, round {r + 1}/{self.profile.reps}")
+                ws.empty()
+                samples.append(ws.pull())
+            ws.empty()
+
+    def growth(self, res: Results, main: Workspace) -> None:
+        for n in self.profile.growth:
+            plugins = self.everyone[:n]
+            g = Growth(n, sum(p.size for p in plugins))
+            if n == self.profile.plugins:
+                g.full = [f.pull for f in res.full]
+                g.noop = list(res.noop)
+                res.growth.append(g)
+                continue
+            ws = self.workspace(f"growth-{n}", plugins)
+            for r in range(self.profile.reps):
+                say(f"growth, {n} plugins, round {r + 1}/{self.profile.reps}")
+                ws.empty()
+                g.full.append(ws.pull())
+                g.noop.append(ws.pull())
+            ws.empty()
+            res.growth.append(g)
+
+    def serving(self, res: Results, ws: Workspace) -> None:
+        ws.pull("--gzip")  # every module with its .gz, as the image serves them
+        paths = [f"{URL_PREFIX}/{p.name}/{p.tag}/{WASM}" for p in self.main]
+        script = self.work / "paths.lua"
+        script.write_text(wrk_script(paths))
+        with running("project", ws.root, paths[0]) as project, running("stock", ws.root, paths[0]) as stock:
+            servers = [project, stock]
+            for server in servers:
+                plain, _ = wire_bytes(server.url, paths, gzip=False)
+                zipped, encoded = wire_bytes(server.url, paths, gzip=True)
+                res.wire.append(Wire(server.name, plain, zipped, encoded, len(paths)))
+            reps = self.profile.serving_reps
+            for c in self.profile.connections:
+                for r in range(reps):
+                    for server in rotated(servers, r):
+                        say(f"wrk, {server.name} config, {c} connections, round {r + 1}/{reps}")
+                        load = wrk(server.url, script, c, self.profile.wrk_seconds, server.process.pid)
+                        res.serving.setdefault(server.name, {}).setdefault(c, []).append(load)
+
+    # -- the run --------------------------------------------------------------------------
+
+    def run(self) -> Results:
+        with running_registry() as reg:
+            self.registry = reg.host
+            self.seed()
+            main = self.workspace("main", self.main)
+            pushed = [self.pushed[p.name] for p in self.main]
+            res = Results(self.profile, len(self.main), sum(p.size for p in self.main),
+                          sum(b.size for p in pushed for b in p.blobs), os.cpu_count() or 1)
+            self.full(res, main)
+            self.noop(res, main)
+            self.gzip(res, main)
+            self.memory(res)
+            self.growth(res, main)
+            self.changed(res, main)
+            self.locked(res, main)
+            self.serving(res, main)
+            return res
+
+
+def run_suite(base: Config, profile: Profile, parent: Path | None = None, keep: bool = False) -> Results:
+    """Run every section in a scratch directory (under ``parent``), removed after unless ``keep``."""
+    work = Path(tempfile.mkdtemp(prefix="plugin-sync-bench-", dir=parent))
+    try:
+        return Suite(base, profile, work).run()
+    finally:
+        if keep:
+            say(f"kept the scratch directory {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)

@@ -1,0 +1,256 @@
+"""The benchmark: its pure parts on plain data, and one tiny end-to-end run (real registry,
+skopeo, curl, nginx and wrk on loopback) that proves the command works and measures what
+it says."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench.dataset import SYNTHETIC_PREFIX, config_text, plugin_set, uniform_set
+from bench.profile import FULL, QUICK, customise, parse_counts, parse_range, parse_size
+from bench.report import med, precompress_cost, ratio, render, serving_ratio, targets
+from bench.results import FullRound, Growth, Precompress, Results, Timing, Wire
+from bench.serving import Load, parse_wrk, stock_config, wrk_script
+from bench.workspace import PullSample
+from sync.config import parse_config
+from sync.properties import load_properties
+from sync.serve import Listen
+
+REPO = Path(__file__).resolve().parents[2]
+CONSOLE = REPO / "bench" / "higress-console.plugins.properties"
+MB = 1_000_000
+
+
+def pull(seconds: float, rss: int = 60 * MB, requests: int = 52, blob: int = 0, cpu: float = 1.0) -> PullSample:
+    return PullSample(seconds, rss, cpu, requests, blob, {"added": 0})
+
+
+def timing(seconds: float) -> Timing:
+    return Timing(seconds, seconds, 10 * MB)
+
+
+# -- the set ------------------------------------------------------------------------------
+
+def test_the_set_is_the_console_list_then_synthetic_and_repeatable() -> None:
+    base = load_properties(CONSOLE)
+    assert len(base.plugins) == 52
+    big = plugin_set(base, 60)
+    assert [p.name for p in big[:52]] == list(base.plugins)
+    assert all(p.name.startswith(SYNTHETIC_PREFIX) for p in big[52:])
+    assert len({p.name for p in big}) == 60
+    # a smaller set is a prefix of a bigger one, byte for byte
+    assert plugin_set(base, 10) == big[:10]
+    assert plugin_set(base, 60) == big
+    assert all(1 << 20 <= p.size <= 10 << 20 for p in big)
+    assert len({p.size for p in big}) > 50  # spread over the range, not one size
+    formats = [p.fmt for p in big]
+    assert formats.count("wasm-layer") == 7 and formats.count("tar+gzip") == 53
+    conv = next(p for p in big if p.name == "json-converter")
+    assert conv.repository == "plugins/jsonrpc-converter"  # served name kept apart from the image
+
+
+def test_config_text_reads_back_as_the_same_sources() -> None:
+    plugins = plugin_set(load_properties(CONSOLE), 54) + uniform_set("memory-1", 2, 4096)
+    import yaml
+
+    cfg = parse_config(yaml.safe_load(config_text(plugins, "higress-registry.cn-hangzhou.cr.aliyuncs.com")))
+    assert list(cfg.plugins) == [p.name for p in plugins]
+    for p in plugins:
+        src = cfg.plugins[p.name].source
+        assert (src.repository, src.tag) == (p.repository, p.tag)
+
+
+# -- options ------------------------------------------------------------------------------
+
+def test_sizes_and_profiles() -> None:
+    assert parse_size("64K") == 65536 and parse_size("1.5M") == 1572864 and parse_size("4096") == 4096
+    assert parse_range("1M-10M") == (1 << 20, 10 << 20)
+    assert parse_counts("10,52,200") == (10, 52, 200)
+    for bad in ("", "M", "1X", "-1"):
+        with pytest.raises(ValueError):
+            parse_size(bad)
+    for bad in ("10M", "10M-1M", "1-2"):
+        with pytest.raises(ValueError):
+            parse_range(bad)
+    with pytest.raises(ValueError):
+        parse_counts("3,0")
+    assert FULL.reps == 3 and FULL.growth == (10, 52, 200) and FULL.connections == (1, 16, 128)
+    assert QUICK.reps == 1
+    assert customise(QUICK, reps=2, growth=None).growth == QUICK.growth
+
+
+# -- the stock nginx config ------------------------------------------------------------------
+
+STOCK = """user www-data;
+worker_processes auto;
+pid /run/nginx.pid;
+error_log /var/log/nginx/error.log;
+events { worker_connections 768; }
+http {
+\tsendfile on;
+\t# access_log /var/log/nginx/commented.log;
+\taccess_log /var/log/nginx/access.log;
+\tinclude /etc/nginx/sites-enabled/*;
+}
+"""
+SITE = """server {
+\tlisten 80 default_server;
+\tlisten [::]:80 default_server;
+\troot /var/www/html;
+\tlocation / { try_files $uri $uri/ =404; }
+}
+"""
+
+
+def test_stock_config_moves_only_paths_and_listen(tmp_path: Path) -> None:
+    text = stock_config(STOCK, SITE, tmp_path / "www", tmp_path / "run", Listen("127.0.0.1", 18080))
+    assert text.startswith("daemon off;\n")
+    for gone in ("user www-data", "[::]", "/var/", " /run/nginx", "sites-enabled"):
+        assert gone not in text, gone
+    assert "listen 127.0.0.1:18080 default_server;" in text
+    assert f"root {tmp_path / 'www'};" in text
+    assert f"pid {tmp_path / 'run'}/nginx.pid;" in text
+    assert f"access_log {tmp_path / 'run'}/access.log;" in text
+    assert "try_files $uri $uri/ =404;" in text and "worker_processes auto;" in text and "sendfile on;" in text
+    with pytest.raises(ValueError):
+        stock_config("events {}\nhttp {}\n", SITE, tmp_path, tmp_path, Listen("127.0.0.1", 1))
+
+
+def test_stock_config_of_the_installed_package_is_valid_nginx(tmp_path: Path) -> None:
+    main, site = Path("/etc/nginx/nginx.conf"), Path("/etc/nginx/sites-available/default")
+    run = tmp_path / "run"
+    run.mkdir()
+    conf = run / "nginx.conf"
+    conf.write_text(stock_config(main.read_text(), site.read_text(), tmp_path, run, Listen("127.0.0.1", 18081)))
+    from sync.serve import NginxRun, find_nginx
+
+    r = NginxRun(find_nginx(), run, conf, Listen("127.0.0.1", 18081))
+    p = subprocess.run(r.test_argv(), capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+
+
+# -- wrk --------------------------------------------------------------------------------
+
+def test_wrk_script_and_summary() -> None:
+    script = wrk_script(["/plugins/a/1.0.0/plugin.wasm", "/plugins/b/2.0.0/plugin.wasm"])
+    assert '"/plugins/a/1.0.0/plugin.wasm", "/plugins/b/2.0.0/plugin.wasm"' in script
+    assert "i % #paths + 1" in script
+    out = "Running 3s test\n  Latency  1.00ms\nBENCH 300 3145728000 3000000 12500 2\nRequests/sec: 100\n"
+    load = parse_wrk(out, 16)
+    assert load == Load(16, 300, 3145728000, 3.0, 12.5, 2)
+    assert load.rps == 100 and load.mib_s == 1000
+    with pytest.raises(RuntimeError):
+        parse_wrk("no summary", 1)
+
+
+# -- the report -------------------------------------------------------------------------
+
+def results() -> Results:
+    res = Results(FULL, 52, 283 << 20, 178 << 20, 2)
+    # round 2 is slow for everyone (a noisy neighbour): ratios within rounds stay steady
+    for s in (1.0, 3.0, 1.2):
+        res.full.append(FullRound(pull(s, blob=178 << 20, requests=239), upstream=timing(6 * s),
+                                  network_floor=timing(0.25 * s), work_floor=timing(1.5 * s)))
+    res.noop = [pull(0.4), pull(0.5), pull(0.45)]
+    res.precompress = [Precompress(pull(4.4, cpu=8.0), pull(0.4, cpu=0.4)) for _ in range(3)]
+    res.memory = {1 << 20: [pull(1, rss=50 * MB)], 10 << 20: [pull(1, rss=52 * MB)], 50 << 20: [pull(1, rss=55 * MB)]}
+    res.growth = [Growth(10, 50 << 20, [pull(0.5)], [pull(0.3, requests=10)])]
+    res.serving = {"project": {1: [Load(1, 100, 1, 1.0, 2.0, 0)] * 3, 16: [Load(16, 180, 1, 1.0, 9.0, 0)] * 3},
+                   "stock": {1: [Load(1, 100, 1, 1.0, 2.0, 0)] * 3, 16: [Load(16, 200, 1, 1.0, 8.0, 0)] * 3}}
+    res.wire = [Wire("project", 100, 60, 52, 52), Wire("stock", 100, 100, 0, 52)]
+    return res
+
+
+def test_ratios_are_taken_within_rounds() -> None:
+    res = results()
+    assert ratio(res.full, lambda r: r.upstream.seconds) == pytest.approx(6.0)
+    assert ratio(res.full, lambda r: r.network_floor.seconds) == pytest.approx(0.25)
+    assert med([3.0, 1.0, 2.0]) == 2.0
+    assert serving_ratio(res, 16) == pytest.approx(0.9)
+    wall, cores = precompress_cost(res)
+    assert wall == pytest.approx(4.0) and cores == pytest.approx(1.9)
+
+
+def test_targets_say_what_is_met_and_what_is_not() -> None:
+    got = {t.name: t for t in targets(results())}
+    assert got["Full pull at least 3x faster than the upstream way"].met
+    assert got["Full pull faster than the work floor"].met
+    assert got["No-op pull: at most one registry request per plugin"].met
+    assert got["No-op pull: no blob downloaded"].met
+    assert got["No-op pull under 2 s for 52 plugins"].met
+    assert got["Peak memory under 150 MB"].met
+    assert got["Peak memory flat as module size grows"].met
+    assert got["Serving throughput at least the stock config's, 1 connections"].met
+    assert not got["Serving throughput at least the stock config's, 16 connections"].met  # 0.90x
+    assert got["gzip cuts the bytes on the wire"].met
+    assert got[".gz files only with --gzip, made on all cores"].met
+
+    res = results()
+    res.full = [FullRound(pull(2.0), upstream=timing(5.0), network_floor=timing(0.5), work_floor=timing(1.8))]
+    res.noop = [pull(2.5, requests=104, blob=10)]
+    res.memory[100 << 20] = [pull(1, rss=160 * MB)]
+    bad = {t.name: t for t in targets(res)}
+    for name in ("Full pull at least 3x faster than the upstream way", "Full pull faster than the work floor",
+                 "No-op pull: at most one registry request per plugin", "No-op pull: no blob downloaded",
+                 "No-op pull under 2 s for 52 plugins", "Peak memory under 150 MB",
+                 "Peak memory flat as module size grows"):
+        assert not bad[name].met, name
+
+
+def test_render_has_every_section_and_the_medians() -> None:
+    text = render(results())
+    for heading in ("### Pull", "### Peak memory as module size grows", "### How cost grows with the number of plugins",
+                    "### Serving plugin.wasm", "### Bytes on the wire", "### Targets"):
+        assert heading in text
+    row = next(line for line in text.splitlines() if line.startswith("| Full pull into an empty tree"))
+    assert row.split(" | ")[1:3] == ["1.20", "1.00x"]  # median wall of 1.0, 3.0, 1.2
+    up = next(line for line in text.splitlines() if line.startswith("| Upstream way"))
+    assert up.split(" | ")[1:3] == ["7.20", "6.00x"]
+    assert "| stock | 0.000 | 0.000 | 0 % | 0 of 52 |" in text
+    assert "**no**" in text  # the 16-connection serving target
+
+
+# -- one real run -----------------------------------------------------------------------
+
+def test_a_tiny_run_end_to_end(tmp_path: Path) -> None:
+    """python -m bench on 4 tiny plugins: every section runs against the real tools."""
+    out, raw = tmp_path / "report.md", tmp_path / "results.json"
+    p = subprocess.run(
+        [sys.executable, "-m", "bench", "--plugins", "4", "--sizes", "4K-16K", "--reps", "1", "--growth", "2,4",
+         "--memory-sizes", "8K,32K", "--memory-plugins", "2", "--connections", "1,4", "--wrk-seconds", "1",
+         "--serving-reps", "1",
+         "--output", str(out), "--json", str(raw), "--work-dir", str(tmp_path)],
+        cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert out.read_text() == p.stdout
+    assert sorted(x.name for x in tmp_path.iterdir()) == ["report.md", "results.json"]  # scratch removed
+    res = json.loads(raw.read_text())
+    assert res["plugins"] == 4
+    (full,) = res["full"]
+    assert full["pull"]["summary"]["added"] == 4
+    assert full["pull"]["blob_bytes"] == res["blob_bytes"] > 0
+    for base in ("upstream", "network_floor", "work_floor"):
+        assert full[base]["seconds"] > 0
+    (noop,) = res["noop"]
+    assert noop["requests"] == 4 and noop["blob_bytes"] == 0 and noop["summary"]["unchanged"] == 4
+    (changed,) = res["changed"]
+    assert changed["sample"]["summary"]["updated"] == 1
+    assert changed["sample"]["blob_bytes"] == changed["expected_bytes"] > 0
+    (locked,) = res["locked"]
+    assert locked["blob_bytes"] == res["blob_bytes"]
+    assert [g["plugins"] for g in res["growth"]] == [2, 4]
+    assert sorted(int(k) for k in res["memory"]) == [8192, 32768]
+    wire = {w["config"]: w for w in res["wire"]}
+    assert wire["project"]["gzip_responses"] == 4 and wire["project"]["gzip_bytes"] < wire["project"]["plain_bytes"]
+    assert wire["stock"]["gzip_responses"] == 0 and wire["stock"]["gzip_bytes"] == wire["stock"]["plain_bytes"]
+    assert wire["project"]["plain_bytes"] == wire["stock"]["plain_bytes"]
+    for config in ("project", "stock"):
+        for c in ("1", "4"):
+            (load,) = res["serving"][config][c]
+            assert load["requests"] > 0 and load["errors"] == 0
+    assert "| No-op pull: no blob downloaded | 0 blob bytes | yes |" in p.stdout
