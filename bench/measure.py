@@ -4,14 +4,11 @@ when the child is reaped (``wait4``): the peak is that of the largest single pro
 from __future__ import annotations
 
 import os
-import statistics
 import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence, TypeVar
-
-T = TypeVar("T")
+from typing import Sequence
 
 
 @dataclass(frozen=True)
@@ -48,16 +45,3 @@ def run(argv: Sequence[str], *, env: dict[str, str] | None = None, cwd: Path | N
         tail = (m.stderr or m.stdout).strip().splitlines()[-5:]
         raise CommandFailed(f"{argv[0]} {' '.join(argv[1:3])} ... exited {m.code}: " + " | ".join(tail))
     return m
-
-
-def median(values: Sequence[float]) -> float:
-    return float(statistics.median(values))
-
-
-def repeat(times: int, prepare: Callable[[int], None], measure: Callable[[int], T]) -> list[T]:
-    """``times`` runs of ``measure``, each after ``prepare`` (not timed)."""
-    out = []
-    for i in range(times):
-        prepare(i)
-        out.append(measure(i))
-    return out

@@ -66,7 +66,7 @@ class Target:
 
 
 def _all_pulls(res: Results) -> list[PullSample]:
-    out = [r.pull for r in res.full] + res.noop + res.locked + res.gzip_full + [c.sample for c in res.changed]
+    out = [r.pull for r in res.full] + res.noop + res.locked + res.locked_gzip + [c.sample for c in res.changed]
     out += [p for s in res.memory.values() for p in s]
     out += [p for g in res.growth for p in g.full + g.noop]
     return out
@@ -101,8 +101,11 @@ def targets(res: Results) -> list[Target]:
         out.append(Target(f"No-op pull under {NOOP_SECONDS:g} s for {n} plugins", f"{secs(wall)} s", wall < NOOP_SECONDS))
     if res.precompress:
         wall, cores = precompress_cost(res)
-        out.append(Target(".gz files only with --gzip, made on all cores",
-                          f"+{secs(wall)} s, {cores:.1f} of {res.cores} cores busy", cores >= PARALLEL_SHARE * res.cores))
+        out.append(Target(".gz files only with --gzip", f"{res.gz_after_plain_pull} without --gzip, "
+                          f"{res.gz_after_gzip_pull} of {n} with it",
+                          res.gz_after_plain_pull == 0 and res.gz_after_gzip_pull == n))
+        out.append(Target(".gz files made on all cores", f"+{secs(wall)} s, {cores:.1f} of {res.cores} cores busy",
+                          cores >= PARALLEL_SHARE * res.cores))
     pulls = _all_pulls(res)
     if pulls:
         peak = max(p.max_rss for p in pulls)
@@ -165,9 +168,9 @@ def render(res: Results) -> str:
     if res.changed:
         rows.append(_pull_row("One plugin changed", [c.sample for c in res.changed]))
     if res.locked:
-        rows.append(_pull_row("pull --locked into an empty tree (image build)", res.locked))
-    if res.gzip_full:
-        rows.append(_pull_row("pull --gzip into an empty tree (image build, serve)", res.gzip_full))
+        rows.append(_pull_row("pull --locked into an empty tree", res.locked))
+    if res.locked_gzip:
+        rows.append(_pull_row("pull --locked --gzip into an empty tree (the image build)", res.locked_gzip))
     if res.precompress:
         wall, cores = precompress_cost(res)
         cpu = med(x.with_gzip.cpu - x.without.cpu for x in res.precompress)

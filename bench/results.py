@@ -68,8 +68,10 @@ class Results:
     noop: list[PullSample] = field(default_factory=list)
     changed: list[Changed] = field(default_factory=list)
     locked: list[PullSample] = field(default_factory=list)
-    gzip_full: list[PullSample] = field(default_factory=list)
+    locked_gzip: list[PullSample] = field(default_factory=list)  # the image build's command
     precompress: list[Precompress] = field(default_factory=list)
+    gz_after_plain_pull: int = -1  # served versions with a .gz after a pull without --gzip
+    gz_after_gzip_pull: int = -1  # ... and after one with --gzip
     memory: dict[int, list[PullSample]] = field(default_factory=dict)  # module size -> samples
     growth: list[Growth] = field(default_factory=list)
     serving: dict[str, dict[int, list[Load]]] = field(default_factory=dict)  # config -> connections -> runs

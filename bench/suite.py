@@ -19,7 +19,8 @@ from bench.results import Changed, FullRound, Growth, Precompress, Results, Timi
 from bench.serving import running, wire_bytes, wrk, wrk_script
 from bench.workspace import PullSample, Workspace, clean_env
 from sync.config import Config
-from sync.tree.layout import URL_PREFIX, WASM
+from sync.tree import Tree
+from sync.tree.layout import URL_PREFIX, WASM, WASM_GZ
 from tests.support.registry import running_registry
 
 T = TypeVar("T")
@@ -52,6 +53,11 @@ class Suite:
         self.pushed: dict[str, Pushed] = {}
 
     # -- helpers --------------------------------------------------------------------------
+
+    def gz_files(self, ws: Workspace) -> int:
+        """How many served versions of the main set have a precompressed module."""
+        tree = Tree(ws.root)
+        return sum((tree.version_dir(p.name, p.tag) / WASM_GZ).is_file() for p in self.main)
 
     def workspace(self, name: str, plugins: list[BenchPlugin]) -> Workspace:
         return Workspace.create(self.work, name, plugins, self.registry, self.base.registry)
@@ -94,13 +100,13 @@ class Suite:
 
     def gzip(self, res: Results, ws: Workspace) -> None:
         for r in range(self.profile.reps):
-            say(f"--gzip round {r + 1}/{self.profile.reps}")
+            say(f".gz cost, round {r + 1}/{self.profile.reps}")
             ws.empty()
             ws.pull()
+            res.gz_after_plain_pull = self.gz_files(ws)
             with_gzip = ws.pull("--gzip")
+            res.gz_after_gzip_pull = self.gz_files(ws)
             res.precompress.append(Precompress(with_gzip, ws.pull()))
-            ws.empty()
-            res.gzip_full.append(ws.pull("--gzip"))
 
     def changed(self, res: Results, ws: Workspace) -> None:
         tars = [p for p in self.main if p.fmt == "tar+gzip"]
@@ -112,12 +118,13 @@ class Suite:
             res.changed.append(Changed(sample, sum(b.size for b in pushed.blobs)))
 
     def locked(self, res: Results, ws: Workspace) -> None:
+        root = self.work / "locked" / "plugins"
         for r in range(self.profile.reps):
-            say(f"pull --locked into an empty tree, round {r + 1}/{self.profile.reps}")
-            root = self.work / "locked" / "plugins"
-            shutil.rmtree(root.parent, ignore_errors=True)
-            res.locked.append(ws.pull("--locked", root=root))
-        shutil.rmtree(self.work / "locked", ignore_errors=True)
+            for flags, samples in rotated([(("--locked",), res.locked), (("--locked", "--gzip"), res.locked_gzip)], r):
+                say(f"pull {' '.join(flags)} into an empty tree, round {r + 1}/{self.profile.reps}")
+                shutil.rmtree(root.parent, ignore_errors=True)
+                samples.append(ws.pull(*flags, root=root))
+        shutil.rmtree(root.parent, ignore_errors=True)
 
     def memory(self, res: Results) -> None:
         for size, plugins in self.memory_sets.items():
