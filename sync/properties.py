@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sync.config import DEFAULT_REGISTRY, Config, PluginSpec
+from sync.config import DEFAULT_REGISTRY, Config, PluginSpec, parse_plugin
 from sync.errors import ConfigError
 from sync.fsutil import read_input
 from sync.names import check_name
@@ -53,8 +53,12 @@ def parse_properties(text: str, where: str = "") -> Config:
             raise ConfigError(f"{at}plugin {name!r}: {e}") from None
         if not source.tag:
             raise ConfigError(f"{at}plugin {name!r}: image has no tag")
+        try:  # the rules of plugins.yaml as well, so that what import writes reads back
+            spec = parse_plugin(name, {"source": value, "category": category}, DEFAULT_REGISTRY)
+        except ConfigError as e:
+            raise ConfigError(f"{at}{e}") from None
         registries[source.host] = registries.get(source.host, 0) + 1
-        plugins[name] = PluginSpec(name=name, source=source, category=category)
+        plugins[name] = spec
     if not plugins:
         raise ConfigError(f"{where}no plugins found")
     registry = max(registries, key=lambda h: registries[h]) if registries else DEFAULT_REGISTRY
