@@ -256,8 +256,8 @@ def dump_config(cfg: Config) -> str:
     for spec in cfg.plugins.values():
         if spec.category != current:
             current = spec.category
-            if spec.category:
-                lines.append(f"  # {spec.category}")
+            if spec.category:  # a comment is not escaped: control characters would break the YAML
+                lines.append("  # " + "".join(c if c.isprintable() else " " for c in spec.category))
         lines.append(f"  {spec.name}:")
         if spec.category:
             lines.append(f"    category: {_q(spec.category)}")
