@@ -36,6 +36,15 @@ def assert_one_pull_with_local_bytes(site: Site) -> None:
     assert site.branch_files()["plugins.lock.json"] == site.local_bytes("plugins.lock.json")
 
 
+def next_run_creates_one(site: Site) -> None:
+    """With the faults and hooks gone, propose creates the pull request, and it is the only one."""
+    site.fake.faults.clear()
+    site.fake.hooks.clear()
+    rc, out, err = site.propose()
+    assert (rc, out) == (0, "created\n"), err
+    assert_one_pull_with_local_bytes(site)
+
+
 def assert_failed_in_one_line(rc: int, out: str, err: str, *words: str) -> str:
     assert rc == 1 and out == "", (rc, out, err)
     lines = err.strip().splitlines()
@@ -84,10 +93,7 @@ def test_502_without_end_on_pr_creation_then_a_clean_run(site: Site, reliability
     tries = site.fake.count("POST", r"/pulls$")
     assert tries == ATTEMPTS
     assert site.repo.pulls == {}
-    site.fake.faults.clear()
-    rc, out, err = site.propose()
-    assert (rc, out) == (0, "created\n"), err
-    assert_one_pull_with_local_bytes(site)
+    next_run_creates_one(site)
     reliability.record(AREA, "HTTP 502 on every try of the pull request creation", 1,
                        f"{tries} tries (the bound), then `{line}`; no pull request; the next run created exactly one")
 
@@ -140,9 +146,7 @@ def test_rate_limit_longer_than_the_bound_fails_at_once(site: Site, reliability:
     line = assert_failed_in_one_line(rc, out, err, "403", "GitHub asks to wait")
     assert took < 5 and site.fake.count("POST", r"/git/commits$") == 1
     assert site.repo.pulls == {} and site.repo.ref(BRANCH) is None
-    site.fake.faults.clear()
-    assert site.propose()[1] == "created\n"
-    assert_one_pull_with_local_bytes(site)
+    next_run_creates_one(site)
     reliability.record(AREA, "primary rate limit resetting in an hour (wait bound 5 s)", 1,
                        f"no wait, one request: `{line}`; nothing written; the next run created one pull request")
 
@@ -155,9 +159,7 @@ def test_422_on_pull_request_creation(site: Site, reliability: Collector) -> Non
     line = assert_failed_in_one_line(rc, out, err, "422 Validation Failed", "No commits between")
     assert site.fake.count("POST", r"/pulls$") == 1  # a 422 is not retried
     assert site.repo.pulls == {}
-    rc, out, err = site.propose()
-    assert (rc, out) == (0, "created\n"), err
-    assert_one_pull_with_local_bytes(site)
+    next_run_creates_one(site)
     reliability.record(AREA, "HTTP 422 on pull request creation", 1,
                        f"not retried: `{line}`; the next run created exactly one pull request")
 
@@ -174,9 +176,7 @@ def test_sync_branch_flipping_under_every_write(site: Site, reliability: Collect
     writes = site.fake.count("POST", r"/git/refs$") + site.fake.count("PATCH", r"/git/refs/")
     assert writes == 2  # one try, one more after reading the branch again: bounded
     assert site.repo.pulls == {}
-    site.fake.hooks.clear()
-    assert site.propose()[1] == "created\n"
-    assert_one_pull_with_local_bytes(site)
+    next_run_creates_one(site)
     reliability.record(AREA, "sync branch created/deleted by someone else before every write", 1,
                        f"{writes} writes (bounded), then `{line}`; no pull request; the next run created one")
 
@@ -191,11 +191,9 @@ def test_base_branch_moving_under_every_commit(site: Site, reliability: Collecto
     commits = site.fake.count("POST", r"/git/commits$")
     assert commits == 3
     assert site.repo.pulls == {} and site.repo.ref(BRANCH) is None
-    site.fake.hooks.clear()
-    assert site.propose()[1] == "created\n"
+    next_run_creates_one(site)
     head = site.repo.ref(BRANCH)
     assert head and site.repo.commit(head).parents == (site.repo.ref("main"),)
-    assert_one_pull_with_local_bytes(site)
     reliability.record(AREA, "base branch moved by someone else during every commit", 1,
                        f"rebuilt on the new base {commits} times (the bound), then `{line}`; nothing pushed; "
                        "the next run built on the latest base and created one pull request")
