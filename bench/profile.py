@@ -21,8 +21,10 @@ class Profile:
     memory_sizes: tuple[int, ...] = (1 * MB, 10 * MB, 50 * MB)  # module size of each memory set
     memory_plugins: int = 4
     connections: tuple[int, ...] = (1, 16, 128)
-    wrk_seconds: int = 5
-    serving_reps: int = 5  # wrk runs per config and connection count: throughput is the noisiest figure
+    wrk_seconds: int = 2
+    # wrk runs per config and connection count, the two configs alternating: throughput is the
+    # noisiest figure on a shared machine, and many short pairs give a steadier median ratio
+    serving_reps: int = 11
 
 
 FULL = Profile()
