@@ -127,8 +127,11 @@ class RegistryClient:
                 headers: dict[str, str] | None = None) -> requests.Response:
         """One registry request with auth and retries. Returns a 2xx response or raises."""
         url = self._base(src) + path
+        tries = 0
 
         def attempt() -> requests.Response:
+            nonlocal tries
+            tries += 1
             tried_auth = False
             while True:
                 h = {**(headers or {}), **self._auth_header(src)}
@@ -163,7 +166,11 @@ class RegistryClient:
         try:
             return self.policy.run(attempt, retryable)
         except _Retryable as e:
-            raise RegistryError(f"{src.host}/{src.repository}: {e} (gave up after {self.policy.attempts} tries)") from None
+            why = f"gave up after {tries} {'try' if tries == 1 else 'tries'}"
+            asked = self.policy.server_wait(e.headers) if e.headers is not None else None
+            if asked is not None and asked > self.policy.max_wait:
+                why = f"the registry asks to wait {asked:.0f} s, more than the limit of {self.policy.max_wait:.0f} s"
+            raise RegistryError(f"{src.host}/{src.repository}: {e} ({why})") from None
 
     # -- the ArtifactSource interface ---------------------------------------------------
 
