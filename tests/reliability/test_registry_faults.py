@@ -104,7 +104,7 @@ def test_429_asking_too_long_fails_at_once(tmp_path: Path, registry: Registry, p
     b = Bench.start(tmp_path, registry, proxy, "retry-after-long")
     proxy.add(Fault.respond(429, match=b.manifest_path, times=None, headers={"Retry-After": "3600"}))
     start = time.monotonic()
-    line = b.assert_kept(b.pull(), "HTTP 429")
+    line = b.assert_kept(b.pull(), "HTTP 429", "asks to wait 3600 s, more than the limit of 5 s")
     took = time.monotonic() - start
     assert len(proxy.requests_to(b.manifest_path)) == 1
     assert took < 10
