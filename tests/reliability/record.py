@@ -51,6 +51,17 @@ How the faults are made:
 - **GitHub faults** come from the stateful fake GitHub server of the tests.
 - **Serving** runs the real nginx over the tree with the project's configuration.
 
+The retry policy under test (`sync/retry.py`) is the same for the registry and for GitHub:
+429, 500, 502, 503, 504 (and 507 to 509), GitHub's 403 that announces a rate limit,
+connection failures and timeouts are tried again, up to 5 tries in all
+(`PLUGIN_SYNC_RETRY_ATTEMPTS`), after a wait that grows exponentially from 0.5 s
+(`PLUGIN_SYNC_RETRY_BASE`) with full jitter, capped at 20 s. A `Retry-After` (seconds or an
+HTTP date) or a spent `X-RateLimit-Reset` is waited out instead, unless it asks for more than
+120 s (`PLUGIN_SYNC_RETRY_MAX_WAIT`): then the run fails at once and says so. A blob that fails
+its digest or size check, or breaks off, is fetched again under the same bound. Registry
+connections time out after 10 s and reads after 60 s (`pull --timeout`), GitHub requests after
+30 s. The suite runs with a base of 0.01 s and `--timeout 1` to stay fast.
+
 In every failing scenario the tree was checked afterwards: `plugin-sync verify` passed, and
 the modules served before the failure were still served, byte for byte. "Runs" counts how
 many times the scenario happened in the run that wrote this page (pulls under the fault,

@@ -197,7 +197,7 @@ def test_sigkill_at_random_moments_never_serves_a_broken_module(tmp_path: Path, 
 def test_two_pulls_together_on_one_tree(tmp_path: Path, console: Console, reliability: Collector) -> None:
     ws = Workspace(tmp_path, console.registry)
     ws.config.write_text(console.configs["a"])
-    first, second = _start(ws, console.registry, "--jobs", "2"), _start(ws, console.registry, "--jobs", "2")
+    first, second = _start(ws, console.registry, "--jobs", "1"), _start(ws, console.registry, "--jobs", "1")
     (_, err1), (_, err2) = first.communicate(timeout=120), second.communicate(timeout=120)
     assert first.returncode == 0 and second.returncode == 0, (err1, err2)
     waited = ["waiting for another plugin-sync" in e for e in (err1, err2)]
@@ -214,8 +214,13 @@ def test_two_pulls_together_on_one_tree(tmp_path: Path, console: Console, reliab
     deadline = time.monotonic() + 30
     while not any(ws.root.glob("*/.store/.staging-*")) and slow.poll() is None and time.monotonic() < deadline:
         time.sleep(0.002)
-    refused = _start(ws, console.registry, "--wait", "0.2")
-    _, err = refused.communicate(timeout=30)
+    slow.send_signal(signal.SIGSTOP)  # inside the writer lock, mid-download: hold it there
+    try:
+        refused = _start(ws, console.registry, "--wait", "0.2")
+        _, err = refused.communicate(timeout=30)
+        assert served(ws.root) == before
+    finally:
+        slow.send_signal(signal.SIGCONT)
     assert refused.returncode == 1, err
     lines = err.strip().splitlines()  # the note that it waits, then the refusal
     assert "Traceback" not in err and len(lines) <= 2, err
@@ -228,4 +233,5 @@ def test_two_pulls_together_on_one_tree(tmp_path: Path, console: Console, reliab
     reliability.record(AREA, "two pulls started together on one tree", 1,
                        "the second waited for the first (said so in one line), both exit 0; tree verified")
     reliability.record(AREA, "a pull with `--wait 0.2` while another writes", 1,
-                       f"refused after 0.2 s: `{lines[-1].replace(str(ws.root), '<tree>')}`, exit 1; the running pull completed; tree verified")
+                       f"refused after 0.2 s: `{lines[-1].replace(str(ws.root), '<tree>')}`, exit 1, nothing changed; the "
+                       "running pull then completed; tree verified")

@@ -63,7 +63,7 @@ def test_endless_503_stops_at_the_bound_with_backoff(tmp_path: Path, registry: R
     waits = gaps(hits)
     # full jitter under an exponential cap: retry n waits at most base * 2**(n-1)
     for n, w in enumerate(waits, 1):
-        assert w <= base * 2 ** (n - 1) + 0.25, waits
+        assert w <= base * 2 ** (n - 1) + 0.75, waits  # + the client's own time, on a busy machine
     b.assert_recovers()
     reliability.record(AREA, "HTTP 503 on every request", 1,
                        f"{len(hits)} requests (the bound), waits {waits} s under caps "
@@ -93,7 +93,7 @@ def test_429_retry_after_date_is_honoured(tmp_path: Path, registry: Registry, pr
     b.assert_updated(b.pull())
     hits = proxy.requests_to(b.manifest_path)
     assert [h.status for h in hits] == [429, 200]
-    assert target - 0.05 <= hits[1].wall <= target + 1.5, (target, hits)
+    assert target - 0.05 <= hits[1].wall <= target + 3, (target, hits)
     reliability.record(AREA, "HTTP 429 with `Retry-After` as an HTTP date", 1,
                        f"waited {gaps(hits)[0]} s, until the second named, then got 200")
 
