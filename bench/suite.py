@@ -18,13 +18,13 @@ from bench.profile import Profile
 from bench.results import Changed, FullRound, Growth, Precompress, Results, Timing, Wire
 from bench.serving import running, wire_bytes, wrk, wrk_script
 from bench.workspace import PullSample, Workspace, clean_env
+from sync.cli.pull import DEFAULT_JOBS
 from sync.config import Config
 from sync.tree import Tree
 from sync.tree.layout import URL_PREFIX, WASM, WASM_GZ
 from tests.support.registry import running_registry
 
 T = TypeVar("T")
-PULL_JOBS_FOR_FLOORS = 8  # the pull's default concurrency on this machine (min(16, 4 x cores))
 
 
 def say(text: str) -> None:
@@ -73,7 +73,8 @@ class Suite:
 
     def full(self, res: Results, ws: Workspace) -> None:
         pushed = [self.pushed[p.name] for p in self.main]
-        base = Baselines(self.work / "baselines", self.registry, pushed, PULL_JOBS_FOR_FLOORS, self.env)
+        # the floors fetch as many blobs at once as the pull does by default on this machine
+        base = Baselines(self.work / "baselines", self.registry, pushed, DEFAULT_JOBS, self.env)
         for r in range(self.profile.reps):
             got: dict[str, object] = {}
 
