@@ -17,7 +17,7 @@ from bench.suite import run_suite
 from sync.errors import ConfigError
 from sync.properties import load_properties
 
-DEFAULT_SET = Path(__file__).resolve().parent / "higress-console.plugins.properties"
+DEFAULT_SET = Path(__file__).resolve().parents[1] / "samples" / "reference" / "higress-console.plugins.properties"
 
 
 def _typed(parse):  # type: ignore[no-untyped-def]

@@ -22,7 +22,7 @@ from sync.properties import load_properties
 from sync.serve import Listen
 
 REPO = Path(__file__).resolve().parents[2]
-CONSOLE = REPO / "bench" / "higress-console.plugins.properties"
+CONSOLE = REPO / "samples" / "reference" / "higress-console.plugins.properties"
 MB = 1_000_000
 
 

@@ -66,7 +66,7 @@ def test_import_reference_lists(tmp_path: Path) -> None:
 
     from sync.config import load_config
 
-    ref = Path(__file__).resolve().parents[3] / "shared" / "reference"
+    ref = Path(__file__).resolve().parents[2] / "samples" / "reference"
     ws = Workspace(tmp_path, None)
     for name, count in (("higress-console", 52), ("plugin-server", 43)):
         out = tmp_path / f"{name}.yaml"

@@ -10,7 +10,7 @@ from sync.properties import load_properties
 from sync.sample import build_artifact, wasm_module
 from tests.pull.conftest import Workspace
 
-REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "higress-console.plugins.properties"
+REFERENCE = Path(__file__).resolve().parents[2] / "samples" / "reference" / "higress-console.plugins.properties"
 
 
 def test_console_set_pull_verify_noop_and_one_change(ws: Workspace) -> None:

@@ -30,7 +30,7 @@ from tests.reliability.record import Collector
 from tests.support.registry import Registry, running_registry
 
 AREA = "Crash safety"
-PROPERTIES = HERE / "data" / "higress-console.plugins.properties"
+PROPERTIES = HERE.parents[1] / "samples" / "reference" / "higress-console.plugins.properties"
 SEED = 20_26
 FRESH_KILLS = 4  # kills of a pull into an empty tree
 UPDATE_KILLS = 20  # kills of a pull that updates every plugin of a complete tree

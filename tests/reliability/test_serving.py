@@ -167,7 +167,7 @@ def test_200_clients_download_while_pulls_update_every_module(site: Site, reliab
             r = site.pull(variant)
             assert r.returncode == 0, r.stderr
             pulled = time.monotonic()
-            # nginx keeps a file it has open for up to open_file_cache_valid (5 s): wait until
+            # nginx keeps a file it has open for up to open_file_cache_valid (1 s): wait until
             # the new version is all any client gets, counting all the while
             while not all(k.endswith(variant) for k in fresh_counts(0.25)):
                 assert time.monotonic() - pulled < 20, tally
@@ -190,7 +190,7 @@ def test_200_clients_download_while_pulls_update_every_module(site: Site, reliab
         f"{total} downloads in {took:.1f} s ({tally['plain a'] + tally['plain b']} plain, "
         f"{tally['gzip a'] + tally['gzip b']} gzip): {old_new['a']} of version A, {old_new['b']} of version B, "
         "0 mixed or torn, 0 errors; every one a complete module. After each pull every client got the new "
-        f"version within {', '.join(f'{t:.1f}' for t in caught_up)} s (nginx's open_file_cache_valid is 5 s)")
+        f"version within {', '.join(f'{t:.1f}' for t in caught_up)} s (nginx's open_file_cache_valid is 1 s)")
 
 
 def _raw(server: NginxServer, data: bytes, timeout: float = 5.0) -> bytes:

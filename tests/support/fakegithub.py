@@ -695,6 +695,7 @@ class FakeGitHub:
 class _Handler(BaseHTTPRequestHandler):
     owner: FakeGitHub
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # small answers go out at once, not after the 40 ms ack delay
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - keep test output clean
         return
