@@ -34,6 +34,8 @@ ENV PLUGIN_SERVER_VERSION=${PLUGIN_SERVER_VERSION} \
 WORKDIR /build
 COPY pyproject.toml README.md ./
 COPY sync/ sync/
+# sync/nginx.conf links here: the package carries a copy for `plugin-sync serve`
+COPY nginx/nginx.conf nginx/nginx.conf
 RUN pip install --no-cache-dir . && plugin-sync --version
 COPY plugins.yaml plugins.lock.json ./
 COPY plugins/ plugins/

@@ -48,8 +48,10 @@ _SAFE_PATH = re.compile(r"[A-Za-z0-9._/+@:,=~-]+")
 
 
 def default_template() -> Path:
-    """``nginx/nginx.conf`` of the source tree this package runs from."""
-    return Path(__file__).resolve().parent.parent / "nginx" / "nginx.conf"
+    """``nginx/nginx.conf``: the checkout's, or the copy an installed package carries
+    (``sync/nginx.conf``, a link to it in the source tree)."""
+    checkout = Path(__file__).resolve().parent.parent / "nginx" / "nginx.conf"
+    return checkout if checkout.is_file() else Path(__file__).resolve().parent / "nginx.conf"
 
 
 @dataclass(frozen=True)
