@@ -10,6 +10,17 @@ from sync.lock import Lock, load_lock
 from sync.tree import Tree
 
 
+def jobs(text: str) -> int:
+    """An argparse type: a number of parallel jobs, 1 to 256."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if n < 1 or n > 256:
+        raise argparse.ArgumentTypeError("must be between 1 and 256")
+    return n
+
+
 def config_path(args: argparse.Namespace) -> Path:
     return Path(args.config)
 

@@ -15,16 +15,6 @@ from sync.report import Progress, summary
 DEFAULT_JOBS = min(16, 4 * (os.cpu_count() or 2))
 
 
-def positive(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if n < 1 or n > 256:
-        raise argparse.ArgumentTypeError("must be between 1 and 256")
-    return n
-
-
 def seconds(text: str) -> float:
     try:
         n = float(text)
@@ -40,7 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("plugins", nargs="*", metavar="PLUGIN", help="only these plugins (default: all)")
     p.add_argument("--locked", action="store_true", help="build exactly what the lock says; fail if the registry differs")
     p.add_argument("--gzip", action="store_true", help="also write plugin.wasm.gz for nginx's gzip_static")
-    p.add_argument("--jobs", "-j", type=positive, default=DEFAULT_JOBS, help=f"concurrent downloads (default {DEFAULT_JOBS})")
+    p.add_argument("--jobs", "-j", type=common.jobs, default=DEFAULT_JOBS, help=f"concurrent downloads (default {DEFAULT_JOBS})")
     p.add_argument("--registry", metavar="HOST[:PORT]", help="read every source from this mirror (or oci-layout:PATH)")
     p.add_argument("--plain-http", action="store_true", help="talk HTTP, not HTTPS, to the registry")
     p.add_argument("--timeout", type=seconds, default=None, help="seconds to wait for bytes before retrying (default 60)")

@@ -22,15 +22,6 @@ def _port(text: str) -> int:
     return port
 
 
-def _jobs(text: str) -> int:
-    try:
-        jobs = int(text)
-    except ValueError:
-        jobs = 0
-    if jobs < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive number, not {text!r}")
-    return jobs
-
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser(
@@ -51,7 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help="the nginx binary (default: nginx on PATH or in /usr/sbin)")
     p.add_argument("--nginx-conf", default=None, metavar="PATH", type=Path,
                    help="the config template (default: nginx/nginx.conf of this source tree)")
-    p.add_argument("--jobs", type=_jobs, default=None, help="parallel compressions (default: all cores)")
+    p.add_argument("--jobs", type=common.jobs, default=None, help="parallel compressions (default: all cores)")
     p.add_argument("--prepare-only", action="store_true",
                    help="make the precompressed files and check the setup, then exit without serving "
                         "(the image build uses this for a committed tree)")
