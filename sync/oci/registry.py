@@ -137,6 +137,8 @@ class RegistryClient:
                 h = {**(headers or {}), **self._auth_header(src)}
                 try:
                     resp = self._send(method, url, stream=stream, headers=h)
+                except requests.exceptions.SSLError as e:  # trying again cannot help
+                    raise RegistryError(f"{src.host}/{src.repository}: {_describe(e)}") from None
                 except requests.RequestException as e:
                     raise _Retryable(None, None, _describe(e)) from None
                 if resp.status_code == 401 and not tried_auth:
@@ -231,10 +233,24 @@ class BlobReadError(RegistryError):
     """The connection failed in the middle of a blob; the download may be retried."""
 
 
+# what a failed connection's message says, and what to tell the user
+_CAUSES = (
+    ("WRONG_VERSION_NUMBER", "TLS handshake failed: a registry without TLS needs --plain-http"),
+    ("CERTIFICATE_VERIFY_FAILED", "TLS certificate not trusted"),
+    ("Name or service not known", "host not found"),
+    ("Temporary failure in name resolution", "host not found"),
+    ("nodename nor servname", "host not found"),
+    ("Connection refused", "connection refused"),
+    ("Connection reset", "connection reset"),
+)
+
+
 def _describe(e: BaseException) -> str:
     text = type(e).__name__
-    if isinstance(e, requests.ConnectionError):
-        return "connection failed (" + text + ")"
+    if isinstance(e, requests.ConnectionError) and not isinstance(e, requests.Timeout):
+        detail = str(e)
+        cause = next((say for needle, say in _CAUSES if needle in detail), "connection failed")
+        return f"{cause} ({text})"
     if isinstance(e, (requests.Timeout, urllib3.exceptions.TimeoutError, TimeoutError)):
         return "timed out (" + text + ")"
     if isinstance(e, (urllib3.exceptions.HTTPError, OSError)):  # mid-body: ProtocolError, reset, ...

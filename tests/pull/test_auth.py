@@ -53,3 +53,13 @@ def test_wrong_and_missing_credentials(auth_ws: Workspace, monkeypatch: pytest.M
     assert "failed    a:" in r.err and "credentials refused" in r.err
     assert "wrong-pw" not in r.err + r.out
     assert not (auth_ws.root / "a").exists()
+
+
+def test_tls_to_a_plain_registry_says_plain_http(ws: Workspace) -> None:
+    assert ws.registry
+    ws.write_config({"a": {"tag": "1.0.0"}})
+    r = ws.cli("pull")  # no --plain-http: https to an http registry
+    assert r.code == 1
+    assert_no_traceback(r)
+    assert "failed    a:" in r.err and "needs --plain-http" in r.err
+    assert "gave up" not in r.err  # not retried: a second handshake fails the same way
