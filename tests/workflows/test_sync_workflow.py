@@ -74,7 +74,7 @@ def test_job_summary() -> None:
 def _argv(script: str, command: str, values: dict[str, str]) -> list[list[str]]:
     """The plugin-sync argument lists the script can run, with its array variables expanded."""
     line = next(x for x in script.splitlines() if x.strip().startswith(f"plugin-sync {command}"))
-    words = shlex.split(line.split(">")[0])[1:]
+    words = shlex.split(line.split(">")[0].split("||")[0])[1:]  # the command, without redirection or fallback
     out = []
     for extra in values.get("variants", [[]]):  # type: ignore[attr-defined]
         argv = []
@@ -112,3 +112,14 @@ def test_scripts_build_the_arguments_they_pass() -> None:
     assert "args=(--json)" in c["detect"]["run"]
     assert 'args=(--repo "$GITHUB_REPOSITORY" --changes "$RUNNER_TEMP/changes.json")' in c["propose"]["run"]
     assert 'read -r -a names <<< "${PLUGINS:-}"' in c["pull"]["run"]
+
+
+def test_a_failed_plugin_still_lets_the_others_be_proposed() -> None:
+    c = command_steps()
+    pull = c["pull"]["run"]
+    assert "|| status=$?" in pull and 'if [ "$status" -gt 1 ]; then exit "$status"; fi' in pull
+    assert "set -e" not in pull.replace("set -uo pipefail", "")
+    last = JOB["steps"][-1]
+    assert last["if"] == "steps.pull.outputs.status != '0'" and "exit 1" in last["run"]
+    names = [s.get("name", "") for s in JOB["steps"]]
+    assert names.index(last["name"]) > names.index(c["propose"]["name"])
