@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by the scripts: pick a Python that may install packages, and install this project.
 # On a distribution Python marked externally managed, a .venv beside the project is used.
 pick_python() {
@@ -15,4 +16,12 @@ PYEOF
 
 install_project() {  # $1: extras, e.g. "[test,lint]" or ""
   "$PY" -m pip install -q --disable-pip-version-check -e ".$1" 2>&1 | grep -v -i "running pip as" || true
+}
+
+missing_debian_packages() {  # prints the packages of scripts/debian-packages not installed
+  local p
+  grep -v '^#' scripts/debian-packages | while read -r p; do
+    [ -n "$p" ] || continue
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || echo "$p"
+  done
 }
