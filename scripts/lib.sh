@@ -9,7 +9,15 @@ import os, sys, sysconfig
 sys.exit(0 if os.path.exists(os.path.join(sysconfig.get_path("stdlib"), "EXTERNALLY-MANAGED")) else 1)
 PYEOF
   then
-    [ -x .venv/bin/python ] || "$PY" -m venv .venv
+    if [ ! -x .venv/bin/python ] && ! "$PY" -m venv .venv >/dev/null 2>&1; then
+      # Debian ships venv apart from Python
+      local sudo=""
+      [ "$(id -u)" = 0 ] || sudo="sudo"
+      rm -rf .venv
+      $sudo apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq python3-venv >/dev/null
+      "$PY" -m venv .venv
+    fi
     PY=.venv/bin/python
   fi
 }
