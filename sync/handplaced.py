@@ -6,15 +6,14 @@ records them in the lock as local, so ``pull`` never overwrites them.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import replace
 from pathlib import Path
 
 from sync.artifact import WASM_HEADER
 from sync.errors import UsageError
-from sync.fsutil import write_atomic
-from sync.lock import LOCAL, Lock, LockEntry
+from sync.fsutil import hash_file, sha256_file, write_atomic
+from sync.lock import EXTRA_FILES, LOCAL, Lock, LockEntry
 from sync.names import is_name, is_version
 from sync.tree.files import metadata_text, sha256_file_text
 from sync.tree.layout import METADATA, SHA256_FILE, WASM, Tree
@@ -51,22 +50,12 @@ def find(tree: Tree, paths: list[Path]) -> list[tuple[str, str]]:
 def describe(tree: Tree, name: str, version: str, old: LockEntry | None, now: str) -> LockEntry:
     """The lock entry for a hand-placed module; refuses a file that is not Wasm."""
     path = tree.wasm(name, version)
-    sha, md5, size = hashlib.sha256(), hashlib.md5(), 0
     with open(path, "rb") as f:
-        head = f.read(8)
-        if head != WASM_HEADER:
+        if f.read(8) != WASM_HEADER:
             raise UsageError(f"{name}/{version}/{WASM}: not a WebAssembly module")
-        f.seek(0)
-        while chunk := f.read(1 << 20):
-            sha.update(chunk)
-            md5.update(chunk)
-            size += len(chunk)
-    extras = {}
-    for fname in ("spec.yaml", "README.md", "README_EN.md"):
-        p = path.parent / fname
-        if p.is_file():
-            extras[fname] = hashlib.sha256(p.read_bytes()).hexdigest()
-    entry = LockEntry(name, version, LOCAL, None, LOCAL, sha.hexdigest(), md5.hexdigest(), size, extras,
+    sha, md5, size = hash_file(path)
+    extras = {f: sha256_file(path.parent / f) for f in EXTRA_FILES if (path.parent / f).is_file()}
+    entry = LockEntry(name, version, LOCAL, None, LOCAL, sha, md5, size, extras,
                       None, now, old.category if old else None)
     if old is not None and old.is_local and old.same_content(entry):
         entry = replace(entry, pulled=old.pulled)

@@ -3,7 +3,6 @@ the tree, and commit the new lock. Per-plugin failures leave that plugin as it w
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -15,6 +14,7 @@ from typing import Callable, Mapping
 from sync import artifact
 from sync.config import Config, PluginSpec
 from sync.errors import ArtifactError, IntegrityError, NotFound, SyncError
+from sync.fsutil import sha256_file
 from sync.lock import Lock, LockEntry
 from sync.oci.layout import LayoutSource
 from sync.oci.manifest import ArtifactSource, Manifest
@@ -96,20 +96,12 @@ class Sources:
         return self.layout if src.kind == "layout" else self.registry
 
 
-def _file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _store_matches(path: Path, entry: LockEntry) -> bool:
     """A store directory still holds all ``entry`` says: the module, the extra files and
     the small files (so a pull repairs whatever verify would find wrong there)."""
     try:
-        return (_file_sha256(path / WASM) == entry.sha256
-                and all(_file_sha256(path / f) == sha for f, sha in entry.files.items())
+        return (sha256_file(path / WASM) == entry.sha256
+                and all(sha256_file(path / f) == sha for f, sha in entry.files.items())
                 and (path / SHA256_FILE).read_text(encoding="utf-8") == sha256_file_text(entry)
                 and (path / METADATA).read_text(encoding="utf-8") == metadata_text(entry))
     except (OSError, UnicodeDecodeError):
@@ -187,8 +179,8 @@ class Puller:
             if self.tree.is_hand_placed(spec.name, v) and not (prev and prev.is_local):
                 raise SyncError(f"{spec.name}/{v} holds hand-placed files: run 'plugin-sync metadata' to keep them, or remove them")
         served = tuple(v for v in versions if not ((p := self.old.get(spec.name, v)) and p.is_local))
-        recorded = spec.source.pinned(tag, None)  # the config's source, not a --registry mirror
-        recorded = Source(recorded.kind, recorded.host, recorded.repository, recorded.tag)
+        # the config's source with the resolved tag, not a --registry mirror
+        recorded = Source(spec.source.kind, spec.source.host, spec.source.repository, tag)
         resolved = Resolved(spec.name, recorded.reference(), manifest.digest, served,
                             manifest.annotations.get(CREATED), spec.category)
         content, downloaded = self._fetch(spec.name, src, manifest, None)

@@ -61,9 +61,6 @@ class Source:
             return self
         return replace(self, host=str(base / self.host))
 
-    def pinned(self, tag: str | None, digest: str) -> "Source":
-        return replace(self, tag=tag, digest=digest, range=None)
-
 
 def check_host(host: str) -> str:
     if not _HOST.fullmatch(host):

@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from sync.fsutil import hash_file, sha256_file
 from sync.lock import Lock, LockEntry
 from sync.names import is_name, is_version
 from sync.tree.files import index_document, metadata_text, sha256_file_text
@@ -27,16 +28,6 @@ class Problem:
 
     def __str__(self) -> str:
         return f"{self.path}: {self.message}"
-
-
-def _hashes(path: Path) -> tuple[str, str, int]:
-    sha, md5, size = hashlib.sha256(), hashlib.md5(), 0
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            sha.update(chunk)
-            md5.update(chunk)
-            size += len(chunk)
-    return sha.hexdigest(), md5.hexdigest(), size
 
 
 def _gunzip_sha(path: Path) -> str | None:
@@ -65,7 +56,7 @@ def _check_entry(tree: Tree, e: LockEntry) -> list[Problem]:
     wasm = d / WASM
     if not wasm.is_file():
         return [Problem(f"{rel}/{WASM}", "missing")]
-    sha, md5, size = _hashes(wasm)
+    sha, md5, size = hash_file(wasm)
     if size != e.size:
         out.append(Problem(f"{rel}/{WASM}", f"size {size}, lock says {e.size}"))
     if sha != e.sha256:
@@ -92,7 +83,7 @@ def _check_entry(tree: Tree, e: LockEntry) -> list[Problem]:
         p = d / fname
         if not p.is_file():
             out.append(Problem(f"{rel}/{fname}", "missing"))
-        elif _hashes(p)[0] != fsha:
+        elif sha256_file(p) != fsha:
             out.append(Problem(f"{rel}/{fname}", "sha256 does not match the lock"))
     gz = d / WASM_GZ
     if gz.exists() and _gunzip_sha(gz) != e.sha256:
