@@ -15,7 +15,7 @@ from sync.errors import UsageError
 from sync.fsutil import hash_file, sha256_file, write_atomic
 from sync.lock import EXTRA_FILES, LOCAL, Lock, LockEntry
 from sync.names import is_name, is_version
-from sync.tree.files import metadata_text, sha256_file_text
+from sync.tree.files import iso_time, metadata_text, sha256_file_text
 from sync.tree.layout import METADATA, SHA256_FILE, WASM, Tree
 
 
@@ -65,10 +65,7 @@ def describe(tree: Tree, name: str, version: str, old: LockEntry | None, now: st
 def write_files(tree: Tree, entry: LockEntry) -> None:
     d = tree.version_dir(entry.name, entry.version)
     write_atomic(d / SHA256_FILE, sha256_file_text(entry))
-    mtime = os.stat(d / WASM).st_mtime
-    from datetime import datetime, timezone
-
-    modified = datetime.fromtimestamp(mtime, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    modified = iso_time(os.stat(d / WASM).st_mtime)
     write_atomic(d / METADATA, metadata_text(replace(entry, pulled=modified, created=entry.pulled)))
 
 

@@ -7,7 +7,6 @@ import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Mapping
 
@@ -24,7 +23,7 @@ from sync.oci.versions import best_tag
 from sync.plan import Resolved, entries_for, merge, reusable, status
 from sync.retry import RetryPolicy
 from sync.tree import Tree
-from sync.tree.files import metadata_text, sha256_file_text
+from sync.tree.files import iso_time, metadata_text, sha256_file_text
 from sync.tree.layout import METADATA, SHA256_FILE, WASM
 from sync.tree.precompress import precompress
 from sync.tree.store import collect_garbage, commit, finish_staging, new_staging, recover, writer_lock
@@ -81,10 +80,6 @@ class PullReport:
         }
 
 
-def now_iso() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 class Sources:
     """Routes each source to the registry client or the layout reader."""
 
@@ -113,7 +108,7 @@ class Puller:
         self.tree, self.old, self.options = tree, old, options
         self.policy = policy or RetryPolicy.from_env()
         self.sources = Sources(options, self.policy)
-        self.now = now_iso()
+        self.now = iso_time()
 
     # -- one artifact ---------------------------------------------------------------
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sync import handplaced
 from sync.cli import common
-from sync.pull import now_iso
+from sync.tree.files import iso_time
 from sync.tree.store import commit, recover, writer_lock
 
 
@@ -26,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
         recover(tree, lock_path)
         lock = common.lock(args)
         targets = handplaced.find(tree, args.paths)
-        new, written = handplaced.register(tree, lock, targets, now_iso())
+        new, written = handplaced.register(tree, lock, targets, iso_time())
         commit(tree, new, lock_path)
     for e in written:
         print(f"local     {e.name} {e.version} sha256:{e.sha256[:12]} {e.size} bytes")

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import datetime, timezone
 from typing import Any, Iterable
 
 from sync import __version__
 from sync.lock import LockEntry
 from sync.tree.layout import WASM, url_path
+
+
+def iso_time(timestamp: float | None = None) -> str:
+    """A UTC time as the lock and metadata.txt write it (now, by default)."""
+    when = datetime.now(timezone.utc) if timestamp is None else datetime.fromtimestamp(timestamp, timezone.utc)
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def sha256_file_text(entry: LockEntry) -> str:

@@ -25,6 +25,7 @@ from sync.catalog import write_catalog
 from sync.errors import LockedTreeError, SyncError
 from sync.fsutil import fsync_dir, symlink_atomic, tmp_name, write_atomic, write_if_changed
 from sync.lock import Lock, LockEntry, parse_lock, save_lock
+from sync.names import is_name
 from sync.tree.files import index_json_text, metadata_text, sha256_file_text
 from sync.tree.layout import METADATA, SHA256_FILE, Tree
 
@@ -125,8 +126,6 @@ def apply(tree: Tree, lock: Lock) -> None:
 
 
 def _plugin_dirs(tree: Tree) -> set[str]:
-    from sync.names import is_name
-
     if not tree.root.is_dir():
         return set()
     return {d.name for d in tree.root.iterdir() if d.is_dir() and not d.is_symlink() and is_name(d.name)}

@@ -23,7 +23,7 @@ LATER = "2031-01-01T00:00:00Z"
 
 def _later(monkeypatch: pytest.MonkeyPatch) -> None:
     """The next pull runs at a later time than the first (the clock, not the code, moves)."""
-    monkeypatch.setattr(sync.pull, "now_iso", lambda: LATER)
+    monkeypatch.setattr(sync.pull, "iso_time", lambda: LATER)
 
 
 def _setup(tmp_path: Path, registry: Registry, name: str, versions: list[str] | None = None) -> tuple[Workspace, bytes]:
