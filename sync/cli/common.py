@@ -36,7 +36,13 @@ def tree(args: argparse.Namespace) -> Tree:
 
 
 def config(args: argparse.Namespace) -> Config:
-    return load_config(config_path(args))
+    """plugins.yaml, or upstream's plugins.properties format when the file is named so."""
+    path = config_path(args)
+    if path.suffix == ".properties":
+        from sync.properties import load_properties
+
+        return load_properties(path)
+    return load_config(path)
 
 
 def lock(args: argparse.Namespace) -> Lock:
