@@ -1,5 +1,6 @@
-"""Real image builds without a Docker engine: Debian's buildah (vfs storage, chroot isolation)
-and base images made offline-capable with mmdebstrap.
+"""Real image builds without a Docker engine: Debian's buildah (chroot isolation; overlay
+storage where the kernel allows it, else vfs, which copies every layer and is much slower)
+and base images made with mmdebstrap.
 
     with Buildah(tmp) as b:
         b.build(context, "plugin-server:test", build_args={...})
@@ -38,11 +39,23 @@ def available() -> str | None:
 @dataclass
 class Buildah:
     dir: Path  # storage, run root and scratch space of this test session
+    driver: str = "vfs"
 
     @property
     def global_args(self) -> list[str]:
-        return ["buildah", "--storage-driver", "vfs", "--root", str(self.dir / "storage"),
-                "--runroot", str(self.dir / "run")]
+        return ["buildah", "--storage-driver", self.driver, "--root", str(self.dir / f"storage-{self.driver}"),
+                "--runroot", str(self.dir / f"run-{self.driver}")]
+
+    def pick_driver(self) -> str:
+        """overlay if a trivial build works with it here, else vfs."""
+        probe = self.dir / "probe"
+        probe.mkdir(exist_ok=True)
+        (probe / "x").write_text("x\n")
+        (probe / "Containerfile").write_text("FROM scratch\nCOPY x /x\n")
+        self.driver = "overlay"
+        if self.run("bud", "--isolation", "chroot", "-t", "probe", str(probe), check=False, timeout=120).returncode:
+            self.driver = "vfs"
+        return self.driver
 
     def run(self, *args: str, check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess[str]:
         p = subprocess.run([*self.global_args, *args], capture_output=True, text=True, timeout=timeout)

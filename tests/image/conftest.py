@@ -36,10 +36,12 @@ def buildah(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Buildah]:
     if why:
         pytest.fail(f"image builds need buildah and mmdebstrap: {why}")
     b = Buildah(tmp_path_factory.mktemp("buildah"))
+    b.pick_driver()
     b.make_bases(base_tar())
     yield b
     b.run("rmi", "--all", "--force", check=False)
-    shutil.rmtree(b.dir / "storage", ignore_errors=True)
+    subprocess.run(["umount", "-R", str(b.dir / f"storage-{b.driver}" / "overlay")], capture_output=True)
+    shutil.rmtree(b.dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
