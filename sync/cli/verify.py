@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from sync.cli import common
-from sync.tree.store import recover, writer_lock
+from sync.tree.store import reader_lock
 from sync.tree.verify import verify
 
 
@@ -17,14 +17,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def run(args: argparse.Namespace) -> int:
     tree = common.tree(args)
-    lock_path = common.lock_path(args)
-    if tree.root.is_dir():
-        with writer_lock(tree):
-            # a commit that a killed writer left half-done is finished first, as any writer would
-            if recover(tree, lock_path):
-                print("finished an interrupted commit", file=sys.stderr)
-    lock = common.lock(args)
-    problems = verify(tree, lock)
+    # verify only reads (a read-only mount works): it waits for a running writer, and reports a
+    # commit a killed writer left unfinished rather than finishing it (the next pull does)
+    with reader_lock(tree, on_wait=lambda: print("waiting for another plugin-sync writing this tree ...", file=sys.stderr)):
+        lock = common.lock(args)
+        problems = verify(tree, lock)
     for p in problems:
         print(p)
     if problems:
