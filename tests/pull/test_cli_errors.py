@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -87,3 +89,18 @@ def test_import_reference_lists(tmp_path: Path) -> None:
     bad.write_text("# x\n\nno-equals-sign-here\n")
     r = ws.cli("import", str(bad))
     assert r.code == 2 and "line 3" in r.err
+
+
+@pytest.mark.parametrize("missing", ["sync.cli.detect", "sync.cursor"])
+def test_a_missing_module_is_a_loud_packaging_error(missing: str) -> None:
+    """A command module left out of the package, or a dependency not installed, is not hidden
+    as a missing subcommand: every command fails with one line naming what is missing."""
+    code = (f"import sys; sys.modules[{missing!r}] = None\n"
+            "from sync.cli import main\n"
+            "sys.exit(main(['--help']))\n")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 1, p.stdout + p.stderr
+    assert "Traceback" not in p.stderr and p.stdout == ""
+    assert p.stderr.startswith("plugin-sync: internal error: command 'detect' cannot be loaded"), p.stderr
+    assert missing in p.stderr and "broken installation" in p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1
