@@ -104,3 +104,15 @@ def test_a_missing_module_is_a_loud_packaging_error(missing: str) -> None:
     assert p.stderr.startswith("plugin-sync: internal error: command 'detect' cannot be loaded"), p.stderr
     assert missing in p.stderr and "broken installation" in p.stderr
     assert len(p.stderr.strip().splitlines()) == 1
+
+
+def test_every_command_help_is_plain_text_with_one_usage(capsys: pytest.CaptureFixture[str]) -> None:
+    from sync.cli import COMMANDS, main
+
+    for name in [c if c != "properties" else "import" for c in COMMANDS]:
+        with pytest.raises(SystemExit) as e:
+            main([name, "--help"])
+        out = capsys.readouterr().out
+        assert e.value.code == 0
+        assert "``" not in out, (name, out)
+        assert out.count("usage:") == 1 and out.count(f"plugin-sync {name} [") == 1, (name, out)
