@@ -116,3 +116,17 @@ def test_every_command_help_is_plain_text_with_one_usage(capsys: pytest.CaptureF
         assert e.value.code == 0
         assert "``" not in out, (name, out)
         assert out.count("usage:") == 1 and out.count(f"plugin-sync {name} [") == 1, (name, out)
+
+
+@pytest.mark.parametrize("args, expect", [
+    (("release", "--version", "2.1.0"), "--version is the program's version flag; use --release-version 2.1.0"),
+    (("wasmplugin", "a", "--version", "1.0.0", "--base-url", "http://h"),
+     "--version is the program's version flag; use --plugin-version 1.0.0"),
+])
+def test_the_old_version_option_of_a_command_is_refused_with_its_new_name(
+        tmp_path: Path, args: tuple[str, ...], expect: str) -> None:
+    r = Workspace(tmp_path, None).cli(*args)
+    assert r.code == 2 and expect in r.err, r.err
+    assert_no_traceback(r)
+    v = Workspace(tmp_path, None).cli("--version")
+    assert v.code == 0 and v.out.startswith("plugin-sync ")
