@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from sync.cli import common
-from sync.tree.store import reader_lock
+from sync.tree.store import reader_lock, snapshot_state
 from sync.tree.verify import verify
 
 
@@ -20,8 +20,15 @@ def run(args: argparse.Namespace) -> int:
     # verify only reads (a read-only mount works): it waits for a running writer, and reports a
     # commit a killed writer left unfinished rather than finishing it (the next pull does)
     with reader_lock(tree, on_wait=lambda: print("waiting for another plugin-sync writing this tree ...", file=sys.stderr)):
-        lock = common.lock(args)
-        problems = verify(tree, lock)
+        state = snapshot_state(tree)
+        if state is not None:
+            # a tree built from a gateway release snapshot carries its own lock
+            lock, snapshot = state
+            print(f"verify: built from the snapshot of gateway {snapshot.get('gatewayVersion')} "
+                  f"(sha256 {str(snapshot.get('sha256'))[:12]})", file=sys.stderr)
+        else:
+            lock, snapshot = common.lock(args), None
+        problems = verify(tree, lock, snapshot=snapshot)
     for p in problems:
         print(p)
     if problems:
