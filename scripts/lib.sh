@@ -23,7 +23,9 @@ PYEOF
 }
 
 install_project() {  # $1: extras, e.g. "[test,lint]" or ""
-  "$PY" -m pip install -q --disable-pip-version-check -e ".$1" 2>&1 | grep -v -i "running pip as" || true
+  # pip's own status decides (a failed install fails the caller); only its root warning is dropped
+  "$PY" -m pip install -q --disable-pip-version-check -e ".$1" 2>&1 | { grep -v -i "running pip as" || true; }
+  return "${PIPESTATUS[0]}"
 }
 
 missing_debian_packages() {  # prints the packages of scripts/debian-packages not installed

@@ -4,6 +4,10 @@ Retries answer 429 and 5xx (except 501/505/511), connection errors and timeouts.
 ``Retry-After`` or ``X-RateLimit-Reset`` header is honoured up to ``max_wait``; otherwise
 the wait grows exponentially with full jitter. After ``attempts`` tries, or when the
 server asks for a longer wait than ``max_wait``, the caller gets the last error.
+
+A rate limit told only in words (GitHub's secondary limit can come as a bare 403 whose body
+says so) is waited out as GitHub asks: at least a minute (``limit_wait``), then twice as
+long each time (``limit_delay``).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ class RetryPolicy:
     base: float = 0.5  # first back-off, seconds
     cap: float = 20.0  # longest back-off, seconds
     max_wait: float = 120.0  # longest wait a server may ask for, seconds
+    limit_wait: float = 60.0  # first wait after a rate limit that names no time, seconds
     statuses: frozenset[int] = field(default=RETRY_STATUSES)
 
     @classmethod
@@ -60,6 +65,13 @@ class RetryPolicy:
         if remaining == "0" and reset and reset.isdigit():
             return max(0.0, float(reset) - now) + 1.0
         return None
+
+    def limit_delay(self, attempt: int) -> float | None:
+        """The wait before retry number ``attempt`` after a rate limit that names no time
+        (``limit_wait``, then doubling), or None when the tries are spent."""
+        if attempt >= self.attempts:
+            return None
+        return self.limit_wait * 2 ** (attempt - 1)
 
     def is_retryable(self, status: int, headers: Mapping[str, str]) -> bool:
         if status in self.statuses:

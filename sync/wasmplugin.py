@@ -99,7 +99,7 @@ def choose(entries: list[Served], name: str, version: str | None) -> Served:
     if best is None and len(versions) == 1:
         best = versions[0]
     if best is None:
-        raise UsageError(f"cannot tell the highest version of {name} among {', '.join(versions)}; pass --version")
+        raise UsageError(f"cannot tell the highest version of {name} among {', '.join(versions)}; pass --plugin-version")
     return mine[best]
 
 

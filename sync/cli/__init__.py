@@ -48,19 +48,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true", help="more detail on stderr")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
-    for name in COMMANDS:
+    for name in COMMANDS:  # every command ships with the package: none is optional
         try:
             module = importlib.import_module(f"sync.cli.{name}")
-        except ModuleNotFoundError as e:
-            if e.name == f"sync.cli.{name}":
-                continue
-            raise
+        except ImportError as e:
+            raise BrokenInstallError(f"command {name!r} cannot be loaded: {e} (a broken installation: "
+                                     "reinstall plugin-sync)") from e
         module.register(sub)
     return p
 
 
+class BrokenInstallError(Exception):
+    """A command module or one of its dependencies is missing: a packaging error, never hidden."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    try:
+        parser = build_parser()
+    except BrokenInstallError as e:
+        if os.environ.get("PLUGIN_SYNC_DEBUG"):
+            traceback.print_exc()
+        print(f"plugin-sync: internal error: {e}", file=sys.stderr)
+        return 1
     args = parser.parse_args(argv)
     try:
         return int(args.run(args) or 0)

@@ -10,6 +10,19 @@ from sync.lock import Lock, load_lock
 from sync.tree import Tree
 
 
+class Renamed(argparse.Action):
+    """An old option spelling, refused with the new one: the subcommands once took
+    ``--version VALUE``, a name the global ``plugin-sync --version`` owns."""
+
+    def __init__(self, option_strings: list[str], dest: str, new: str = "", **kw: object) -> None:
+        super().__init__(option_strings, dest, nargs="?", help=argparse.SUPPRESS)
+        self.new = new
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object,
+                 option_string: str | None = None) -> None:
+        parser.error(f"{option_string} is the program's version flag; use {self.new} {values or ''}".rstrip())
+
+
 def jobs(text: str) -> int:
     """An argparse type: a number of parallel jobs, 1 to 256."""
     try:

@@ -23,10 +23,17 @@ from sync.lock import load_lock
 from sync.upstream.detect import Reader, detect
 from sync.upstream.model import Changes, Position, parse_since
 
+DESCRIPTION = """\
+List the plugins that pull requests merged upstream changed since REF.
+
+Without --since it starts where the cursor (upstream-cursor.json beside the config)
+stopped, and it reports the cursor's pending plugins again. Reads the GitHub API
+(GITHUB_API_URL, GITHUB_TOKEN) or, with --git, a local clone."""
+
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("detect", help="list the plugins changed by upstream merges since a point",
-                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+                       description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--upstream", metavar="OWNER/REPO",
                    help="the upstream repository (default: upstream.repository in plugins.yaml, else alibaba/higress)")
     p.add_argument("--since", metavar="REF",

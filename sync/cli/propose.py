@@ -33,10 +33,19 @@ from sync.workfiles import Checkout
 if TYPE_CHECKING:
     from sync.github.publish import Outcome
 
+DESCRIPTION = """\
+Publish the working tree's change as one pull request.
+
+Publishes the lock, plugins.yaml, the upstream cursor and hand-placed plugin files as
+one commit (Git Data API) on a fixed branch, and opens or updates one pull request.
+Prints created, updated, unchanged or skipped (also result= in $GITHUB_OUTPUT). With
+--changes (the output of 'detect --json') the cursor moves past the detected merges,
+keeping plugins without a new artifact pending."""
+
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("propose", help="publish the change as one pull request",
-                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+                       description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--repo", metavar="OWNER/REPO", default=os.environ.get("GITHUB_REPOSITORY"),
                    help="the plugin-server repository (default: $GITHUB_REPOSITORY)")
     p.add_argument("--base", help="the branch to merge into (default: the repository's default branch)")

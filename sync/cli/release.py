@@ -1,6 +1,6 @@
 """``plugin-sync release``: the next image version, its tags and notes; ``--publish`` tags it.
 
-    plugin-sync release [--bump auto|major|minor|patch] [--version X.Y.Z] [--json] [--publish]
+    plugin-sync release [--bump auto|major|minor|patch] [--release-version X.Y.Z] [--json] [--publish]
                         [--repo OWNER/REPO] [--image REGISTRY/NAME] [--image-digest sha256:...]
                         [--notes FILE]
 """
@@ -46,8 +46,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     p.add_argument("--bump", choices=BUMPS, default="auto",
                    help="auto (default: from the changes), or force major, minor or patch")
-    p.add_argument("--version", dest="release_version", metavar="X.Y.Z",
+    p.add_argument("--release-version", dest="release_version", metavar="X.Y.Z",
                    help="release this version (e.g. aligned with a Higress version); must increase")
+    p.add_argument("--version", action=common.Renamed, new="--release-version")
     p.add_argument("--json", action="store_true", help="print one JSON document")
     p.add_argument("--publish", action="store_true",
                    help="create the git tag and the GitHub release (idempotent)")

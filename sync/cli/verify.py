@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from sync.cli import common
-from sync.tree.store import recover, snapshot_state, writer_lock
+from sync.tree.store import reader_lock, snapshot_state
 from sync.tree.verify import verify
 
 
@@ -17,21 +17,18 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def run(args: argparse.Namespace) -> int:
     tree = common.tree(args)
-    lock_path = common.lock_path(args)
-    if tree.root.is_dir():
-        with writer_lock(tree):
-            # a commit that a killed writer left half-done is finished first, as any writer would
-            if recover(tree, lock_path):
-                print("finished an interrupted commit", file=sys.stderr)
-    state = snapshot_state(tree)
-    if state is not None:
-        # a tree built from a gateway release snapshot carries its own lock
-        lock, snapshot = state
-        print(f"verify: built from the snapshot of gateway {snapshot.get('gatewayVersion')} "
-              f"(sha256 {str(snapshot.get('sha256'))[:12]})", file=sys.stderr)
-    else:
-        lock, snapshot = common.lock(args), None
-    problems = verify(tree, lock, snapshot=snapshot)
+    # verify only reads (a read-only mount works): it waits for a running writer, and reports a
+    # commit a killed writer left unfinished rather than finishing it (the next pull does)
+    with reader_lock(tree, on_wait=lambda: print("waiting for another plugin-sync writing this tree ...", file=sys.stderr)):
+        state = snapshot_state(tree)
+        if state is not None:
+            # a tree built from a gateway release snapshot carries its own lock
+            lock, snapshot = state
+            print(f"verify: built from the snapshot of gateway {snapshot.get('gatewayVersion')} "
+                  f"(sha256 {str(snapshot.get('sha256'))[:12]})", file=sys.stderr)
+        else:
+            lock, snapshot = common.lock(args), None
+        problems = verify(tree, lock, snapshot=snapshot)
     for p in problems:
         print(p)
     if problems:

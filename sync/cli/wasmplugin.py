@@ -19,8 +19,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         ),
     )
     p.add_argument("name", help="the served plugin name")
-    p.add_argument("--version", dest="plugin_version", default=None, metavar="V",
+    p.add_argument("--plugin-version", dest="plugin_version", default=None, metavar="V",
                    help="the served version (default: the highest)")
+    p.add_argument("--version", action=common.Renamed, new="--plugin-version")
     p.add_argument("--base-url", required=True, metavar="URL",
                    help="the plugin server as the gateway reaches it, "
                         "e.g. http://higress-plugin-server.higress-system.svc")

@@ -4,7 +4,11 @@ Retries go through ``sync.retry.RetryPolicy`` (the project's single retry policy
 urllib3 ``Retry`` whose every decision asks the policy, so 5xx bursts, 429s and GitHub's
 403 rate limits (``Retry-After``, ``X-RateLimit-Remaining: 0`` + ``X-RateLimit-Reset``) are
 waited out up to the policy's bound, and the last answer is then handed to PyGithub, which
-raises. PyGithub's own pacing between requests is turned off; writes keep a short gap
+raises. A 403 whose headers say nothing may still be a rate limit: GitHub's secondary limit can
+come with its message in the body alone. That body is read (as PyGithub's own ``GithubRetry``
+does) and, when it tells of a rate limit, the request waits at least a minute and then
+exponentially longer (``RetryPolicy.limit_delay``); any other 403 is raised at once, as
+PyGithub would raise it. PyGithub's own pacing between requests is turned off; writes keep a short gap
 (``PLUGIN_SYNC_GITHUB_WRITE_INTERVAL`` seconds) against GitHub's secondary limits.
 
 The token is kept out of every message: errors are built here from the status and the
@@ -13,6 +17,7 @@ server's message, and anything that still holds the token is redacted.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from contextlib import contextmanager
@@ -21,6 +26,8 @@ from urllib.parse import urlsplit
 
 import github
 import requests
+from github.GithubRetry import GithubRetry
+from github.Requester import Requester
 from urllib3.exceptions import MaxRetryError, ResponseError
 from urllib3.util.retry import Retry
 
@@ -105,7 +112,10 @@ class PolicyRetry(Retry):
         attempt = len(self.history) + 1
         status = getattr(response, "status", None) if response is not None else None
         headers = response.headers if response is not None else None
-        wait = self.policy.delay(attempt, status, headers)
+        if status == 403 and headers is not None and not self.policy.is_retryable(status, headers):
+            wait = self._told_rate_limit(response, url, attempt)
+        else:
+            wait = self.policy.delay(attempt, status, headers)
         if wait is None:
             reason = error or ResponseError(f"giving up after {attempt} tries, last status {status}")
             raise MaxRetryError(_pool, url, reason) from reason  # type: ignore[arg-type]
@@ -113,9 +123,28 @@ class PolicyRetry(Retry):
         new.wait = wait
         return new
 
+    def _told_rate_limit(self, response: Any, url: str | None, attempt: int) -> float:
+        """The wait for a 403 whose headers name no rate limit: its body may. Anything else is
+        raised here as PyGithub raises it, since the body has been read."""
+        content = GithubRetry.get_content(response, url or "")
+        try:
+            data: Any = json.loads(content)
+        except ValueError:
+            data = content.decode("utf-8", "replace")
+        message = str(data.get("message") or "") if isinstance(data, dict) else ""
+        wait = self.policy.limit_delay(attempt) if is_rate_limit_message(message) else None
+        if wait is None:
+            raise Requester.createException(response.status, dict(response.headers), data)
+        return wait
+
     def sleep(self, response: Any = None) -> None:
         if self.wait > 0:
             self._sleep(self.wait)
+
+
+def is_rate_limit_message(message: str) -> bool:
+    """GitHub's words for a primary or secondary rate limit (the tests PyGithub applies)."""
+    return Requester.isRateLimitError(message)
 
 
 def api_url(env: dict[str, str] | None = None) -> str:

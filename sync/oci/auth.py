@@ -1,18 +1,27 @@
-"""Registry credentials: environment first, then the Docker config (and its helpers), per host."""
+"""Registry credentials, kept per registry host as docker, oras and skopeo keep them.
+
+``PLUGIN_SYNC_REGISTRY_USERNAME``/``_PASSWORD`` belong to one host: ``PLUGIN_SYNC_REGISTRY_HOST``,
+else the host the caller names (``pull`` names the config's registry, or its ``--registry``
+mirror). Every host, that one included when the variables are not set, gets what the Docker
+config holds for it (``auths``, ``credHelpers``, ``credsStore``). An ``identitytoken`` there is
+an OAuth2 refresh token for the registry's token service (``IdentityToken``). Credentials for a
+host go to that host and to the token service its challenge names, nowhere else.
+"""
 
 from __future__ import annotations
 
 import base64
-import os
-from dataclasses import dataclass, field
-from typing import Callable
-
 import json
+import os
 import subprocess
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable, Union
 
 ENV_USER = "PLUGIN_SYNC_REGISTRY_USERNAME"
 ENV_PASSWORD = "PLUGIN_SYNC_REGISTRY_PASSWORD"
+ENV_HOST = "PLUGIN_SYNC_REGISTRY_HOST"
+TOKEN_USER = "<token>"  # the user name docker credential helpers give an identity token
 
 
 @dataclass(frozen=True)
@@ -28,23 +37,38 @@ class Basic:
         return f"Basic(username={self.username!r}, password='***')"
 
 
+@dataclass(frozen=True)
+class IdentityToken:
+    """A refresh token (``docker login`` keeps one instead of the password when the token
+    service offers it): exchanged for an access token with an OAuth2 POST to the realm."""
+
+    token: str = field(repr=False)
+
+    def __repr__(self) -> str:
+        return "IdentityToken('***')"
+
+
+Credentials = Union[Basic, IdentityToken]
+
+
 def docker_config_path() -> Path:
     """``$DOCKER_CONFIG/config.json``, else ``~/.docker/config.json`` (as docker does)."""
     base = os.environ.get("DOCKER_CONFIG")
     return Path(base) / "config.json" if base else Path.home() / ".docker" / "config.json"
 
 
-def _helper(helper: str, host: str) -> Basic | None:
+def _helper(helper: str, host: str) -> Credentials | None:
     try:
         p = subprocess.run([f"docker-credential-{helper}", "get"], input=host.encode(), capture_output=True,
                            timeout=30, check=True)
         data = json.loads(p.stdout)
-        return Basic(str(data["Username"]), str(data["Secret"]))
-    except (OSError, subprocess.SubprocessError, ValueError, KeyError):
+        user, secret = str(data["Username"]), str(data["Secret"])
+    except (OSError, subprocess.SubprocessError, ValueError, KeyError, TypeError):
         return None
+    return IdentityToken(secret) if user == TOKEN_USER else Basic(user, secret)
 
 
-def _from_docker_config(host: str) -> Basic | None:
+def _from_docker_config(host: str) -> Credentials | None:
     try:
         cfg = json.loads(docker_config_path().read_text())
     except (OSError, ValueError):
@@ -56,7 +80,12 @@ def _from_docker_config(host: str) -> Basic | None:
         return _helper(str(helper), host)
     auths = cfg.get("auths") or {}
     for key in (host, f"https://{host}", f"http://{host}", f"https://{host}/v1/", f"https://{host}/v2/"):
-        token = (auths.get(key) or {}).get("auth")
+        entry = auths.get(key) or {}
+        if not isinstance(entry, dict):
+            continue
+        if entry.get("identitytoken"):
+            return IdentityToken(str(entry["identitytoken"]))
+        token = entry.get("auth")
         if token:
             try:
                 user, _, password = base64.b64decode(token).decode().partition(":")
@@ -68,13 +97,16 @@ def _from_docker_config(host: str) -> Basic | None:
     return None
 
 
-def credentials_lookup() -> Callable[[str], Basic | None]:
-    """A function host -> credentials. Environment variables apply to every host."""
+def credentials_lookup(default_host: str | None = None) -> Callable[[str], Credentials | None]:
+    """A function host -> credentials (see the module doc). The environment's username and
+    password are for ``PLUGIN_SYNC_REGISTRY_HOST``, else ``default_host``; with neither known
+    they apply to every host, as before hosts were told apart."""
     user, password = os.environ.get(ENV_USER), os.environ.get(ENV_PASSWORD)
-    cache: dict[str, Basic | None] = {}
+    scope = (os.environ.get(ENV_HOST) or default_host or "").strip().lower() or None
+    cache: dict[str, Credentials | None] = {}
 
-    def lookup(host: str) -> Basic | None:
-        if user:
+    def lookup(host: str) -> Credentials | None:
+        if user and (scope is None or host.lower() == scope):
             return Basic(user, password or "")
         if host not in cache:
             cache[host] = _from_docker_config(host)

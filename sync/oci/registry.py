@@ -1,7 +1,10 @@
 """An OCI distribution (registry v2) client: manifests, tag lists and streamed blobs.
 
 Authentication answers the registry's challenge: ``Bearer`` (a token per repository
-scope, fetched with the credentials when we have them) or ``Basic``. Every request goes
+scope, fetched with the credentials when we have them: a GET with Basic credentials, or for an
+identity token the OAuth2 refresh-token POST of the distribution token spec) or ``Basic``.
+Credentials are looked up by the registry's host (``sync.oci.auth``), so one registry's never
+reach another registry or the token service another registry names. Every request goes
 through the shared retry policy. Blob bodies are returned unverified and undecoded:
 ``sync.artifact`` checks their digest and size while it reads them.
 """
@@ -20,10 +23,13 @@ from oras.auth.utils import parse_auth_header
 
 from sync.errors import AuthError, IntegrityError, NotFound, RegistryError
 from sync.http import make_session, timeouts
-from sync.oci.auth import Basic, credentials_lookup
+from sync.oci.auth import Basic, Credentials, IdentityToken, credentials_lookup
 from sync.oci.manifest import ACCEPT, MAX_MANIFEST, Descriptor, Manifest
 from sync.oci.reference import Source
 from sync.retry import RetryPolicy
+
+
+OAUTH_CLIENT_ID = "plugin-sync"  # the client_id of the OAuth2 token request
 
 
 class _Retryable(Exception):
@@ -49,13 +55,16 @@ class RegistryClient:
     def __init__(
         self,
         policy: RetryPolicy | None = None,
-        credentials: Callable[[str], Basic | None] | None = None,
+        credentials: Callable[[str], Credentials | None] | None = None,
         pool_size: int = 16,
         read_timeout: float | None = None,
+        default_host: str | None = None,
     ) -> None:
+        """``default_host``: the registry the environment's credentials are for, unless
+        ``PLUGIN_SYNC_REGISTRY_HOST`` names one (see ``sync.oci.auth``)."""
         self.session = make_session(pool_size)
         self.policy = policy or RetryPolicy.from_env()
-        self.credentials = credentials or credentials_lookup()
+        self.credentials = credentials or credentials_lookup(default_host)
         self.read_timeout = read_timeout
         self.stats = Stats()
         self._tokens: dict[tuple[str, str], str] = {}
@@ -76,7 +85,7 @@ class RegistryClient:
         if token:
             return {"Authorization": f"Bearer {token}"}
         creds = self.credentials(src.host) if basic else None
-        return {"Authorization": creds.header()} if creds else {}
+        return {"Authorization": creds.header()} if isinstance(creds, Basic) else {}
 
     def _authenticate(self, src: Source, resp: requests.Response) -> bool:
         """Answer a 401 challenge. Returns False when there is nothing more to try."""
@@ -85,7 +94,7 @@ class RegistryClient:
         scheme = challenge.split(" ", 1)[0].lower()
         if scheme == "basic":
             with self._lock:
-                if src.host in self._basic_hosts or creds is None:
+                if src.host in self._basic_hosts or not isinstance(creds, Basic):
                     return False
                 self._basic_hosts.add(src.host)
             return True
@@ -97,13 +106,22 @@ class RegistryClient:
         params = {k: v for k, v in (("service", h.service), ("scope", h.scope)) if v}
         if not h.scope:
             params["scope"] = f"repository:{src.repository}:pull"
-        headers = {"Authorization": creds.header()} if creds else {}
         try:
-            r = self._send("GET", str(h.realm), headers=headers, params=params)
+            if isinstance(creds, IdentityToken):
+                # the OAuth2 form of the token spec: the identity token is a refresh token
+                form = {**params, "grant_type": "refresh_token", "refresh_token": creds.token,
+                        "client_id": OAUTH_CLIENT_ID}
+                r = self._send("POST", str(h.realm), data=form)
+            else:
+                headers = {"Authorization": creds.header()} if creds else {}
+                r = self._send("GET", str(h.realm), headers=headers, params=params)
         except requests.RequestException as e:
             raise RegistryError(f"token service {h.realm} unreachable: {type(e).__name__}") from None
+        if r.status_code in (400, 401, 403) and creds is not None:
+            what = "identity token" if isinstance(creds, IdentityToken) else "credentials"
+            raise AuthError(f"{src.host}: {what} refused by the token service ({r.status_code})")
         if r.status_code in (401, 403):
-            raise AuthError(f"{src.host}: credentials refused by the token service ({r.status_code})")
+            raise AuthError(f"{src.host}: authentication required by the token service ({r.status_code})")
         if r.status_code != 200:
             raise RegistryError(f"{src.host}: token service answered {r.status_code}")
         try:

@@ -2,7 +2,7 @@
 with which notes, and publishing the tag and GitHub release.
 
 Pure decisions: ``shipping`` (which paths end up in the image), ``version`` (bump rules and
-``--version`` checks), ``tags`` (image tags), ``notes`` (release notes), ``plan`` (all of it
+``--release-version`` checks), ``tags`` (image tags), ``notes`` (release notes), ``plan`` (all of it
 over plain data). I/O edges: ``gitrepo`` (tags, the lock at a tag, changed paths, with the git
 CLI), ``publish`` (the git tag and GitHub release through PyGithub).
 """

@@ -64,7 +64,7 @@ def _summary(plan: Plan) -> str:
 
 def _headline(plan: Plan) -> str:
     """What the release is, from the changes alone: the same whether the version was computed
-    or given with --version, so publishing either way writes the same notes."""
+    or given with --release-version, so publishing either way writes the same notes."""
     if plan.base is None:
         return f"First release: {plan.version}."
     what = f"{plan.level.label} changes" if plan.level else "nothing that ships changed"

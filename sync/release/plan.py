@@ -32,7 +32,7 @@ class Plan:
     base: Release | None  # the release compared with; None before the first release
     version: semver.Version | None  # None: no release
     level: Level  # what the changes call for
-    bump: str  # auto, major, minor, patch, or "version" for --version
+    bump: str  # auto, major, minor, patch, or "version" for --release-version
     reasons: tuple[Reason, ...]
     diff: LockDiff
     paths: tuple[str, ...]  # shipped paths changed, the lock excepted
@@ -58,7 +58,7 @@ class Plan:
 
 
 def base_release(history: History, override: str | None) -> tuple[Release | None, semver.Version | None]:
-    """The release to compare HEAD with, and the checked ``--version`` if one was given."""
+    """The release to compare HEAD with, and the checked ``--release-version`` if one was given."""
     if override is None:
         return history.last(), None
     version = check_override(override, history)
@@ -101,7 +101,7 @@ def plan_release(
     if bump not in BUMPS:
         raise UsageError(f"unknown bump {bump!r}: use {', '.join(BUMPS)}")
     if override is not None and bump != "auto":
-        raise UsageError("use --bump or --version, not both")
+        raise UsageError("use --bump or --release-version, not both")
     reasons, others = classify(diff, changed_paths, rules)
     level = max((r.level for r in reasons), default=Level.NONE)
     since = f"since {base.tag}" if base else "in the repository"
@@ -134,7 +134,7 @@ def plan_release(
     clash = history.find(version)
     if clash is not None and not (override is not None and clash.commit == history.head):
         raise UsageError(
-            f"version {version} is already tagged {clash.tag} at commit {clash.commit[:12]}: choose one with --version"
+            f"version {version} is already tagged {clash.tag} at commit {clash.commit[:12]}: choose one with --release-version"
         )
     tags = image_tags(version, history.versions())
     if base is None:
@@ -142,7 +142,7 @@ def plan_release(
     elif how == "auto":
         why = f"{level.label}, after {base.tag}"
     elif how == "version":
-        why = f"--version, after {base.tag}"
+        why = f"--release-version, after {base.tag}"
     else:
         why = f"--bump {how}, after {base.tag}"
     return Plan(version=version, bump=how, tags=tags, message=f"release {version} ({why})",

@@ -81,7 +81,7 @@ def publish_release(repository: str, plan: Plan, head: str, title: str, notes: s
         created = True
     elif at != head:
         raise SyncError(f"tag {tag} already exists on {repository} at commit {at[:12]}, not at {head[:12]}: "
-                        "a release tag is never moved; choose another version with --version")
+                        "a release tag is never moved; choose another version with --release-version")
 
     latest = "true" if plan.latest else "false"
     release = _release(repo, tag)

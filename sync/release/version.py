@@ -1,4 +1,4 @@
-"""Release versions: parsing ``vX.Y.Z`` tags, the bump rules, and ``--version`` checks. Pure.
+"""Release versions: parsing ``vX.Y.Z`` tags, the bump rules, and ``--release-version`` checks. Pure.
 
 Bump rules (``Level``): a served plugin version added is MINOR, an artifact whose content
 changed is PATCH, a served version removed is MAJOR, any other shipped path (server config,
@@ -7,10 +7,10 @@ Dockerfile, chart, toolkit) is PATCH, and nothing shipped is NONE: no release.
 - The first release (no ``vX.Y.Z`` tag yet) is 1.0.0 under ``--bump auto``; an explicit bump
   counts from 0.0.0 (``--bump minor`` gives 0.1.0).
 - In 0.x a MAJOR-level change bumps the minor version under ``auto``: leaving 0.x is a decision
-  (``--bump major`` or ``--version 1.0.0``), not a side effect of removing a plugin.
+  (``--bump major`` or ``--release-version 1.0.0``), not a side effect of removing a plugin.
 - After a pre-release the next release completes it when it covers the change, as npm does:
   1.3.0-rc.1 with a patch or minor change gives 1.3.0; 2.0.0-rc.1 gives 2.0.0 for any change;
-  1.2.1-rc.1 with a minor change gives 1.3.0. The next pre-release is chosen with ``--version``.
+  1.2.1-rc.1 with a minor change gives 1.3.0. The next pre-release is chosen with ``--release-version``.
 """
 
 from __future__ import annotations
@@ -138,22 +138,22 @@ class History:
 
 
 def check_override(text: str, history: History) -> semver.Version:
-    """Validate ``--version``: a valid release version above every release reachable from
+    """Validate ``--release-version``: a valid release version above every release reachable from
     HEAD. The version of a tag already on HEAD is accepted again (publishing is idempotent).
     """
     version = parse_version(text)
     if version is None:
         raise UsageError(
-            f"invalid --version {text!r}: use X.Y.Z or X.Y.Z-PRERELEASE (semver, no build metadata)"
+            f"invalid --release-version {text!r}: use X.Y.Z or X.Y.Z-PRERELEASE (semver, no build metadata)"
         )
     existing = history.find(version)
     if existing is not None:
         if existing.commit == history.head:
             return version
         raise UsageError(
-            f"--version {version}: tag {existing.tag} already exists at commit {existing.commit[:12]}, not at HEAD"
+            f"--release-version {version}: tag {existing.tag} already exists at commit {existing.commit[:12]}, not at HEAD"
         )
     last = history.last()
     if last is not None and version <= last.version:
-        raise UsageError(f"--version {version} does not increase on the last release {last.tag}")
+        raise UsageError(f"--release-version {version} does not increase on the last release {last.tag}")
     return version

@@ -24,7 +24,6 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
-from typing import Any
 
 from sync.errors import ConfigError
 from sync.names import check_name, check_version

@@ -32,29 +32,34 @@ from sync.tree.layout import METADATA, SHA256_FILE, STORE, Tree
 STAGING_PREFIX = ".staging-"
 
 
+def _flock(fd: int, mode: int, tree: Tree, wait: float, on_wait: Callable[[], None] | None) -> None:
+    """Take ``mode`` (LOCK_EX or LOCK_SH) on ``fd``; waits up to ``wait`` seconds, then refuses clearly."""
+    deadline = time.monotonic() + wait
+    told = False
+    while True:
+        try:
+            fcntl.flock(fd, mode | fcntl.LOCK_NB)
+            return
+        except OSError as e:
+            if e.errno not in (errno.EAGAIN, errno.EACCES):
+                raise
+            if time.monotonic() >= deadline:
+                raise LockedTreeError(
+                    f"{tree.root}: another plugin-sync is writing this tree; try again when it ends"
+                ) from None
+            if not told and on_wait:
+                on_wait()
+                told = True
+            time.sleep(0.1)
+
+
 @contextmanager
 def writer_lock(tree: Tree, wait: float = 600.0, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
     """Hold the tree's writer lock. Waits up to ``wait`` seconds, then refuses clearly."""
     tree.root.mkdir(parents=True, exist_ok=True)
     fd = os.open(tree.lock_file, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        deadline = time.monotonic() + wait
-        told = False
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except OSError as e:
-                if e.errno not in (errno.EAGAIN, errno.EACCES):
-                    raise
-                if time.monotonic() >= deadline:
-                    raise LockedTreeError(
-                        f"{tree.root}: another plugin-sync is writing this tree; try again when it ends"
-                    ) from None
-                if not told and on_wait:
-                    on_wait()
-                    told = True
-                time.sleep(0.1)
+        _flock(fd, fcntl.LOCK_EX, tree, wait, on_wait)
         try:
             os.ftruncate(fd, 0)
             os.write(fd, f"{os.getpid()}\n".encode())
@@ -63,6 +68,26 @@ def writer_lock(tree: Tree, wait: float = 600.0, on_wait: Callable[[], None] | N
         yield
     finally:
         os.close(fd)  # closing the descriptor releases the lock
+
+
+@contextmanager
+def reader_lock(tree: Tree, wait: float = 600.0, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
+    """Keep writers out while reading, writing nothing: a shared lock on the lock file, opened
+    read-only. A tree no writer ever locked, or one where the file cannot be opened or locked
+    (a read-only copy, a file system without locks), is read without it: no writer is there."""
+    try:
+        fd = os.open(tree.lock_file, os.O_RDONLY)
+    except OSError:
+        yield
+        return
+    try:
+        try:
+            _flock(fd, fcntl.LOCK_SH, tree, wait, on_wait)
+        except OSError:
+            pass
+        yield
+    finally:
+        os.close(fd)
 
 
 def new_staging(tree: Tree, name: str) -> Path:

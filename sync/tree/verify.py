@@ -163,6 +163,8 @@ def verify(tree: Tree, lock: Lock, jobs: int | None = None, snapshot: dict[str, 
         for found in pool.map(lambda e: _check_entry(tree, e), lock.sorted()):
             problems += found
     problems += _strays(tree, lock)
+    if tree.journal.exists():
+        problems.append(Problem(JOURNAL, "a commit was interrupted and is unfinished; the next pull finishes it"))
     try:
         served = json.loads(tree.index_json.read_text()).get("plugins")
         if served != index_document(lock.sorted())["plugins"]:

@@ -165,7 +165,7 @@ def test_copy_buttons_put_exactly_the_url_pattern_and_yaml_on_the_clipboard(
     assert copy(page, f"{row} button[data-copy=sha256]") == entry.sha256
     snippet = copy(page, f"{row} button[data-copy=yaml]")
     # exactly what `plugin-sync wasmplugin` prints for this server
-    code = main(["--root", str(site.root), "wasmplugin", "basic-auth", "--version", "1.0.0", "--base-url", server.url])
+    code = main(["--root", str(site.root), "wasmplugin", "basic-auth", "--plugin-version", "1.0.0", "--base-url", server.url])
     assert code == 0
     assert snippet == capsys.readouterr().out
     doc = yaml.safe_load(snippet)

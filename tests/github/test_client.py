@@ -139,3 +139,34 @@ def test_api_url_must_be_http() -> None:
     assert api_url({"GITHUB_API_URL": "https://ghe.example/api/v3/"}) == "https://ghe.example/api/v3"
     with pytest.raises(UsageError, match="not an http"):
         api_url({"GITHUB_API_URL": "ftp://x"})
+
+
+def test_a_secondary_limit_told_only_in_the_body_is_waited_out(fake: FakeGitHub) -> None:
+    # a bare 403: no Retry-After, no X-RateLimit-*; only the message says "secondary rate limit"
+    fake.state.create_repo("acme/srv")
+    fake.rate_limit("GET", r"^/repos/acme/srv$", status=403, secondary=True, times=2)
+    sleeps = Sleeps()
+    assert read_repo(fake, sleeps) == "main"
+    assert fake.count("GET", r"^/repos/acme/srv$") == 3
+    assert sleeps == [60.0, 120.0]  # at least a minute, then exponentially longer
+
+
+def test_a_secondary_limit_that_lasts_fails_with_githubs_message(fake: FakeGitHub) -> None:
+    fake.state.create_repo("acme/srv")
+    fake.rate_limit("GET", r"^/repos/acme/srv$", status=403, secondary=True, times=10)
+    sleeps = Sleeps()
+    with pytest.raises(GitHubError) as e:
+        read_repo(fake, sleeps)
+    assert fake.count("GET", r"^/repos/acme/srv$") == POLICY.attempts
+    assert sleeps == [60.0, 120.0, 240.0]
+    assert e.value.status == 403 and "403 You have exceeded a secondary rate limit" in e.value.message
+
+
+def test_a_plain_403_keeps_its_message_and_a_write_is_not_repeated(fake: FakeGitHub) -> None:
+    fake.state.create_repo("acme/srv")
+    fake.fail("POST", r"/git/blobs$", 403, body={"message": "Must have admin rights to Repository."})
+    sleeps = Sleeps()
+    with pytest.raises(GitHubError, match="403 Must have admin rights to Repository.") as e:
+        with github_errors("writing a blob"):
+            client(fake, sleeps).get_repo("acme/srv").create_git_blob("x", "utf-8")
+    assert e.value.status == 403 and sleeps == [] and fake.count("POST", r"/git/blobs$") == 1

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from sync.oci.auth import Basic, IdentityToken, credentials_lookup
+from sync.oci.reference import parse_source
+from sync.oci.registry import RegistryClient
 from sync.sample import wasm_module
 from tests.pull.conftest import Workspace, artifact, assert_no_traceback
 from tests.support.registry import running_registry
+from tests.support.tokenserver import TokenService
 
 
 @pytest.fixture
@@ -63,3 +70,106 @@ def test_tls_to_a_plain_registry_says_plain_http(ws: Workspace) -> None:
     assert_no_traceback(r)
     assert "failed    a:" in r.err and "needs --plain-http" in r.err
     assert "gave up" not in r.err  # not retried: a second handshake fails the same way
+
+
+# --- credentials per registry host, and the token service --------------------------------------
+
+def _basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+def _docker_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, auths: dict[str, dict[str, str]]) -> None:
+    cfg = tmp_path / "docker"
+    cfg.mkdir(exist_ok=True)
+    (cfg / "config.json").write_text(json.dumps({"auths": auths}))
+    monkeypatch.setenv("DOCKER_CONFIG", str(cfg))
+
+
+@pytest.fixture
+def two_registries():  # type: ignore[no-untyped-def]
+    """Registry A (alice) and registry B (bob), each behind its own token service."""
+    with TokenService("registry-a", users={"alice": "pw-a"}, refresh_tokens={"idt-alice": "alice"}) as ta, \
+            TokenService("registry-b", users={"bob": "pw-b"}) as tb, \
+            running_registry(token_service=ta) as a, running_registry(token_service=tb) as b:
+        a.bearer = ta.issue("seed", "repository:plugins/a:pull,push")
+        a.push("plugins/a", "1.0.0", artifact(700, 3))
+        b.bearer = tb.issue("seed", "repository:plugins/b:pull,push")
+        b.push("plugins/b", "1.0.0", artifact(700, 4))
+        ta.seen.clear()
+        tb.seen.clear()
+        yield a, ta, b, tb
+
+
+def test_env_credentials_go_only_to_their_host_and_its_token_service(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, two_registries) -> None:  # type: ignore[no-untyped-def]
+    a, ta, b, tb = two_registries
+    ws = Workspace(tmp_path, a)
+    ws.write_config({"a": {"tag": "1.0.0"}, "b": {"source": f"{b.host}/plugins/b:1.0.0"}})
+    monkeypatch.setenv("PLUGIN_SYNC_REGISTRY_USERNAME", "alice")
+    monkeypatch.setenv("PLUGIN_SYNC_REGISTRY_PASSWORD", "pw-a")
+    monkeypatch.setenv("PLUGIN_SYNC_REGISTRY_HOST", a.host)
+    _docker_config(tmp_path, monkeypatch, {b.host: {"auth": base64.b64encode(b"bob:pw-b").decode()}})
+    r = ws.pull()
+    assert r.code == 0, r.err
+    assert (ws.root / "b/1.0.0/plugin.wasm").read_bytes() == wasm_module(700, 4)
+    assert {s.authorization for s in ta.seen} == {_basic("alice", "pw-a")}
+    assert {s.authorization for s in tb.seen} == {_basic("bob", "pw-b")}  # never alice's
+
+
+def test_the_default_host_of_the_env_credentials(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                 two_registries) -> None:  # type: ignore[no-untyped-def]
+    """Without PLUGIN_SYNC_REGISTRY_HOST the environment's credentials are for the host the
+    caller names (pull: the config's registry); PLUGIN_SYNC_REGISTRY_HOST moves them."""
+    a, ta, b, tb = two_registries
+    monkeypatch.setenv("PLUGIN_SYNC_REGISTRY_USERNAME", "alice")
+    monkeypatch.setenv("PLUGIN_SYNC_REGISTRY_PASSWORD", "pw-a")
+    _docker_config(tmp_path, monkeypatch, {b.host: {"auth": base64.b64encode(b"bob:pw-b").decode()}})
+    client = RegistryClient(default_host=a.host)
+    for reg, repo in ((a, "plugins/a"), (b, "plugins/b")):
+        assert client.tags(replace(parse_source(f"{reg.host}/{repo}:1.0.0", a.host), plain_http=True)) == ["1.0.0"]
+    assert {s.authorization for s in ta.seen} == {_basic("alice", "pw-a")}
+    assert {s.authorization for s in tb.seen} == {_basic("bob", "pw-b")}
+
+    lookup = credentials_lookup(default_host=a.host)
+    assert lookup(a.host) == Basic("alice", "pw-a") and lookup(b.host) == Basic("bob", "pw-b")
+    monkeypatch.setenv("PLUGIN_SYNC_REGISTRY_HOST", b.host)
+    lookup = credentials_lookup(default_host=a.host)
+    assert lookup(b.host) == Basic("alice", "pw-a") and lookup(a.host) is None
+
+
+def test_identity_token_from_the_docker_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                               two_registries) -> None:  # type: ignore[no-untyped-def]
+    a, ta, _, _ = two_registries
+    ws = Workspace(tmp_path, a)
+    ws.write_config({"a": {"tag": "1.0.0"}})
+    _docker_config(tmp_path, monkeypatch, {a.host: {"auth": "", "identitytoken": "idt-alice"}})
+    r = ws.pull()
+    assert r.code == 0, r.err
+    assert (ws.root / "a/1.0.0/plugin.wasm").read_bytes() == wasm_module(700, 3)
+    # the OAuth2 refresh-token grant of the token spec, with no Authorization header
+    assert ta.seen and all(s.method == "POST" and s.authorization == "" for s in ta.seen)
+    assert ta.seen[0].form == {"grant_type": "refresh_token", "refresh_token": "idt-alice", "client_id": "plugin-sync",
+                               "service": "registry-a", "scope": "repository:plugins/a:pull"}
+    assert "idt-alice" not in r.err + r.out
+
+    _docker_config(tmp_path, monkeypatch, {a.host: {"identitytoken": "idt-revoked"}})
+    shutil.rmtree(ws.root)  # so that the locked build must fetch again
+    r = ws.pull("--locked")
+    assert r.code == 1 and "identity token refused by the token service (401)" in r.err, r.err
+    assert "idt-revoked" not in r.err + r.out
+
+
+def test_a_credential_helper_identity_token(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """docker-credential-* helpers give an identity token as the user name ``<token>``."""
+    helper = tmp_path / "bin" / "docker-credential-fixture"
+    helper.parent.mkdir()
+    helper.write_text('#!/bin/sh\nread host\n'
+                      'echo "{\\"ServerURL\\": \\"$host\\", \\"Username\\": \\"<token>\\", \\"Secret\\": \\"idt-$host\\"}"\n')
+    helper.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{helper.parent}:{os.environ['PATH']}")
+    cfg = tmp_path / "docker"
+    cfg.mkdir()
+    (cfg / "config.json").write_text(json.dumps({"credHelpers": {"reg.example": "fixture"}}))
+    monkeypatch.setenv("DOCKER_CONFIG", str(cfg))
+    assert credentials_lookup()("reg.example") == IdentityToken("idt-reg.example")
+    assert credentials_lookup()("other.example") is None

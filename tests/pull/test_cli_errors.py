@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -87,3 +89,44 @@ def test_import_reference_lists(tmp_path: Path) -> None:
     bad.write_text("# x\n\nno-equals-sign-here\n")
     r = ws.cli("import", str(bad))
     assert r.code == 2 and "line 3" in r.err
+
+
+@pytest.mark.parametrize("missing", ["sync.cli.detect", "sync.cursor"])
+def test_a_missing_module_is_a_loud_packaging_error(missing: str) -> None:
+    """A command module left out of the package, or a dependency not installed, is not hidden
+    as a missing subcommand: every command fails with one line naming what is missing."""
+    code = (f"import sys; sys.modules[{missing!r}] = None\n"
+            "from sync.cli import main\n"
+            "sys.exit(main(['--help']))\n")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 1, p.stdout + p.stderr
+    assert "Traceback" not in p.stderr and p.stdout == ""
+    assert p.stderr.startswith("plugin-sync: internal error: command 'detect' cannot be loaded"), p.stderr
+    assert missing in p.stderr and "broken installation" in p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1
+
+
+def test_every_command_help_is_plain_text_with_one_usage(capsys: pytest.CaptureFixture[str]) -> None:
+    from sync.cli import COMMANDS, main
+
+    for name in [c if c != "properties" else "import" for c in COMMANDS]:
+        with pytest.raises(SystemExit) as e:
+            main([name, "--help"])
+        out = capsys.readouterr().out
+        assert e.value.code == 0
+        assert "``" not in out, (name, out)
+        assert out.count("usage:") == 1 and out.count(f"plugin-sync {name} [") == 1, (name, out)
+
+
+@pytest.mark.parametrize("args, expect", [
+    (("release", "--version", "2.1.0"), "--version is the program's version flag; use --release-version 2.1.0"),
+    (("wasmplugin", "a", "--version", "1.0.0", "--base-url", "http://h"),
+     "--version is the program's version flag; use --plugin-version 1.0.0"),
+])
+def test_the_old_version_option_of_a_command_is_refused_with_its_new_name(
+        tmp_path: Path, args: tuple[str, ...], expect: str) -> None:
+    r = Workspace(tmp_path, None).cli(*args)
+    assert r.code == 2 and expect in r.err, r.err
+    assert_no_traceback(r)
+    v = Workspace(tmp_path, None).cli("--version")
+    assert v.code == 0 and v.out.startswith("plugin-sync ")

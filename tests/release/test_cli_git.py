@@ -128,7 +128,7 @@ def test_head_already_released(repo: Repo, capsys: pytest.CaptureFixture[str]) -
     code, out, _ = release(capsys)
     assert (code, out) == (0, "no release: HEAD is already released as v1.0.1\n")
     # publishing that version again is allowed, against the release before it
-    code, doc, _ = release(capsys, "--json", "--version", "1.0.1")
+    code, doc, _ = release(capsys, "--json", "--release-version", "1.0.1")
     assert code == 0 and isinstance(doc, dict)
     assert (doc["version"], doc["previous"]) == ("1.0.1", "v1.0.0")
     assert [r["text"] for r in doc["reasons"]] == ["Dockerfile changed"]
@@ -146,10 +146,10 @@ def test_lock_missing_at_the_tag_is_empty(repo: Repo, capsys: pytest.CaptureFixt
 
 
 @pytest.mark.parametrize("args,message", [
-    (("--version", "2.1"), "invalid --version '2.1'"),
-    (("--version", "0.9.0"), "does not increase on the last release v1.0.0"),
-    (("--version", "1.0.0"), "tag v1.0.0 already exists at commit"),
-    (("--version", "2.0.0", "--bump", "minor"), "use --bump or --version, not both"),
+    (("--release-version", "2.1"), "invalid --release-version '2.1'"),
+    (("--release-version", "0.9.0"), "does not increase on the last release v1.0.0"),
+    (("--release-version", "1.0.0"), "tag v1.0.0 already exists at commit"),
+    (("--release-version", "2.0.0", "--bump", "minor"), "use --bump or --release-version, not both"),
     (("--bump", "huge"), "invalid choice: 'huge'"),
     (("--image", "registry.example/plugin-server:1.0"), "without a tag"),
     (("--image-digest", "sha256:abc"), "expected sha256: and 64 hex digits"),

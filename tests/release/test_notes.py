@@ -78,7 +78,7 @@ def test_no_release_has_no_notes() -> None:
 
 
 def test_notes_do_not_depend_on_how_the_version_was_chosen() -> None:
-    """The release workflow computes the version, then publishes with --version: same notes."""
+    """The release workflow computes the version, then publishes with --release-version: same notes."""
     old, new = {"basic-auth@2.0.0": 1}, {"basic-auth@2.0.0": 1, "hmac-auth@1.0.0": 1}
     auto = plan(("1.2.0",), old, new, ["plugins.lock.json"])
     given = plan(("1.2.0",), old, new, ["plugins.lock.json"], override="1.3.0")

@@ -83,7 +83,7 @@ def test_publish_creates_the_tag_and_release_once(fake: fg.FakeGitHub, local: Re
 
     # the same version again: nothing is written, and it says so
     writes = len(fake.writes())
-    code, out, _ = publish(capsys, "--version", "1.1.0", "--image", "registry.example/higress/plugin-server",
+    code, out, _ = publish(capsys, "--release-version", "1.1.0", "--image", "registry.example/higress/plugin-server",
                            "--image-digest", DIGEST)
     assert code == 0
     assert "publish: unchanged: tag v1.1.0 and its release are already published; nothing changed" in out
@@ -93,13 +93,13 @@ def test_publish_creates_the_tag_and_release_once(fake: fg.FakeGitHub, local: Re
 
 def test_republish_after_the_tag_was_fetched(fake: fg.FakeGitHub, local: Repo,
                                              capsys: pytest.CaptureFixture[str]) -> None:
-    """A re-run whose checkout holds the new tag: --version of the tag on HEAD is accepted."""
+    """A re-run whose checkout holds the new tag: --release-version of the tag on HEAD is accepted."""
     push(local, remote(fake), tags=("v1.0.0",))
     assert publish(capsys)[0] == 0
     local.tag("v1.1.0")
-    code, out, _ = publish(capsys, "--version", "1.1.0")
+    code, out, _ = publish(capsys, "--release-version", "1.1.0")
     assert code == 0 and "publish: unchanged" in out
-    # and without --version there is nothing to release
+    # and without --release-version there is nothing to release
     code, out, _ = publish(capsys)
     assert (code, out) == (0, "no release: HEAD is already released as v1.1.0\npublish: nothing to publish\n")
 
@@ -139,14 +139,14 @@ def test_tag_on_another_commit_is_never_moved(fake: fg.FakeGitHub, local: Repo,
     code, _, err = publish(capsys)
     assert code == 1
     assert err == (f"plugin-sync: error: tag v1.1.0 already exists on {REPO} at commit {other[:12]}, not at "
-                   f"{local.head()[:12]}: a release tag is never moved; choose another version with --version\n")
+                   f"{local.head()[:12]}: a release tag is never moved; choose another version with --release-version\n")
     assert repo.releases == [] and repo.refs["refs/tags/v1.1.0"] == other
     assert fake.writes() == []
 
 
 def test_prerelease_is_not_latest(fake: fg.FakeGitHub, local: Repo, capsys: pytest.CaptureFixture[str]) -> None:
     push(local, remote(fake), tags=("v1.0.0",))
-    code, out, _ = publish(capsys, "--version", "2.1.0-rc.1")
+    code, out, _ = publish(capsys, "--release-version", "2.1.0-rc.1")
     assert code == 0 and "tags: 2.1.0-rc.1\n" in out
     [rel] = remote(fake).releases
     assert rel.tag_name == "v2.1.0-rc.1" and rel.prerelease is True

@@ -107,7 +107,7 @@ CASES = [
          bump="minor"),
     Case("first release, nothing ships: no release", (), {}, {}, ("README.md", "docs/pipelines.md"), None,
          message="nothing that ships changed in the repository"),
-    Case("first release --version", (), {}, BASE, (LOCK,), "2.1.0", ("2.1.0", "2.1", "2", "latest"),
+    Case("first release --release-version", (), {}, BASE, (LOCK,), "2.1.0", ("2.1.0", "2.1", "2", "latest"),
          override="2.1.0"),
     # pre-releases
     Case("after rc, patch completes it", ("1.2.0", "1.3.0-rc.1"), BASE, {**BASE, "key-auth@2.0.0": 2},
@@ -120,19 +120,19 @@ CASES = [
          (LOCK,), "1.3.0"),
     Case("after minor rc, major goes past it", ("1.2.0", "1.3.0-rc.1"), BASE, {"basic-auth@2.0.0": 1},
          (LOCK,), "2.0.0"),
-    Case("--version pre-release: own tag only", ("1.2.0",), BASE, {**BASE, "hmac-auth@1.0.0": 1}, (LOCK,),
+    Case("--release-version pre-release: own tag only", ("1.2.0",), BASE, {**BASE, "hmac-auth@1.0.0": 1}, (LOCK,),
          "2.1.0-rc.1", ("2.1.0-rc.1",), override="2.1.0-rc.1"),
-    Case("--version next pre-release", ("1.2.0", "2.1.0-rc.1"), BASE, BASE, ("Dockerfile",),
+    Case("--release-version next pre-release", ("1.2.0", "2.1.0-rc.1"), BASE, BASE, ("Dockerfile",),
          "2.1.0-rc.2", ("2.1.0-rc.2",), override="v2.1.0-rc.2"),
-    Case("--version final after its pre-release", ("1.2.0", "2.1.0-rc.2"), BASE, BASE, (),
+    Case("--release-version final after its pre-release", ("1.2.0", "2.1.0-rc.2"), BASE, BASE, (),
          "2.1.0", ("2.1.0", "2.1", "2", "latest"), override="2.1.0"),
     # overrides and forced bumps
-    Case("--version aligned with Higress, nothing changed", ("1.2.0",), BASE, BASE, (), "2.1.0",
-         ("2.1.0", "2.1", "2", "latest"), override="2.1.0", message="release 2.1.0 (--version, after v1.2.0)"),
-    Case("--version of the tag on HEAD: publish again", ("1.2.0", "1.3.0"), BASE, {**BASE, "hmac-auth@1.0.0": 1},
+    Case("--release-version aligned with Higress, nothing changed", ("1.2.0",), BASE, BASE, (), "2.1.0",
+         ("2.1.0", "2.1", "2", "latest"), override="2.1.0", message="release 2.1.0 (--release-version, after v1.2.0)"),
+    Case("--release-version of the tag on HEAD: publish again", ("1.2.0", "1.3.0"), BASE, {**BASE, "hmac-auth@1.0.0": 1},
          (LOCK,), "1.3.0", ("1.3.0", "1.3", "1", "latest"), override="1.3.0", at_head=("1.3.0",),
          message="after v1.2.0"),
-    Case("--version above a tag on HEAD", ("1.2.0", "1.3.0"), BASE, BASE, (), "2.1.0", override="2.1.0",
+    Case("--release-version above a tag on HEAD", ("1.2.0", "1.3.0"), BASE, BASE, (), "2.1.0", override="2.1.0",
          at_head=("1.3.0",), message="after v1.3.0"),
     Case("--bump patch forces a release", ("1.2.0",), BASE, BASE, (), "1.2.1", bump="patch"),
     Case("--bump major", ("1.2.0",), BASE, {**BASE, "key-auth@2.0.0": 2}, (LOCK,), "2.0.0", bump="major"),
@@ -170,10 +170,10 @@ def test_version_table(case: Case) -> None:
 
 
 REFUSED = [
-    ("not semver", "banana", "invalid --version"),
-    ("two parts", "2.1", "invalid --version"),
-    ("build metadata", "2.1.0+build.1", "invalid --version"),
-    ("leading zero", "2.01.0", "invalid --version"),
+    ("not semver", "banana", "invalid --release-version"),
+    ("two parts", "2.1", "invalid --release-version"),
+    ("build metadata", "2.1.0+build.1", "invalid --release-version"),
+    ("leading zero", "2.01.0", "invalid --release-version"),
     ("same as last", "1.2.0", "already exists"),
     ("lower than last", "1.1.9", "does not increase on the last release v1.2.0"),
     ("pre-release of the last", "1.2.0-rc.1", "does not increase"),
@@ -196,7 +196,7 @@ def test_bump_and_version_together_are_refused() -> None:
 
 
 def test_computed_version_taken_elsewhere_is_refused() -> None:
-    with pytest.raises(UsageError, match="already tagged v1.2.1 .* choose one with --version"):
+    with pytest.raises(UsageError, match="already tagged v1.2.1 .* choose one with --release-version"):
         decide(Case("x", ("1.2.0",), BASE, BASE, ("Dockerfile",), None, others=("1.2.1",)))
 
 

@@ -57,7 +57,9 @@ connection failures and timeouts are tried again, up to 5 tries in all
 (`PLUGIN_SYNC_RETRY_ATTEMPTS`), after a wait that grows exponentially from 0.5 s
 (`PLUGIN_SYNC_RETRY_BASE`) with full jitter, capped at 20 s. A `Retry-After` (seconds or an
 HTTP date) or a spent `X-RateLimit-Reset` is waited out instead, unless it asks for more than
-120 s (`PLUGIN_SYNC_RETRY_MAX_WAIT`): then the run fails at once and says so. A blob that fails
+120 s (`PLUGIN_SYNC_RETRY_MAX_WAIT`): then the run fails at once and says so. A GitHub 403
+whose body alone tells of a rate limit (a secondary limit may come so) waits 60 s, then twice
+as long each time, as GitHub advises. A blob that fails
 its digest or size check, or breaks off, is fetched again under the same bound. Registry
 connections time out after 10 s and reads after 60 s (`pull --timeout`), GitHub requests after
 30 s. The suite runs with a base of 0.01 s and `--timeout 1` to stay fast.

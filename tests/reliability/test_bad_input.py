@@ -240,7 +240,7 @@ commands = st.one_of(
     st.builds(lambda f, o: ["import", f, *o], st.one_of(safe_file, st.sampled_from(["plugins.yaml", "layout"])),
               st.sampled_from([[], ["-o", "out.yaml"], ["--output", "out.yaml"]])),
     st.builds(lambda n, a: ["wasmplugin", n, *a], safe_file, st.lists(st.one_of(text, st.sampled_from(
-        ["--version", "--base-url", "http://x", "--namespace", "--resource-name"])), max_size=4)),
+        ["--plugin-version", "--version", "--base-url", "http://x", "--namespace", "--resource-name"])), max_size=4)),
     st.lists(text, max_size=3),
     st.sampled_from([["--help"], ["--version"], [], ["pull", "--help"]]),
 )

@@ -140,7 +140,7 @@ def test_sigkill_at_random_moments_never_serves_a_broken_module(tmp_path: Path, 
     ws = Workspace(tmp_path, console.registry)
     moments: dict[str, int] = {}
     landed = {"fresh": 0, "update": 0}
-    recovered = 0  # kills after which verify had to finish an interrupted commit
+    recovered = 0  # kills that left a commit unfinished: verify reports it, the next pull finishes it
     mixed = 0  # kills that left some plugins old and some new
     tries = 0
     while landed["fresh"] < FRESH_KILLS or landed["update"] < UPDATE_KILLS:
@@ -174,8 +174,12 @@ def test_sigkill_at_random_moments_never_serves_a_broken_module(tmp_path: Path, 
         if not fresh and all(counts.values()):
             mixed += 1
         v = inproc(ws, "verify")
-        assert v.code == 0, (tries, moment, v.out, v.err)
-        recovered += "finished an interrupted commit" in v.err
+        if (ws.root / ".journal.json").exists():
+            # verify reports the unfinished commit and leaves it to the next writer
+            assert v.code == 1 and ".journal.json: a commit was interrupted" in v.out, (tries, moment, v.out)
+            recovered += 1
+        else:
+            assert v.code == 0, (tries, moment, v.out, v.err)
         check_served(ws.root, console, allowed)
 
         done = inproc(ws, "pull", "--plain-http", "--registry", console.registry.host)
@@ -189,9 +193,9 @@ def test_sigkill_at_random_moments_never_serves_a_broken_module(tmp_path: Path, 
               f"{UPDATE_KILLS} while updating every plugin of a full tree)",
         kills,
         f"{tries} pulls started: {', '.join(f'{n} {m}' for m, n in sorted(moments.items()))}; "
-        f"{recovered} kills left a commit half done (finished by verify); {mixed} left old and new plugins "
-        "side by side; every served module whole and old or new; verify passed after every kill; every "
-        "next pull completed and verified")
+        f"{recovered} kills left a commit half done (reported by verify, finished by the next pull); {mixed} "
+        "left old and new plugins side by side; every served module whole and old or new; verify passed "
+        "after every other kill; every next pull completed and verified")
 
 
 def test_two_pulls_together_on_one_tree(tmp_path: Path, console: Console, reliability: Collector) -> None:

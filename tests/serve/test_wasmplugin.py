@@ -35,7 +35,7 @@ def test_choose_explains_what_is_available() -> None:
         choose(entries, "zzz", None)
     with pytest.raises(UsageError, match=r"a has no version '3.0.0'; available: 1.0.0, 2.0.0"):
         choose(entries, "a", "3.0.0")
-    with pytest.raises(UsageError, match="pass --version"):
+    with pytest.raises(UsageError, match="pass --plugin-version"):
         choose(_entries(("c", "latest"), ("c", "stable")), "c", None)
 
 
@@ -101,7 +101,7 @@ def test_cli_prints_the_highest_version_with_index_sha256_and_spec_placement(
 
 
 def test_cli_version_namespace_and_name(served_tree: Tree, capsys: pytest.CaptureFixture[str]) -> None:
-    rc = main(_cli(served_tree, "my-filter", "--version", "0.1.0", "--base-url", "http://h:8080",
+    rc = main(_cli(served_tree, "my-filter", "--plugin-version", "0.1.0", "--base-url", "http://h:8080",
                    "--namespace", "gw", "--resource-name", "custom"))
     assert rc == 0
     doc = yaml.safe_load(capsys.readouterr().out)
@@ -112,7 +112,7 @@ def test_cli_version_namespace_and_name(served_tree: Tree, capsys: pytest.Captur
 def test_cli_errors_are_one_line_and_exit_2(served_tree: Tree, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     cases = [
         (_cli(served_tree, "nope", "--base-url", "http://h"), "available: basic-auth, key-auth, my-filter"),
-        (_cli(served_tree, "key-auth", "--version", "1.0.0", "--base-url", "http://h"), "available: 2.0.0"),
+        (_cli(served_tree, "key-auth", "--plugin-version", "1.0.0", "--base-url", "http://h"), "available: 2.0.0"),
         (_cli(served_tree, "key-auth", "--base-url", "ftp://h"), "--base-url"),
         (["--root", str(tmp_path), "wasmplugin", "key-auth", "--base-url", "http://h"], "run `plugin-sync pull` first"),
     ]

@@ -11,12 +11,15 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 from contextlib import contextmanager
 
 import requests
 
 from sync.sample import Artifact
+
+if TYPE_CHECKING:
+    from tests.support.tokenserver import TokenService
 
 BINARY = shutil.which("docker-registry") or "/usr/bin/docker-registry"
 
@@ -33,6 +36,15 @@ class Registry:
     root: Path
     auth: tuple[str, str] | None = None
     proc: subprocess.Popen[bytes] | None = None
+    bearer: str | None = None  # a token for pushes to a registry behind a token service
+
+    def _session(self) -> requests.Session:
+        s = requests.Session()
+        if self.auth:
+            s.auth = self.auth
+        if self.bearer:
+            s.headers["Authorization"] = f"Bearer {self.bearer}"
+        return s
 
     @property
     def url(self) -> str:
@@ -40,9 +52,7 @@ class Registry:
 
     def push(self, repo: str, tag: str, art: Artifact) -> str:
         """Push ``art`` as ``repo:tag``; returns the manifest digest."""
-        s = requests.Session()
-        if self.auth:
-            s.auth = self.auth
+        s = self._session()
         for digest, data in art.blobs.items():
             if s.head(f"{self.url}/v2/{repo}/blobs/{digest}").status_code == 200:
                 continue
@@ -60,16 +70,12 @@ class Registry:
         return art.digest
 
     def push_raw_manifest(self, repo: str, tag: str, manifest: bytes, media_type: str) -> None:
-        s = requests.Session()
-        if self.auth:
-            s.auth = self.auth
+        s = self._session()
         s.put(f"{self.url}/v2/{repo}/manifests/{tag}", data=manifest,
               headers={"Content-Type": media_type}).raise_for_status()
 
     def delete_tag(self, repo: str, tag: str) -> None:
-        s = requests.Session()
-        if self.auth:
-            s.auth = self.auth
+        s = self._session()
         r = s.head(f"{self.url}/v2/{repo}/manifests/{tag}",
                    headers={"Accept": "application/vnd.oci.image.manifest.v1+json"})
         r.raise_for_status()
@@ -84,13 +90,17 @@ def _htpasswd(path: Path, user: str, password: str) -> None:
 
 
 @contextmanager
-def running_registry(auth: tuple[str, str] | None = None, root: Path | None = None) -> Iterator[Registry]:
-    """Start docker-registry on a free loopback port; stop it and remove its data after."""
+def running_registry(auth: tuple[str, str] | None = None, root: Path | None = None,
+                     token_service: "TokenService | None" = None) -> Iterator[Registry]:
+    """Start docker-registry on a free loopback port; stop it and remove its data after.
+    ``auth``: htpasswd Basic auth; ``token_service``: Bearer auth through that service."""
     tmp = Path(tempfile.mkdtemp(prefix="registry-"))
     data = root or tmp / "data"
     port = free_port()
     auth_cfg = ""
-    if auth:
+    if token_service:
+        auth_cfg = token_service.registry_auth_config(tmp / "token-cert.pem")
+    elif auth:
         _htpasswd(tmp / "htpasswd", *auth)
         auth_cfg = f"auth:\n  htpasswd:\n    realm: test-realm\n    path: {tmp / 'htpasswd'}\n"
     (tmp / "config.yml").write_text(

@@ -1,5 +1,6 @@
 """actionlint and zizmor (offline) over every workflow: no finding at all from actionlint, and
-none at medium severity or above from zizmor, even with its "auditor" persona."""
+none at medium severity or above from zizmor, even with its "auditor" persona. ruff and vermin
+over the package: nothing newer than Python 3.10, the oldest Python it supports."""
 
 from __future__ import annotations
 
@@ -47,3 +48,25 @@ def test_zizmor_does_report_an_unsafe_workflow(tmp_path) -> None:  # type: ignor
     proc = run_tool("zizmor", "--offline", "--min-severity", "medium", "--format", "json", str(bad))
     idents = {f["ident"] for f in json.loads(proc.stdout)}
     assert {"template-injection", "unpinned-uses"} <= idents
+
+
+def test_ruff_finds_nothing_in_the_package() -> None:
+    proc = run_tool("ruff", "check", "--no-cache", "sync")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_vermin_finds_nothing_newer_than_python_310_in_the_package() -> None:
+    proc = run_tool("vermin", "-t=3.10-", "--violations", "--eval-annotations", "--no-tips", "sync")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_ruff_and_vermin_do_report_what_python_310_lacks(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The checks above are not vacuous: 3.11 syntax fails ruff, 3.11 library calls fail vermin."""
+    syntax = tmp_path / "syntax.py"
+    syntax.write_text("try:\n    pass\nexcept* ValueError:\n    pass\n")
+    proc = run_tool("ruff", "check", "--no-cache", "--config", "pyproject.toml", str(syntax))
+    assert proc.returncode == 1 and "Python 3.11" in proc.stdout, proc.stdout + proc.stderr
+    library = tmp_path / "library.py"
+    library.write_text("import tomllib\nfrom typing import Self\n\nprint(tomllib, Self)\n")
+    proc = run_tool("vermin", "-t=3.10-", "--violations", "--eval-annotations", "--no-tips", str(library))
+    assert proc.returncode == 1 and "'tomllib' module requires" in proc.stdout, proc.stdout + proc.stderr

@@ -5,6 +5,7 @@ secrets only through env or action inputs, concurrency groups, no persisted cred
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -58,7 +59,22 @@ def test_container_images_pinned_by_digest(wf: Workflow) -> None:
         container = job.get("container")
         if container is not None:
             image = container["image"] if isinstance(container, dict) else container
-            assert re.search(r"@sha256:[0-9a-f]{64}$", image), f"{wf.name} {job_id}: {image}"
+            m = re.fullmatch(r"\$\{\{\s*matrix\.(\w+)\s*\}\}", image)
+            # an image from the matrix: every value the matrix gives it must be pinned
+            images = [row[m.group(1)] for row in job["strategy"]["matrix"]["include"]] if m else [image]
+            for image in images:
+                assert re.search(r"@sha256:[0-9a-f]{64}$", image), f"{wf.name} {job_id}: {image}"
+
+
+def test_ci_runs_every_python_the_package_supports() -> None:
+    """requires-python says >= 3.10; CI covers each minor version from there to 3.13."""
+    job = load("ci.yml").jobs["test"]
+    rows = job["strategy"]["matrix"]["include"]
+    assert [r["python"] for r in rows] == ["3.10", "3.11", "3.12", "3.13"]
+    for r in rows:
+        assert f"/python:{r['python']}-slim-bookworm@sha256:" in r["image"]
+    text = (Path(__file__).resolve().parents[2] / "pyproject.toml").read_text()
+    assert 'requires-python = ">=3.10"' in text
 
 
 def test_no_dangerous_triggers(wf: Workflow) -> None:

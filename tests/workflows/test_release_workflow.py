@@ -52,7 +52,7 @@ def test_version_step_runs_release_with_the_inputs() -> None:
     step = WF.step("version", "plan")
     assert step["env"] == {"VERSION": "${{ inputs.version }}", "BUMP": "${{ inputs.bump || 'auto' }}"}
     assert 'plugin-sync release "${args[@]}"' in step["run"]
-    assert '--version "$VERSION"' in step["run"] and '--bump "$BUMP"' in step["run"]
+    assert '--release-version "$VERSION"' in step["run"] and '--bump "$BUMP"' in step["run"]
     checkout = WF.jobs["version"]["steps"][0]
     assert checkout["with"]["fetch-depth"] == 0  # every tag: the last release is found among them
 
@@ -93,7 +93,7 @@ def test_the_pushed_digest_is_signed_keyless() -> None:
 
 def test_publish_tags_the_built_version_with_its_digest() -> None:
     step = WF.jobs["publish"]["steps"][-1]
-    assert step["run"].startswith('plugin-sync release --version "$VERSION" --publish')
+    assert step["run"].startswith('plugin-sync release --release-version "$VERSION" --publish')
     assert '--image-digest "$DIGEST"' in step["run"]
     assert step["env"] == {"GITHUB_TOKEN": "${{ github.token }}", "VERSION": "${{ needs.version.outputs.version }}",
                            "DIGEST": "${{ needs.image.outputs.digest }}"}
