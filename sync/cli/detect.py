@@ -28,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("detect", help="list the plugins changed by upstream merges since a point",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--upstream", metavar="OWNER/REPO",
-                   help="the upstream repository (default: upstream.repository in plugins.yaml, else alibaba/higress)")
+                   help="the upstream repository (default: upstream.repository in plugins.yaml, else higress-group/higress)")
     p.add_argument("--since", metavar="REF",
                    help="a PR number (#123), a commit sha or an ISO 8601 time (default: the cursor)")
     p.add_argument("--git", metavar="PATH", type=Path, help="read a local clone with git instead of the API")
@@ -70,11 +70,16 @@ def starting_point(args: argparse.Namespace, reader: Reader, cursor: Cursor | No
         return reader.resolve(parse_since(args.since))
     if cursor is None:
         raise UsageError(f"no --since given and no cursor at {where}: say where to start, e.g. --since 2025-01-01")
-    if cursor.upstream.lower() != upstream.lower():
-        raise UsageError(f"{where} follows {cursor.upstream}, not {upstream}: give --since")
+    if not follows(reader, cursor):
+        raise UsageError(f"{where} follows {cursor.upstream}, not {reader.upstream}: give --since")
     if cursor.last is None:
         raise UsageError(f"{where} has no last merge yet: give --since")
     return cursor.last
+
+
+def follows(reader: Reader, cursor: Cursor) -> bool:
+    """The cursor names the repository the reader reads (under its old name, too)."""
+    return reader.canonical(cursor.upstream).lower() == reader.upstream.lower()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -93,7 +98,7 @@ def _run(args: argparse.Namespace) -> int:
     cursor = load_cursor(where)
     reader = make_reader(args, upstream)
     since = starting_point(args, reader, cursor, upstream, where)
-    carried = cursor.carried() if cursor and cursor.upstream.lower() == upstream.lower() else []
+    carried = cursor.carried() if cursor and follows(reader, cursor) else []
     changes = detect(
         reader,
         since,

@@ -13,7 +13,9 @@ from sync.upstream.paths import version_of
 
 
 class Reader(Protocol):
-    upstream: str
+    upstream: str  # the canonical OWNER/REPO (after a move)
+
+    def canonical(self, name: str) -> str: ...
 
     def resolve(self, ref: SinceRef) -> Position: ...
 

@@ -44,12 +44,12 @@ TOKEN = "ghp_UpstreamReaderToken0123456789"
 
 @pytest.fixture
 def fake_upstream(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[FakeGitHub, Repo]]:
-    """alibaba/higress on a fake GitHub, with the same merges as ``upstream`` plus API-only cases."""
+    """higress-group/higress on a fake GitHub, with the same merges as ``upstream`` plus API-only cases."""
     with FakeGitHub(token=TOKEN, max_per_page=2) as fake:
         for k, v in client_env(fake).items():
             monkeypatch.setenv(k, v)
         monkeypatch.setenv("PLUGIN_SYNC_RETRY_BASE", "0.01")
-        repo = fake.state.create_repo("alibaba/higress")
+        repo = fake.state.create_repo("higress-group/higress")
         repo.commit_files({"README.md": "higress\n", f"{GO}/basic-auth/main.go": "package main\n",
                            f"{GO}/basic-auth/VERSION": "1.0.0\n"}, "initial import", date="2025-01-01T00:00:00Z")
         repo.merge_pull("feat: basic-auth realm", {f"{GO}/basic-auth/main.go": "package main // realm\n",

@@ -1,4 +1,4 @@
-"""The workflow that docs/upstream-trigger.md gives alibaba/higress: valid for actionlint,
+"""The workflow that docs/upstream-trigger.md gives higress-group/higress: valid for actionlint,
 clean for zizmor, pinned like ours, and sending the event type sync.yml listens for."""
 
 from __future__ import annotations
