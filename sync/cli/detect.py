@@ -3,6 +3,9 @@
     plugin-sync detect [--upstream OWNER/REPO] [--since REF] [--git PATH] [--branch NAME]
                        [--cursor FILE] [--json]
 
+Each merge is mapped to plugins by upstream's catalog (``plugins/release/catalog.json``) in
+that merge's tree, or by plugin directory before the catalog existed; gateway release
+snapshots (``plugins/release/snapshots/X.Y.Z.json``) the merges added are reported too.
 Without ``--since`` it starts where the cursor (``upstream-cursor.json`` beside the config)
 stopped, and it reports the cursor's pending plugins again. Reads the GitHub API
 (``GITHUB_API_URL``, ``GITHUB_TOKEN``) or, with ``--git``, a local clone.
@@ -12,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from sync.cli.common import config_path, lock_path
@@ -22,6 +26,8 @@ from sync.github.actions import add_summary, set_outputs
 from sync.lock import load_lock
 from sync.upstream.detect import Reader, detect
 from sync.upstream.model import Changes, Position, parse_since
+
+SNAPSHOT_OUTPUT = ("gatewayVersion", "path", "sha256", "commit")
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -107,16 +113,26 @@ def _run(args: argparse.Namespace) -> int:
         served_names=load_lock(lock_path(args)).names(),
         carried=carried,
     )
+    for w in changes.warnings:
+        print(f"plugin-sync: warning: {w}", file=sys.stderr)
     if args.json:
         print(json.dumps(changes.to_json(), indent=2, sort_keys=True))
     else:
         print(human(changes))
-    set_outputs({
-        "changed": "true" if changes.changed else "false",
-        "plugins": json.dumps([p.name for p in changes.plugins]),
-    })
+    set_outputs(outputs(changes))
     add_summary(summary(changes))
     return 0
+
+
+def outputs(changes: Changes) -> dict[str, str]:
+    """The step outputs: changed plugins, and the gateway release snapshots added upstream."""
+    return {
+        "changed": "true" if changes.changed else "false",
+        "plugins": json.dumps([p.name for p in changes.plugins]),
+        "snapshots": json.dumps([{k: v for k, v in x.to_json().items() if k in SNAPSHOT_OUTPUT}
+                                 for x in changes.snapshots], separators=(",", ":")),
+        "gateway-versions": " ".join(x.gateway_version for x in changes.snapshots),
+    }
 
 
 def _since_text(changes: Changes) -> str:
@@ -142,6 +158,8 @@ def human(changes: Changes) -> str:
     if changes.other:
         lines.append(f"{len(changes.other)} other path(s) changed (not plugins), e.g. "
                      + ", ".join(o.path for o in changes.other[:3]))
+    for x in changes.snapshots:
+        lines.append(f"gateway release {x.gateway_version}: {x.path} (sha256 {x.sha256}) added by #{x.pr} {x.commit}")
     return "\n".join(lines)
 
 
@@ -159,5 +177,9 @@ def summary(changes: Changes) -> str:
         lines += ["No plugin changed.", ""]
     if changes.other:
         lines.append(f"{len(changes.other)} other path(s) changed outside plugin directories.")
+    if changes.snapshots:
+        lines += ["", "| Gateway release | Snapshot | sha256 | Added by |", "|---|---|---|---|"]
+        lines += [f"| {x.gateway_version} | `{x.path}` | `{x.sha256}` | #{x.pr} `{x.commit[:12]}` |"
+                  for x in changes.snapshots]
     return "\n".join(lines) + "\n"
 
