@@ -27,7 +27,7 @@ from sync.release import gitrepo
 from sync.release.notes import ImageInfo, release_title, render_notes
 from sync.release.plan import BUMPS, Plan, base_release, plan_release
 from sync.release.shipping import ShipRules
-from sync.release.tags import image_refs
+from sync.release.tags import ROLLING, image_refs
 
 if TYPE_CHECKING:
     from sync.release.publish import Published
@@ -100,6 +100,7 @@ def compute(args: argparse.Namespace) -> tuple[Plan, str]:
 
 def _document(plan: Plan, images: tuple[str, ...], notes: str | None, result: Published | None) -> dict[str, Any]:
     return {
+        "track": ROLLING,
         "release": plan.release,
         "version": str(plan.version) if plan.version else None,
         "tag": plan.tag,
@@ -121,6 +122,7 @@ def _document(plan: Plan, images: tuple[str, ...], notes: str | None, result: Pu
 
 def _outputs(plan: Plan, images: tuple[str, ...], published: str | None) -> dict[str, str]:
     return {
+        "track": ROLLING,
         "release": "true" if plan.release else "false",
         "version": str(plan.version) if plan.version else "",
         "tag": plan.tag or "",
