@@ -3,6 +3,11 @@
     plugin-sync release [--bump auto|major|minor|patch] [--version X.Y.Z] [--json] [--publish]
                         [--repo OWNER/REPO] [--image REGISTRY/NAME] [--image-digest sha256:...]
                         [--notes FILE]
+    plugin-sync release --gateway X.Y.Z --image REGISTRY/NAME [--snapshots DIR] [--revision SHA]
+                        [--plain-http] [--json]
+
+Without ``--gateway`` it computes the rolling track (tags ``rolling-*``, from the lock); with it,
+the gateway track (``sync.cli.gateway``).
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sync.cli import common
+from sync.cli import common, gateway
 from sync.config import DEFAULT_REGISTRY
 from sync.errors import UsageError
 from sync.fsutil import write_atomic
@@ -57,6 +62,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help="the image name, to print full references and name it in the notes")
     p.add_argument("--image-digest", metavar="sha256:HEX", help="the pushed image digest, for the notes")
     p.add_argument("--notes", metavar="FILE", help="also write the release notes to FILE")
+    gateway.register(p)
     p.set_defaults(run=run)
 
 
@@ -137,6 +143,9 @@ def _outputs(plan: Plan, images: tuple[str, ...], published: str | None) -> dict
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.gateway:
+        args.image = _image_name(args.image)
+        return gateway.run(args)
     _check_args(args)
     image = _image_name(args.image)
     plan, head = compute(args)
