@@ -2,7 +2,8 @@
 copies of upstream's ``plugins/release/snapshots/X.Y.Z.json``, and ``snapshots/SHA256SUMS``
 (``sha256sum`` format: ``<hex>  X.Y.Z.json`` per line).
 
-``parse_sums``, ``render_sums`` and ``add_sum`` are pure; ``read_snapshot`` and
+``parse_sums``, ``render_sums``, ``add_sum`` and ``plan_snapshot_pr`` (what the pull request
+that commits an upstream snapshot here holds) are pure; ``read_snapshot`` and
 ``released_versions`` read the directory.
 """
 
@@ -17,7 +18,10 @@ from typing import Mapping
 
 import semver
 
-from sync.errors import ConfigError, UsageError
+from sync.errors import ConfigError, SyncError, UsageError
+from sync.lock import Lock, diff_locks
+from sync.propose import MARKER, FileChange, Publication, blob_sha, fingerprint
+from sync.upstream.model import SnapshotAdded
 
 SNAPSHOTS_DIR = "snapshots"
 SUMS_FILE = "SHA256SUMS"
@@ -112,3 +116,75 @@ def released_versions(directory: Path) -> list[semver.Version]:
     except FileNotFoundError:
         return []
     return sorted(v for v in (_version_of(n) for n in parse_sums(text)) if v is not None)
+
+
+# ---------------------------------------------------------------------------- the snapshot pull request
+
+BRANCH_PREFIX = "plugin-sync/snapshot-"
+
+
+@dataclass(frozen=True)
+class SnapshotProposal:
+    """What proposing one upstream snapshot publishes: its own branch, files, title and body."""
+
+    version: str
+    branch: str
+    publication: Publication  # empty: the snapshot is already committed here, byte-exact
+    title: str
+    body: str
+
+
+def plan_snapshot_pr(
+    snap: SnapshotAdded,
+    data: bytes,
+    upstream: str,
+    web: str,
+    base_files: Mapping[str, str],
+    base_sums: str,
+) -> SnapshotProposal:
+    """Commit upstream's ``snap`` here as ``snapshots/X.Y.Z.json`` plus its ``SHA256SUMS`` line.
+
+    ``data`` is the file as read at ``snap.commit``; ``base_files`` maps each path of our base
+    branch to its blob id and ``base_sums`` is our ``SHA256SUMS``. A different file already
+    committed under that name is an error: snapshots are immutable.
+    """
+    sha = hashlib.sha256(data).hexdigest()
+    if sha != snap.sha256:
+        raise SyncError(f"{upstream} {snap.path} at {snap.commit[:12]} has sha256 {sha}, "
+                        f"but detect reported {snap.sha256}")
+    path = f"{SNAPSHOTS_DIR}/{snapshot_name(snap.gateway_version)}"
+    sums_path = f"{SNAPSHOTS_DIR}/{SUMS_FILE}"
+    present = base_files.get(path)
+    if present is not None and present != blob_sha(data):
+        raise SyncError(f"{path} is already committed with other content (blob {present[:12]}, upstream's is "
+                        f"{blob_sha(data)[:12]}): a snapshot is never replaced")
+    files = [] if present is not None else [FileChange(path, data)]
+    sums = add_sum(base_sums, snapshot_name(snap.gateway_version), sha)
+    if sums != base_sums:
+        files.append(FileChange(sums_path, sums.encode("utf-8")))
+    files.sort(key=lambda f: f.path)
+    pub = Publication(tuple(files), diff_locks(Lock(), Lock()), (), fingerprint(files, "", Lock()))
+    title = f"plugin-sync: gateway {snap.gateway_version} plugin snapshot"
+    try:
+        source = json.loads(data.decode("utf-8")).get("sourceCommit")
+    except (UnicodeDecodeError, ValueError, AttributeError):
+        source = None
+    file_url = f"{web}/{upstream}/blob/{snap.commit}/{snap.path}"
+    added_by = f"[#{snap.pr}]({web}/{upstream}/pull/{snap.pr})" if snap.pr else "a commit"
+    lines = [
+        f"<!-- {MARKER}={pub.fingerprint} -->", "",
+        f"Opened by `plugin-sync propose-snapshot`: upstream `{upstream}` released the plugin set of gateway "
+        f"**{snap.gateway_version}**. Merging this pull request builds and pushes the gateway image "
+        f"`{snap.gateway_version}` from this snapshot (`.github/workflows/gateway-release.yml`); that tag is "
+        "never overwritten.", "",
+        "| | |", "|---|---|",
+        f"| Upstream file | [`{snap.path}`]({file_url}) |",
+        f"| Added by | {added_by} at `{snap.commit}`" + (f" (merged {snap.merged})" if snap.merged else "") + " |",
+        f"| sha256 | `{sha}` |",
+        f"| git blob | `{blob_sha(data)}`, the same as upstream's at that commit |",
+        f"| Higress source commit | `{source}` |", "",
+        "### Files", "",
+    ]
+    lines += [f"- `{f.path}`" for f in files]
+    return SnapshotProposal(snap.gateway_version, BRANCH_PREFIX + snap.gateway_version, pub, title,
+                            "\n".join(lines) + "\n")
