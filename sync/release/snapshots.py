@@ -10,7 +10,6 @@ that commits an upstream snapshot here holds) are pure; ``read_snapshot`` and
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,12 +20,12 @@ import semver
 from sync.errors import ConfigError, SyncError, UsageError
 from sync.lock import Lock, diff_locks
 from sync.propose import MARKER, FileChange, Publication, blob_sha, fingerprint
+from sync.snapshot.model import parse_snapshot
 from sync.upstream.model import SnapshotAdded
 
 SNAPSHOTS_DIR = "snapshots"
 SUMS_FILE = "SHA256SUMS"
 _LINE = re.compile(r"([0-9a-f]{64}) [ *]([^\s/]+)")
-_COMMIT = re.compile(r"[0-9a-f]{40}")
 
 
 def snapshot_name(version: str) -> str:
@@ -97,15 +96,12 @@ def read_snapshot(directory: Path, version: str) -> GatewaySnapshot:
     if listed != sha:
         raise ConfigError(f"{path}: sha256 is {sha}, but {SUMS_FILE} says {listed}")
     try:
-        raw = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as e:
-        raise ConfigError(f"{path}: not JSON: {e}") from None
-    if not isinstance(raw, dict) or raw.get("gatewayVersion") != version:
-        raise ConfigError(f"{path}: gatewayVersion is {raw.get('gatewayVersion') if isinstance(raw, dict) else None!r},"
-                          f" not {version}")
-    commit = raw.get("sourceCommit")
-    if not isinstance(commit, str) or not _COMMIT.fullmatch(commit):
-        raise ConfigError(f"{path}: sourceCommit {commit!r} is not a commit sha")
+        snap = parse_snapshot(data, listed)
+    except ConfigError as e:
+        raise ConfigError(f"{path}: {e.message}") from None
+    if snap.gateway_version != version:
+        raise ConfigError(f"{path}: gatewayVersion is {snap.gateway_version!r}, not {version}")
+    commit = snap.source_commit
     return GatewaySnapshot(version, path, sha, commit)
 
 
@@ -166,9 +162,9 @@ def plan_snapshot_pr(
     pub = Publication(tuple(files), diff_locks(Lock(), Lock()), (), fingerprint(files, "", Lock()))
     title = f"plugin-sync: gateway {snap.gateway_version} plugin snapshot"
     try:
-        source = json.loads(data.decode("utf-8")).get("sourceCommit")
-    except (UnicodeDecodeError, ValueError, AttributeError):
-        source = None
+        source = parse_snapshot(data).source_commit
+    except ConfigError as e:
+        raise ConfigError(f"{upstream} {snap.path} at {snap.commit[:12]}: {e.message}") from None
     file_url = f"{web}/{upstream}/blob/{snap.commit}/{snap.path}"
     added_by = f"[#{snap.pr}]({web}/{upstream}/pull/{snap.pr})" if snap.pr else "a commit"
     lines = [

@@ -11,8 +11,8 @@ import json
 from typing import Any
 
 from sync.errors import ConfigError
-from sync.names import check_name
-from sync.upstream.catalog import Catalog, CatalogPlugin, ServedAs
+from sync.snapshot.model import parse_served
+from sync.upstream.catalog import Catalog, CatalogPlugin
 
 
 def _strings(raw: Any, where: str) -> tuple[str, ...]:
@@ -21,21 +21,6 @@ def _strings(raw: Any, where: str) -> tuple[str, ...]:
     if not isinstance(raw, list) or not all(isinstance(x, str) and x for x in raw):
         raise ConfigError(f"{where} must be a list of strings")
     return tuple(raw)
-
-
-def _served(raw: Any, where: str) -> ServedAs | None:
-    if raw is None:
-        return None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{where}: consumers.pluginServer must be an object")
-    key = check_name(raw.get("inventoryKey"), f"{where}: inventoryKey: ")
-    path = raw.get("httpPath")
-    if path is not None:
-        check_name(path, f"{where}: httpPath: ")
-    aliases = _strings(raw.get("aliases"), f"{where}: aliases")
-    for a in aliases:
-        check_name(a, f"{where}: alias: ")
-    return ServedAs(key, path, aliases)
 
 
 def _plugin(raw: Any, index: int, groups: dict[str, tuple[str, ...]], where: str) -> CatalogPlugin:
@@ -59,7 +44,7 @@ def _plugin(raw: Any, index: int, groups: dict[str, tuple[str, ...]], where: str
         image=str(raw.get("image") or ""),
         artifact_inputs=_strings(raw.get("artifactInputs"), f"{here}: artifactInputs"),
         shared_groups=shared,
-        served=_served(consumers.get("pluginServer"), here),
+        served=parse_served(consumers.get("pluginServer"), here),
     )
 
 

@@ -9,11 +9,11 @@ when it has one, and by the extension directory rule before the catalog existed.
 from __future__ import annotations
 
 import hashlib
-import json
 from typing import Iterable, Protocol
 
 from sync.config import Config
 from sync.errors import ConfigError
+from sync.snapshot.model import parse_snapshot
 from sync.upstream.catalog import Catalog
 from sync.upstream.catalogread import parse_catalog
 from sync.upstream.model import (Changes, Merge, PluginChange, Position, SinceRef, SnapshotAdded, after,
@@ -71,11 +71,12 @@ def read_snapshots(reader: Reader, merges: Iterable[Merge], warnings: list[str])
                                     "(snapshots are meant to be immutable); the first version is reported")
                 continue
             try:
-                stated = json.loads(data.decode("utf-8")).get("gatewayVersion")
-            except (UnicodeDecodeError, ValueError, AttributeError):
-                stated = None
+                stated = parse_snapshot(data).gateway_version
+            except ConfigError as e:
+                warnings.append(f"{path} at {m.sha[:12]}: {e.message}; not reported")
+                continue
             if stated != version:
-                warnings.append(f"{path} at {m.sha[:12]} does not state gatewayVersion {version}; not reported")
+                warnings.append(f"{path} at {m.sha[:12]} states gatewayVersion {stated}, not {version}; not reported")
                 continue
             found[path] = SnapshotAdded(version, path, hashlib.sha256(data).hexdigest(), m.sha, m.number, m.merged)
     return list(found.values())

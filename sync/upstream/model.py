@@ -322,8 +322,9 @@ def catalog_names(plugin: CatalogPlugin, config: Config, known: Iterable[str] = 
     if plugin.served is None:
         return (own,)
     known = set(known)
-    names = [plugin.served.primary]
-    names += [n for n in (*plugin.served.aliases, own) if n not in names and n in known]
+    primary, *others = plugin.served.names  # the served path first, then inventory key and aliases
+    names = [primary]
+    names += [n for n in (*others, own) if n not in names and n in known]
     return tuple(names)
 
 

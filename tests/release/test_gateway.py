@@ -20,7 +20,7 @@ from sync.release.gateway import LABEL_GATEWAY_VERSION, LABEL_SNAPSHOT_SHA256, d
 from sync.release.snapshots import GatewaySnapshot, add_sum, parse_sums, read_snapshot, released_versions, render_sums
 from tests.support.registry import Registry, running_registry
 
-SNAPSHOT = Path(__file__).resolve().parents[1] / "upstream" / "data" / "snapshot-2.2.4.json"
+SNAPSHOT = Path(__file__).resolve().parents[2] / "snapshots" / "2.2.4.json"
 SHA = hashlib.sha256(SNAPSHOT.read_bytes()).hexdigest()
 OTHER = "f" * 64
 COMMIT = "7774663e4353652f5c3cecd7e98a1a43b05ee15c"

@@ -78,7 +78,8 @@ def fake_upstream(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[FakeGitHub,
 
 DATA = Path(__file__).resolve().parent / "data"
 CATALOG = (DATA / "catalog.json").read_bytes()  # upstream's real plugins/release/catalog.json
-SNAPSHOT = (DATA / "snapshot-2.2.4.json").read_bytes()  # upstream's real 2.2.4 snapshot
+# upstream's real 2.2.4 snapshot, as this repository commits it (byte-exact)
+SNAPSHOT = (Path(__file__).resolve().parents[2] / "snapshots" / "2.2.4.json").read_bytes()
 SNAPSHOT_PATH = "plugins/release/snapshots/2.2.4.json"
 
 

@@ -21,7 +21,7 @@ from sync.upstream.inputs import glob_match, hits
 from sync.upstream.model import Changes, parse_since
 from sync.upstream.paths import snapshot_version
 from tests.support.fakegithub import FakeGitHub, Repo
-from tests.upstream.conftest import CATALOG, GO, SNAPSHOT_PATH
+from tests.upstream.conftest import CATALOG, GO, SNAPSHOT, SNAPSHOT_PATH
 from tests.upstream.gitrepo import UpstreamGit
 
 CONFIG = parse_config({
@@ -161,14 +161,16 @@ def test_a_broken_catalog_falls_back_to_directories_with_a_warning(
         release_git: tuple[UpstreamGit, dict[int, str]]) -> None:
     g, _ = release_git
     g.squash(208, "oops", {"plugins/release/catalog.json": "{", f"{GO}/ai-agent/main.go": "package main\n",
-                           "plugins/release/snapshots/9.9.9.json": '{"gatewayVersion": "9.9.8"}'},
+                           "plugins/release/snapshots/9.9.9.json": SNAPSHOT,
+                           "plugins/release/snapshots/9.9.8.json": '{"gatewayVersion": "9.9.8"}'},
              "2026-07-20T00:00:00Z")
     r = GitReader(g.path, "higress-group/higress")
     ch = detect(r, r.resolve(parse_since("#207")), CONFIG, have_config=True)
     assert ch.rules == {208: "directories"} and [p.name for p in ch.plugins] == ["ai-agent"]
     assert ch.snapshots == ()
-    assert len(ch.warnings) == 2 and "not JSON" in ch.warnings[0]
-    assert "does not state gatewayVersion 9.9.9" in ch.warnings[1]
+    assert len(ch.warnings) == 3 and "not JSON" in ch.warnings[0]
+    assert "9.9.8.json" in ch.warnings[1] and "schemaVersion" in ch.warnings[1]
+    assert "9.9.9.json" in ch.warnings[2] and "states gatewayVersion 2.2.4, not 9.9.9" in ch.warnings[2]
 
 
 def test_the_cli_reports_snapshots_in_json_and_step_outputs(
