@@ -94,8 +94,9 @@ def test_detect_pull_propose_merge_and_a_late_artifact(
         # the first sync, started by hand from a known point, is what the repository begins with
         assert p.cli("detect", "--git", str(up.path), "--since", "#200", "--json")[0] == 0
         assert p.cli("pull")[0] == 0
+        # a cursor written before upstream moved: still the same repository, renamed on the next move
         (p.checkout / "upstream-cursor.json").write_text(json.dumps({
-            "schemaVersion": 1, "upstream": "higress-group/higress",
+            "schemaVersion": 1, "upstream": "alibaba/higress",
             "last": {"merged": day(5), "pr": 200, "sha": up.git("rev-parse", "HEAD")},
             "pending": {}}, indent=2, sort_keys=True) + "\n")
         p.repo.commit_files({rel: (p.checkout / rel).read_bytes() for rel in TRACKED}, "start")
@@ -112,6 +113,7 @@ def test_detect_pull_propose_merge_and_a_late_artifact(
         assert list(lock["plugins"]["basic-auth"]) == ["1.1.0"]
         cursor = parse_cursor(json.loads(branch["upstream-cursor.json"]))
         assert cursor.last is not None and cursor.last.pr == 202
+        assert cursor.upstream == "higress-group/higress"  # the canonical name, not the cursor's old one
         assert [x.name for x in cursor.pending] == ["key-auth"]
         assert load_cursor(p.checkout / "upstream-cursor.json").last.pr == 200  # type: ignore[union-attr]
         body = p.repo.pulls[1].body or ""
