@@ -5,7 +5,7 @@ Example::
     schemaVersion: 1
     registry: higress-registry.cn-hangzhou.cr.aliyuncs.com   # default host
     upstream:
-      repository: alibaba/higress
+      repository: higress-group/higress
       names: {jsonrpc-converter: json-converter}            # upstream dir -> served name
     pullRequest:
       labels: [plugin-sync]
@@ -37,7 +37,9 @@ from sync.oci.reference import Source, parse_source
 from sync.oci.versions import parse_range
 
 DEFAULT_REGISTRY = "higress-registry.cn-hangzhou.cr.aliyuncs.com"
-DEFAULT_UPSTREAM = "alibaba/higress"
+DEFAULT_UPSTREAM = "higress-group/higress"
+# upstream repositories that moved (GitHub answers the old name with a 301 to the new one)
+RENAMED = {"alibaba/higress": "higress-group/higress"}
 DEFAULT_LABELS = ("plugin-sync",)
 
 _PLUGIN_KEYS = {"source", "registry", "repository", "tag", "digest", "range", "versions", "category", "upstream"}

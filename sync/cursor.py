@@ -2,7 +2,7 @@
 
     {
       "schemaVersion": 1,
-      "upstream": "alibaba/higress",
+      "upstream": "higress-group/higress",
       "last": {"merged": "2025-01-02T03:04:05Z", "pr": 1234, "sha": "<merge commit>"},
       "pending": {
         "key-auth": {"version": "1.2.0",

@@ -26,6 +26,7 @@ COMMANDS = (
     "wasmplugin",
     "detect",
     "propose",
+    "propose_snapshot",
     "release",
 )
 

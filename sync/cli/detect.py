@@ -3,6 +3,9 @@
     plugin-sync detect [--upstream OWNER/REPO] [--since REF] [--git PATH] [--branch NAME]
                        [--cursor FILE] [--json]
 
+Each merge is mapped to plugins by upstream's catalog (``plugins/release/catalog.json``) in
+that merge's tree, or by plugin directory before the catalog existed; gateway release
+snapshots (``plugins/release/snapshots/X.Y.Z.json``) the merges added are reported too.
 Without ``--since`` it starts where the cursor (``upstream-cursor.json`` beside the config)
 stopped, and it reports the cursor's pending plugins again. Reads the GitHub API
 (``GITHUB_API_URL``, ``GITHUB_TOKEN``) or, with ``--git``, a local clone.
@@ -12,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from sync.cli.common import config_path, lock_path
@@ -30,12 +34,14 @@ Without --since it starts where the cursor (upstream-cursor.json beside the conf
 stopped, and it reports the cursor's pending plugins again. Reads the GitHub API
 (GITHUB_API_URL, GITHUB_TOKEN) or, with --git, a local clone."""
 
+SNAPSHOT_OUTPUT = ("gatewayVersion", "path", "sha256", "commit")
+
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("detect", help="list the plugins changed by upstream merges since a point",
                        description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--upstream", metavar="OWNER/REPO",
-                   help="the upstream repository (default: upstream.repository in plugins.yaml, else alibaba/higress)")
+                   help="the upstream repository (default: upstream.repository in plugins.yaml, else higress-group/higress)")
     p.add_argument("--since", metavar="REF",
                    help="a PR number (#123), a commit sha or an ISO 8601 time (default: the cursor)")
     p.add_argument("--git", metavar="PATH", type=Path, help="read a local clone with git instead of the API")
@@ -77,11 +83,16 @@ def starting_point(args: argparse.Namespace, reader: Reader, cursor: Cursor | No
         return reader.resolve(parse_since(args.since))
     if cursor is None:
         raise UsageError(f"no --since given and no cursor at {where}: say where to start, e.g. --since 2025-01-01")
-    if cursor.upstream.lower() != upstream.lower():
-        raise UsageError(f"{where} follows {cursor.upstream}, not {upstream}: give --since")
+    if not follows(reader, cursor):
+        raise UsageError(f"{where} follows {cursor.upstream}, not {reader.upstream}: give --since")
     if cursor.last is None:
         raise UsageError(f"{where} has no last merge yet: give --since")
     return cursor.last
+
+
+def follows(reader: Reader, cursor: Cursor) -> bool:
+    """The cursor names the repository the reader reads (under its old name, too)."""
+    return reader.canonical(cursor.upstream).lower() == reader.upstream.lower()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -100,7 +111,7 @@ def _run(args: argparse.Namespace) -> int:
     cursor = load_cursor(where)
     reader = make_reader(args, upstream)
     since = starting_point(args, reader, cursor, upstream, where)
-    carried = cursor.carried() if cursor and cursor.upstream.lower() == upstream.lower() else []
+    carried = cursor.carried() if cursor and follows(reader, cursor) else []
     changes = detect(
         reader,
         since,
@@ -109,16 +120,26 @@ def _run(args: argparse.Namespace) -> int:
         served_names=load_lock(lock_path(args)).names(),
         carried=carried,
     )
+    for w in changes.warnings:
+        print(f"plugin-sync: warning: {w}", file=sys.stderr)
     if args.json:
         print(json.dumps(changes.to_json(), indent=2, sort_keys=True))
     else:
         print(human(changes))
-    set_outputs({
-        "changed": "true" if changes.changed else "false",
-        "plugins": json.dumps([p.name for p in changes.plugins]),
-    })
+    set_outputs(outputs(changes))
     add_summary(summary(changes))
     return 0
+
+
+def outputs(changes: Changes) -> dict[str, str]:
+    """The step outputs: changed plugins, and the gateway release snapshots added upstream."""
+    return {
+        "changed": "true" if changes.changed else "false",
+        "plugins": json.dumps([p.name for p in changes.plugins]),
+        "snapshots": json.dumps([{k: v for k, v in x.to_json().items() if k in SNAPSHOT_OUTPUT}
+                                 for x in changes.snapshots], separators=(",", ":")),
+        "gateway-versions": " ".join(x.gateway_version for x in changes.snapshots),
+    }
 
 
 def _since_text(changes: Changes) -> str:
@@ -144,6 +165,8 @@ def human(changes: Changes) -> str:
     if changes.other:
         lines.append(f"{len(changes.other)} other path(s) changed (not plugins), e.g. "
                      + ", ".join(o.path for o in changes.other[:3]))
+    for x in changes.snapshots:
+        lines.append(f"gateway release {x.gateway_version}: {x.path} (sha256 {x.sha256}) added by #{x.pr} {x.commit}")
     return "\n".join(lines)
 
 
@@ -161,5 +184,9 @@ def summary(changes: Changes) -> str:
         lines += ["No plugin changed.", ""]
     if changes.other:
         lines.append(f"{len(changes.other)} other path(s) changed outside plugin directories.")
+    if changes.snapshots:
+        lines += ["", "| Gateway release | Snapshot | sha256 | Added by |", "|---|---|---|---|"]
+        lines += [f"| {x.gateway_version} | `{x.path}` | `{x.sha256}` | #{x.pr} `{x.commit[:12]}` |"
+                  for x in changes.snapshots]
     return "\n".join(lines) + "\n"
 

@@ -3,6 +3,11 @@
     plugin-sync release [--bump auto|major|minor|patch] [--release-version X.Y.Z] [--json] [--publish]
                         [--repo OWNER/REPO] [--image REGISTRY/NAME] [--image-digest sha256:...]
                         [--notes FILE]
+    plugin-sync release --gateway X.Y.Z --image REGISTRY/NAME [--snapshots DIR] [--revision SHA]
+                        [--plain-http] [--json]
+
+Without ``--gateway`` it computes the rolling track (tags ``rolling-*``, from the lock); with it,
+the gateway track (``sync.cli.gateway``).
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sync.cli import common
+from sync.cli import common, gateway
 from sync.config import DEFAULT_REGISTRY
 from sync.errors import UsageError
 from sync.fsutil import write_atomic
@@ -27,7 +32,7 @@ from sync.release import gitrepo
 from sync.release.notes import ImageInfo, release_title, render_notes
 from sync.release.plan import BUMPS, Plan, base_release, plan_release
 from sync.release.shipping import ShipRules
-from sync.release.tags import image_refs
+from sync.release.tags import ROLLING, image_refs
 
 if TYPE_CHECKING:
     from sync.release.publish import Published
@@ -58,6 +63,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help="the image name, to print full references and name it in the notes")
     p.add_argument("--image-digest", metavar="sha256:HEX", help="the pushed image digest, for the notes")
     p.add_argument("--notes", metavar="FILE", help="also write the release notes to FILE")
+    gateway.register(p)
     p.set_defaults(run=run)
 
 
@@ -101,6 +107,7 @@ def compute(args: argparse.Namespace) -> tuple[Plan, str]:
 
 def _document(plan: Plan, images: tuple[str, ...], notes: str | None, result: Published | None) -> dict[str, Any]:
     return {
+        "track": ROLLING,
         "release": plan.release,
         "version": str(plan.version) if plan.version else None,
         "tag": plan.tag,
@@ -122,6 +129,7 @@ def _document(plan: Plan, images: tuple[str, ...], notes: str | None, result: Pu
 
 def _outputs(plan: Plan, images: tuple[str, ...], published: str | None) -> dict[str, str]:
     return {
+        "track": ROLLING,
         "release": "true" if plan.release else "false",
         "version": str(plan.version) if plan.version else "",
         "tag": plan.tag or "",
@@ -136,6 +144,9 @@ def _outputs(plan: Plan, images: tuple[str, ...], published: str | None) -> dict
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.gateway:
+        args.image = _image_name(args.image)
+        return gateway.run(args)
     _check_args(args)
     image = _image_name(args.image)
     plan, head = compute(args)

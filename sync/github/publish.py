@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Callable, Iterable
 
 import github
+from github.Repository import Repository
 
 from sync.cursor import DEFAULT_PENDING_DAYS, Advance, advance, load_cursor
 from sync.errors import ConfigError, UsageError
@@ -21,7 +22,7 @@ from sync.github.client import GitHubError, github_errors
 from sync.github.gitdata import BaseTree, branch_head, commit_change, point_branch, read_base, read_blob
 from sync.github.pulls import add_labels, create_pull, sync_pulls, update_pull
 from sync.lock import Lock, diff_locks, load_lock, parse_lock
-from sync.propose import DEFAULT_BRANCH, Decision, Publication, PullInfo, body, decide, plan, title
+from sync.propose import DEFAULT_BRANCH, Decision, FileChange, Publication, PullInfo, body, decide, plan, title
 from sync.upstream.model import Changes
 from sync.workfiles import Checkout
 
@@ -109,22 +110,49 @@ def propose(
                           decision.pull, None, moved, dry_run)
         if dry_run or decision.action in ("unchanged", "skipped"):
             return outcome
-        commit = commit_change(repo, base_tree, pub.files, f"{pr_title}\n\nPublished by plugin-sync propose.\n")
-        if branch_head(repo, base) != base_tree.commit:
-            say(f"base {base} moved while publishing; rebuilding on the new base")
+        written = write_pull(repo, base_tree, branch, pub.files, decision, pr_title, pr_body, labels,
+                             "plugin-sync propose", say, warn)
+        if written is None:
             continue
-        point_branch(repo, branch, commit)
-        say(f"branch {branch} is at {commit[:12]}")
-        if decision.action == "update" and decision.pull is not None:
-            pull, created = update_pull(repo, decision.pull.number, pr_title, pr_body), False
-        else:
-            pull, created = create_pull(repo, branch, base, pr_title, pr_body)
-        try:
-            add_labels(repo, pull.number, labels)
-        except GitHubError as e:  # the PR stands; a missing label is not worth failing the run
-            warn(f"pull request #{pull.number} is not labelled: {e.message}")
+        pull, created, commit = written
         result = "created" if created else "updated"
         return Outcome(result, decision, pub, pr_title, pr_body, repo_name, base, branch, labels, pull, commit,
                        moved, False)
     raise GitHubError(f"GitHub: base branch {base} of {repo_name} kept moving; gave up after {REBUILDS} tries")
+
+
+def write_pull(
+    repo: Repository,
+    base_tree: BaseTree,
+    branch: str,
+    files: Iterable[FileChange],
+    decision: Decision,
+    title: str,
+    body: str,
+    labels: Iterable[str],
+    by: str,
+    say: Callable[[str], None] = lambda _: None,
+    warn: Callable[[str], None] = lambda _: None,
+) -> tuple[PullInfo, bool, str] | None:
+    """Commit ``files`` on ``base_tree``, point ``branch`` at it, create or update the PR, label it.
+
+    Returns (the PR, created?, the commit), or None when the base moved meanwhile (nothing
+    was moved: the caller rebuilds on the new base).
+    """
+    base = base_tree.branch
+    commit = commit_change(repo, base_tree, files, f"{title}\n\nPublished by {by}.\n")
+    if branch_head(repo, base) != base_tree.commit:
+        say(f"base {base} moved while publishing; rebuilding on the new base")
+        return None
+    point_branch(repo, branch, commit)
+    say(f"branch {branch} is at {commit[:12]}")
+    if decision.action == "update" and decision.pull is not None:
+        pull, created = update_pull(repo, decision.pull.number, title, body), False
+    else:
+        pull, created = create_pull(repo, branch, base, title, body)
+    try:
+        add_labels(repo, pull.number, labels)
+    except GitHubError as e:  # the PR stands; a missing label is not worth failing the run
+        warn(f"pull request #{pull.number} is not labelled: {e.message}")
+    return pull, created, commit
 

@@ -78,7 +78,7 @@ def render_notes(plan: Plan, image: ImageInfo = ImageInfo()) -> str:
     out: list[str] = [_headline(plan)]
     if plan.prerelease:
         out.append("")
-        out.append("This is a pre-release: only its own image tag is pushed, `latest` does not move.")
+        out.append("This is a pre-release: only its own image tag is pushed, `rolling-latest` does not move.")
     out += ["", "## Plugins", "", _summary(plan)]
     rows = _rows(plan)
     if rows:

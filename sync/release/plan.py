@@ -14,7 +14,7 @@ import semver
 from sync.errors import UsageError
 from sync.lock import LockDiff
 from sync.release.shipping import ShipRules
-from sync.release.tags import image_tags
+from sync.release.tags import ROLLING, ROLLING_PREFIX, image_tags
 from sync.release.version import History, Level, Release, bump as bump_version, check_override, tag_name
 
 BUMPS = ("auto", "major", "minor", "patch")
@@ -50,7 +50,7 @@ class Plan:
 
     @property
     def latest(self) -> bool:
-        return "latest" in self.tags
+        return f"{ROLLING_PREFIX}latest" in self.tags
 
     @property
     def tag(self) -> str | None:
@@ -136,7 +136,7 @@ def plan_release(
         raise UsageError(
             f"version {version} is already tagged {clash.tag} at commit {clash.commit[:12]}: choose one with --release-version"
         )
-    tags = image_tags(version, history.versions())
+    tags = image_tags(version, history.versions(), ROLLING)
     if base is None:
         why = "first release"
     elif how == "auto":

@@ -118,7 +118,8 @@ class Snapshot:
         return tuple(e for e in self.entries if e.served is not None)
 
 
-def _served(raw: object, where: str) -> Served | None:
+def parse_served(raw: object, where: str) -> Served | None:
+    """``consumers.pluginServer`` of a snapshot or catalog entry (None: not served)."""
     if raw is None:
         return None
     if not isinstance(raw, dict):
@@ -150,7 +151,7 @@ def _entry(raw: object, index: int) -> SnapshotEntry:
     consumers = raw.get("consumers") or {}
     if not isinstance(consumers, dict):
         raise ConfigError(f"{where}: consumers must be an object")
-    return SnapshotEntry(lid, image, version, digest, _served(consumers.get("pluginServer"), where))
+    return SnapshotEntry(lid, image, version, digest, parse_served(consumers.get("pluginServer"), where))
 
 
 def parse_snapshot(data: bytes, expect_sha256: str | None = None) -> Snapshot:

@@ -2,7 +2,8 @@
 
 Closed PRs into the default branch are listed by last update, newest first; a PR merged
 after the position was necessarily updated after it too, so paging stops at the first PR
-updated before the position. Each merged PR's files come from its files list (renames
+updated before the position. A moved repository is followed through GitHub's 301, and the
+reader names it as the API does now (``upstream`` is the canonical name). Each merged PR's files come from its files list (renames
 count for both names); version files are read from the merge commit.
 """
 
@@ -17,10 +18,23 @@ from sync.upstream.model import Merge, Position, SinceRef, pr_of_subject, utc_is
 
 class ApiReader:
     def __init__(self, gh: github.Github, upstream: str, branch: str | None = None) -> None:
-        self.upstream = upstream
+        self.gh = gh
         with github_errors(f"reading repository {upstream}"):
-            self.repo = gh.get_repo(upstream)
+            self.repo = gh.get_repo(upstream)  # a moved repository: GitHub's 301 is followed
             self.branch = branch or self.repo.default_branch
+            self.upstream = self.repo.full_name  # the canonical name, after any redirect
+
+    def canonical(self, name: str) -> str:
+        """The name GitHub reports for ``name`` now (following a move)."""
+        if name.lower() == self.upstream.lower():
+            return self.upstream
+        try:
+            with github_errors(f"reading repository {name}"):
+                return self.gh.get_repo(name).full_name
+        except GitHubError as e:
+            if e.status == 404:
+                return name
+            raise
 
     def resolve(self, ref: SinceRef) -> Position:
         if ref.kind == "time":

@@ -11,6 +11,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from sync.config import RENAMED
 from sync.errors import SyncError, UsageError
 from sync.upstream.model import Merge, Position, SinceRef, pr_of_subject, title_of_subject, utc_iso
 
@@ -26,7 +27,7 @@ class _Commit:
 class GitReader:
     def __init__(self, path: Path, upstream: str, branch: str = "HEAD", server_url: str = "https://github.com") -> None:
         self.path = path
-        self.upstream = upstream
+        self.upstream = self.canonical(upstream)
         self.branch = branch
         self.server_url = server_url.rstrip("/")
         if not path.is_dir():
@@ -51,6 +52,11 @@ class GitReader:
             lines = p.stderr.decode("utf-8", "replace").strip().splitlines()
             raise SyncError(f"git {args[0]} in {self.path} failed: {lines[-1] if lines else p.returncode}")
         return p.stdout
+
+    @staticmethod
+    def canonical(name: str) -> str:
+        """The repository's current name: a clone cannot ask GitHub, so known moves are used."""
+        return RENAMED.get(name.lower(), name)
 
     def first_parent_log(self) -> list[_Commit]:
         """The branch's first-parent chain, newest first."""

@@ -15,6 +15,8 @@ from typing import Any, Iterable, Mapping
 from sync.config import Config
 from sync.errors import ConfigError, UsageError
 from sync.names import is_name
+from sync.upstream.catalog import Catalog, CatalogPlugin
+from sync.upstream.inputs import hits
 from sync.upstream.paths import ExtensionDir, extension_dir
 
 SCHEMA = 1
@@ -191,6 +193,33 @@ class PluginChange:
 
 
 @dataclass(frozen=True)
+class SnapshotAdded:
+    """A gateway release snapshot (``plugins/release/snapshots/X.Y.Z.json``) an upstream merge added."""
+
+    gateway_version: str
+    path: str
+    sha256: str  # of the file's bytes at ``commit``
+    commit: str  # the merge commit that added it
+    pr: int | None = None
+    merged: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"gatewayVersion": self.gateway_version, "path": self.path, "sha256": self.sha256,
+                "commit": self.commit, "pr": self.pr, "merged": self.merged}
+
+    @classmethod
+    def from_json(cls, raw: Any, where: str) -> "SnapshotAdded":
+        try:
+            out = cls(str(raw["gatewayVersion"]), str(raw["path"]), str(raw["sha256"]), str(raw["commit"]),
+                      int(raw["pr"]) if raw.get("pr") is not None else None, str(raw.get("merged") or ""))
+        except (KeyError, TypeError, ValueError) as e:
+            raise ConfigError(f"{where}bad snapshot entry: {e}") from None
+        if not re.fullmatch(r"[0-9a-f]{64}", out.sha256) or not _SHA_REF.fullmatch(out.commit):
+            raise ConfigError(f"{where}snapshot {out.gateway_version}: bad sha256 or commit")
+        return out
+
+
+@dataclass(frozen=True)
 class OtherPath:
     """A changed path that belongs to no plugin (docs, shared libraries, CI, ...)."""
 
@@ -212,6 +241,9 @@ class Changes:
     other: tuple[OtherPath, ...] = ()
     merges: tuple[Merge, ...] = ()
     plugin_names: Mapping[int, tuple[str, ...]] = field(default_factory=dict)  # PR -> plugins
+    rules: Mapping[int, str] = field(default_factory=dict)  # PR -> "catalog" | "directories"
+    snapshots: tuple[SnapshotAdded, ...] = ()  # gateway release snapshots added upstream
+    warnings: tuple[str, ...] = ()
 
     @property
     def changed(self) -> bool:
@@ -234,9 +266,12 @@ class Changes:
                     **PrRef.of(m).to_json(),
                     "sha": m.sha,
                     "plugins": list(self.plugin_names.get(m.number, ())),
+                    "rule": self.rules.get(m.number, "directories"),
                 }
                 for m in self.merges
             ],
+            "snapshots": [x.to_json() for x in self.snapshots],
+            "warnings": list(self.warnings),
         }
 
     @classmethod
@@ -255,6 +290,7 @@ class Changes:
             since=Position.from_json(raw["since"], f"{where}since: ") if raw.get("since") else None,
             last=Position.from_json(raw["last"], f"{where}last: ") if raw.get("last") else None,
             plugins=tuple(PluginChange.from_json(n, p, where) for n, p in sorted(plugins.items())),
+            snapshots=tuple(SnapshotAdded.from_json(x, f"{where}snapshots: ") for x in raw.get("snapshots") or []),
         )
 
 
@@ -275,29 +311,69 @@ class Touched:
     plugins: dict[str, list[Merge]]  # plugin name -> merges, oldest first
     dirs: dict[str, list[ExtensionDir]]  # plugin name -> upstream directories
     other: dict[str, list[int]]  # path -> PR numbers
+    rules: dict[int, str] = field(default_factory=dict)  # PR -> "catalog" | "directories"
 
 
-def touched(merges: Iterable[Merge], config: Config) -> Touched:
-    """Map every changed path of every merge to a served plugin name or to 'other'."""
+def catalog_names(plugin: CatalogPlugin, config: Config, known: Iterable[str] = ()) -> tuple[str, ...]:
+    """The served names of a catalog plugin: its plugin-server path (or inventory key), plus
+    each alias and our own name for its directory when this server serves them."""
+    ext = extension_dir(plugin.source_dir + "/")
+    own = config.name_for_upstream_dir(ext.name) if ext else plugin.logical_id
+    if plugin.served is None:
+        return (own,)
+    known = set(known)
+    primary, *others = plugin.served.names  # the served path first, then inventory key and aliases
+    names = [primary]
+    names += [n for n in (*others, own) if n not in names and n in known]
+    return tuple(names)
+
+
+def touched(merges: Iterable[Merge], config: Config, catalogs: Mapping[str, Catalog] | None = None,
+            served_names: Iterable[str] = ()) -> Touched:
+    """Map every changed path of every merge to served plugin names or to 'other'.
+
+    ``catalogs`` maps a merge's sha to the catalog in its tree: such a merge's paths map by
+    the catalog's inputs (shared groups included); a merge without one (history before the
+    catalog) maps by the extension directory rule.
+    """
+    catalogs = catalogs or {}
+    known = set(config.plugins) | set(served_names)
     plugins: dict[str, list[Merge]] = {}
     dirs: dict[str, list[ExtensionDir]] = {}
     other: dict[str, list[int]] = {}
+    rules: dict[int, str] = {}
+
+    def mark(name: str, m: Merge, ext: ExtensionDir | None) -> None:
+        lst = plugins.setdefault(name, [])
+        if m not in lst:
+            lst.append(m)
+        dl = dirs.setdefault(name, [])
+        if ext is not None and ext not in dl:
+            dl.append(ext)
+
     for m in sorted(merges, key=lambda m: m.order):
+        catalog = catalogs.get(m.sha)
+        rules[m.number] = "catalog" if catalog is not None else "directories"
         for path in m.paths:
-            ext = extension_dir(path)
-            name = config.name_for_upstream_dir(ext.name) if ext else None
-            if ext is None or name is None or not is_name(name):
+            marked = False
+            if catalog is not None:
+                for hit in hits(catalog, path):
+                    ext = extension_dir(hit.plugin.source_dir + "/")
+                    for name in catalog_names(hit.plugin, config, known):
+                        if is_name(name):
+                            mark(name, m, ext)
+                            marked = True
+            else:
+                ext = extension_dir(path)
+                name = config.name_for_upstream_dir(ext.name) if ext else None
+                if ext is not None and name is not None and is_name(name):
+                    mark(name, m, ext)
+                    marked = True
+            if not marked:
                 nums = other.setdefault(path, [])
                 if m.number not in nums:
                     nums.append(m.number)
-                continue
-            lst = plugins.setdefault(name, [])
-            if m not in lst:
-                lst.append(m)
-            dl = dirs.setdefault(name, [])
-            if ext not in dl:
-                dl.append(ext)
-    return Touched(plugins, dirs, other)
+    return Touched(plugins, dirs, other, rules)
 
 
 def is_served(name: str, config: Config, served_names: Iterable[str], have_config: bool) -> bool | None:
@@ -316,14 +392,19 @@ def build_changes(
     have_config: bool,
     served_names: Iterable[str] = (),
     carried: Iterable[PluginChange] = (),
+    catalogs: Mapping[str, Catalog] | None = None,
+    snapshots: Iterable[SnapshotAdded] = (),
+    warnings: Iterable[str] = (),
 ) -> Changes:
     """Assemble the detection result.
 
     ``merges`` are the merges after ``since``; ``versions`` maps plugin name to the version
-    read from the merged tree; ``carried`` are plugins still pending from the cursor.
+    read from the merged tree; ``carried`` are plugins still pending from the cursor;
+    ``catalogs`` the catalog at each merge that had one (see ``touched``); ``snapshots`` the
+    gateway release snapshots the merges added.
     """
     served_names = set(served_names)
-    t = touched(merges, config)
+    t = touched(merges, config, catalogs, served_names)
     out: dict[str, PluginChange] = {}
     for name, ms in t.plugins.items():
         out[name] = PluginChange(
@@ -357,4 +438,7 @@ def build_changes(
         other=tuple(OtherPath(p, tuple(n)) for p, n in sorted(t.other.items())),
         merges=tuple(sorted(merges, key=lambda m: m.order)),
         plugin_names={k: tuple(sorted(v)) for k, v in by_pr.items()},
+        rules=t.rules,
+        snapshots=tuple(sorted(snapshots, key=lambda x: (x.merged, x.gateway_version))),
+        warnings=tuple(warnings),
     )

@@ -3,11 +3,13 @@
 Pure functions: a changed path maps to an extension directory (or to nothing), and the
 text of a ``VERSION`` or ``Cargo.toml`` file maps to a version (or to nothing).
 
-Upstream layout::
+Upstream layout (a plugin's inputs are named by the catalog once it exists: ``inputs``)::
 
     plugins/wasm-go/extensions/<dir>/     VERSION
     plugins/wasm-cpp/extensions/<dir>/    VERSION        (<dir> uses underscores)
     plugins/wasm-rust/extensions/<dir>/   Cargo.toml, sometimes VERSION
+    plugins/release/catalog.json          the plugin catalog
+    plugins/release/snapshots/X.Y.Z.json  a gateway release's plugin set
 """
 
 from __future__ import annotations
@@ -15,11 +17,24 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import semver
+
 from sync.names import is_version
 
 LANGUAGES = ("go", "cpp", "rust")
 VERSION_FILE = "VERSION"
 CARGO_FILE = "Cargo.toml"
+CATALOG_PATH = "plugins/release/catalog.json"  # which paths feed which plugin (since mid-2026)
+SNAPSHOTS_DIR = "plugins/release/snapshots"  # one immutable X.Y.Z.json per gateway release
+
+
+def snapshot_version(path: str) -> str | None:
+    """The gateway version of a release snapshot path ``plugins/release/snapshots/X.Y.Z.json``."""
+    prefix = SNAPSHOTS_DIR + "/"
+    if not path.startswith(prefix) or not path.endswith(".json"):
+        return None
+    name = path[len(prefix):-len(".json")]
+    return name if "/" not in name and semver.Version.is_valid(name) else None
 
 
 def extensions_prefix(language: str) -> str:

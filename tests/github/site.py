@@ -15,7 +15,7 @@ from tests.support.fakegithub import FakeGitHub, Repo, client_env
 REPO = "acme/plugin-server"
 CONFIG = b"""schemaVersion: 1
 upstream:
-  repository: alibaba/higress
+  repository: higress-group/higress
 pullRequest:
   labels: [plugin-sync, automated]
 plugins:

@@ -20,7 +20,7 @@ CPP = "plugins/wasm-cpp/extensions"
 REPO = "acme/plugin-server"
 CONFIG = """schemaVersion: 1
 upstream:
-  repository: alibaba/higress
+  repository: higress-group/higress
 plugins:
   basic-auth:
     source: oci-layout:../layout#plugins/basic-auth:1.0.0
@@ -94,6 +94,7 @@ def test_detect_pull_propose_merge_and_a_late_artifact(
         # the first sync, started by hand from a known point, is what the repository begins with
         assert p.cli("detect", "--git", str(up.path), "--since", "#200", "--json")[0] == 0
         assert p.cli("pull")[0] == 0
+        # a cursor written before upstream moved: still the same repository, renamed on the next move
         (p.checkout / "upstream-cursor.json").write_text(json.dumps({
             "schemaVersion": 1, "upstream": "alibaba/higress",
             "last": {"merged": day(5), "pr": 200, "sha": up.git("rev-parse", "HEAD")},
@@ -112,10 +113,11 @@ def test_detect_pull_propose_merge_and_a_late_artifact(
         assert list(lock["plugins"]["basic-auth"]) == ["1.1.0"]
         cursor = parse_cursor(json.loads(branch["upstream-cursor.json"]))
         assert cursor.last is not None and cursor.last.pr == 202
+        assert cursor.upstream == "higress-group/higress"  # the canonical name, not the cursor's old one
         assert [x.name for x in cursor.pending] == ["key-auth"]
         assert load_cursor(p.checkout / "upstream-cursor.json").last.pr == 200  # type: ignore[union-attr]
         body = p.repo.pulls[1].body or ""
-        assert "[#201](https://github.com/alibaba/higress/pull/201)" in body and "- key-auth ([#202]" in body
+        assert "[#201](https://github.com/higress-group/higress/pull/201)" in body and "- key-auth ([#202]" in body
 
         fake.reset_log()
         assert p.run() == "unchanged"  # the next scheduled run, before anyone merged
@@ -129,7 +131,7 @@ def test_detect_pull_propose_merge_and_a_late_artifact(
         assert p.run() == "created"
         pr = p.repo.pulls[2]
         assert pr.title == "plugin-sync: update 1 plugin (key-auth)"
-        assert "[#202](https://github.com/alibaba/higress/pull/202)" in (pr.body or "")
+        assert "[#202](https://github.com/higress-group/higress/pull/202)" in (pr.body or "")
         cursor = parse_cursor(json.loads(p.repo.files_at("plugin-sync/update")["upstream-cursor.json"]))
         assert cursor.last is not None and cursor.last.pr == 203 and cursor.pending == ()
         p.repo.merge(2)

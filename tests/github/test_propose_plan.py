@@ -135,17 +135,17 @@ def test_decide() -> None:
 def test_body_links_upstream_prs_and_lists_pending() -> None:
     local = Lock.from_entries([entry("basic-auth", "1.0.0", 3), entry("key-auth", "1.0.0", 2)])
     pub = plan(base_of(files_of(BASE_LOCK)), BASE_LOCK, local, files_of(local), lock_path=LOCK)
-    p1 = PrRef(101, "feat: realm | pipes <b>", "https://github.com/alibaba/higress/pull/101", "2025-01-02T00:00:00Z")
-    p2 = PrRef(102, "key", "https://github.com/alibaba/higress/pull/102", "2025-01-03T00:00:00Z")
-    ch = Changes("alibaba/higress", None, Position("2025-01-03T00:00:00Z", 102, "a" * 40),
+    p1 = PrRef(101, "feat: realm | pipes <b>", "https://github.com/higress-group/higress/pull/101", "2025-01-02T00:00:00Z")
+    p2 = PrRef(102, "key", "https://github.com/higress-group/higress/pull/102", "2025-01-03T00:00:00Z")
+    ch = Changes("higress-group/higress", None, Position("2025-01-03T00:00:00Z", 102, "a" * 40),
                  (PluginChange("basic-auth", (p1,), "1.1.0", served=True),
                   PluginChange("key-auth", (p2,), "2.0.0", served=True)))
-    adv = Advance(Cursor("alibaba/higress", ch.last, (PendingPlugin("key-auth", "2.0.0", (p2,)),)),
+    adv = Advance(Cursor("higress-group/higress", ch.last, (PendingPlugin("key-auth", "2.0.0", (p2,)),)),
                   ("basic-auth",), ("key-auth",), ("gone",), ("not-ours",))
     text = body(pub, ch, adv)
     assert "- **basic-auth** 1.1.0:" in text
-    assert "[#101](https://github.com/alibaba/higress/pull/101) feat: realm \\| pipes &lt;b&gt;" in text
-    assert "- key-auth ([#102](https://github.com/alibaba/higress/pull/102))" in text
+    assert "[#101](https://github.com/higress-group/higress/pull/101) feat: realm \\| pipes &lt;b&gt;" in text
+    assert "- key-auth ([#102](https://github.com/higress-group/higress/pull/102))" in text
     assert "followed up to #102" in text and "gone" in text and "not-ours" in text
     assert title(pub) == "plugin-sync: update 1 plugin (basic-auth)"
 

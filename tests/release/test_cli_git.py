@@ -66,13 +66,14 @@ def test_first_release_is_1_0_0(repo: Repo, capsys: pytest.CaptureFixture[str], 
     assert code == 0
     assert isinstance(doc, dict)
     assert doc["release"] is True and doc["version"] == "1.0.0" and doc["previous"] is None
-    assert doc["tags"] == ["1.0.0", "1.0", "1", "latest"]
-    assert doc["images"][0] == "registry.example:5000/higress/plugin-server:1.0.0"
+    assert doc["track"] == "rolling"  # the lock's own semver, never a gateway version's tags
+    assert doc["tags"] == ["rolling-1.0.0", "rolling-1.0", "rolling-1", "rolling-latest"]
+    assert doc["images"][0] == "registry.example:5000/higress/plugin-server:rolling-1.0.0"
     assert "| `basic-auth` | `2.0.0` | added |" in doc["notes"]
     outputs = parse_outputs(out_file)
     assert outputs["release"] == "true" and outputs["version"] == "1.0.0" and outputs["tag"] == "v1.0.0"
-    assert outputs["tags"] == "1.0.0,1.0,1,latest"
-    assert outputs["images"].split(",")[-1] == "registry.example:5000/higress/plugin-server:latest"
+    assert outputs["tags"] == "rolling-1.0.0,rolling-1.0,rolling-1,rolling-latest" and outputs["track"] == "rolling"
+    assert outputs["images"].split(",")[-1] == "registry.example:5000/higress/plugin-server:rolling-latest"
     assert outputs["prerelease"] == "false" and outputs["latest"] == "true"
     assert "## plugin-server 1.0.0" in summary.read_text()
 
@@ -87,7 +88,7 @@ def test_added_plugin_after_a_tag_is_minor(repo: Repo, capsys: pytest.CaptureFix
     assert isinstance(out, str)
     assert out.splitlines()[0] == "release 1.1.0 (minor, after v1.0.0)"
     assert "minor  added hmac-auth 1.0.0" in out
-    assert "tags: 1.1.0 1.1 1 latest" in out
+    assert "tags: rolling-1.1.0 rolling-1.1 rolling-1 rolling-latest" in out
     assert "docs/hmac.md" not in out
 
 
@@ -142,7 +143,7 @@ def test_lock_missing_at_the_tag_is_empty(repo: Repo, capsys: pytest.CaptureFixt
     repo.commit("lock")
     code, doc, _ = release(capsys, "--json")
     assert code == 0 and isinstance(doc, dict)
-    assert doc["version"] == "0.2.0" and doc["tags"] == ["0.2.0", "0.2", "latest"]
+    assert doc["version"] == "0.2.0" and doc["tags"] == ["rolling-0.2.0", "rolling-0.2", "rolling-latest"]
 
 
 @pytest.mark.parametrize("args,message", [
@@ -222,7 +223,7 @@ def test_maintenance_release_does_not_move_latest(repo: Repo, capsys: pytest.Cap
     repo.commit("fix config")
     code, doc, _ = release(capsys, "--json")
     assert code == 0 and isinstance(doc, dict)
-    assert doc["version"] == "1.4.3" and doc["tags"] == ["1.4.3", "1.4", "1"] and doc["latest"] is False
+    assert doc["version"] == "1.4.3" and doc["tags"] == ["rolling-1.4.3", "rolling-1.4", "rolling-1"] and doc["latest"] is False
 
 
 def test_config_in_a_subdirectory(repo: Repo, capsys: pytest.CaptureFixture[str]) -> None:

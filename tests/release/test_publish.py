@@ -147,7 +147,7 @@ def test_tag_on_another_commit_is_never_moved(fake: fg.FakeGitHub, local: Repo,
 def test_prerelease_is_not_latest(fake: fg.FakeGitHub, local: Repo, capsys: pytest.CaptureFixture[str]) -> None:
     push(local, remote(fake), tags=("v1.0.0",))
     code, out, _ = publish(capsys, "--release-version", "2.1.0-rc.1")
-    assert code == 0 and "tags: 2.1.0-rc.1\n" in out
+    assert code == 0 and "tags: rolling-2.1.0-rc.1\n" in out
     [rel] = remote(fake).releases
     assert rel.tag_name == "v2.1.0-rc.1" and rel.prerelease is True
     assert release_json(fake)[0]["make_latest"] == "false"

@@ -18,7 +18,9 @@ Routes: repositories, branches, commits (list, one with files), pulls (list with
 state/head/base filters and sorting, create, get, update, files), issue labels, repository
 labels, the Git Data API (blobs, trees with ``base_tree``, commits, refs incl. matching-refs,
 annotated tags), contents, releases (create, list, by id, by tag, latest, update, delete,
-assets upload/list/download), repository dispatches, ``/rate_limit`` and ``/user``.
+assets upload/list/download), repository and workflow dispatches, ``/rate_limit`` and ``/user``.
+A repository moved with ``state.rename`` answers its old name's paths with GitHub's 301 (307
+for writes) to ``/repositories/<id>/...``, which is served too.
 
 Test helpers on ``Repo``: ``commit_files`` (a commit on a branch), ``merge_pull`` (an
 upstream-style squash merge with subject ``Title (#N)``), ``merge`` / ``close`` of an open
@@ -198,6 +200,10 @@ class Repo:
         self.labels: dict[str, dict[str, Any]] = {}
         self.releases: list[Release] = []
         self.dispatches: list[dict[str, Any]] = []
+        # workflow file name -> its workflow_dispatch inputs (name -> {"required": bool, ...});
+        # a workflow must be registered here to accept POST .../actions/workflows/<file>/dispatches
+        self.workflows: dict[str, dict[str, dict[str, Any]]] = {}
+        self.workflow_dispatches: list[dict[str, Any]] = []  # {"workflow", "ref", "inputs"}
         self._number = 0
 
     @property
@@ -473,6 +479,7 @@ class State:
         self.root = ""
         self.web = web
         self.repos: dict[str, Repo] = {}
+        self.moved: dict[str, Repo] = {}  # old full name (lower case) -> the repository it became
         self._id = 1000
         self.lock = threading.RLock()
 
@@ -487,6 +494,15 @@ class State:
 
     def repo(self, full_name: str) -> Repo:
         return self.repos[full_name.lower()]
+
+    def rename(self, old: str, new: str) -> Repo:
+        """Move a repository to a new owner/name, as a transfer or rename does on GitHub: the
+        old name's API paths answer 301 (307 for writes) to ``/repositories/<id>/...``."""
+        repo = self.repos.pop(old.lower())
+        repo.owner, repo.name = new.split("/")
+        self.repos[new.lower()] = repo
+        self.moved[old.lower()] = repo
+        return repo
 
 
 # ---------------------------------------------------------------------------- faults and log
@@ -671,6 +687,20 @@ class FakeGitHub:
             return Response(401, {"message": "Requires authentication", "documentation_url": DOCS})
         if method == "GET" and path.startswith("/_download/"):
             return self._download(path)
+        moved = _MOVED.match(path)
+        if moved and moved.group("name").lower() in self.state.moved and \
+                moved.group("name").lower() not in self.state.repos:
+            repo = self.state.moved[moved.group("name").lower()]
+            where = f"{self.url}/repositories/{repo.id}{moved.group('rest') or ''}" + (f"?{query}" if query else "")
+            return Response(301 if method in ("GET", "HEAD") else 307,
+                            {"message": "Moved Permanently", "url": where, "documentation_url": DOCS},
+                            {"Location": where})
+        by_id = _BY_ID.match(path)
+        if by_id:
+            repo = next((r for r in self.state.repos.values() if r.id == int(by_id.group("id"))), None)
+            if repo is None:
+                return Response(404, {"message": "Not Found", "documentation_url": DOCS})
+            path = f"/repos/{repo.full_name}{by_id.group('rest') or ''}"
         try:
             return _route(self, method, path, qs, query, headers, body)
         except HTTPError as e:
@@ -1041,6 +1071,8 @@ class _Ctx:
 
 
 R = r"/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)"
+_MOVED = re.compile(r"^/repos/(?P<name>[^/]+/[^/]+)(?P<rest>/.*)?$")
+_BY_ID = re.compile(r"^/repositories/(?P<id>\d+)(?P<rest>/.*)?$")
 
 
 @route("GET", "/user")
@@ -1065,6 +1097,32 @@ def _dispatch(c: _Ctx) -> Response:
     if not isinstance(data.get("event_type"), str):
         raise _invalid("event_type is required", "Repository", "missing_field", "event_type")
     c.repo.dispatches.append(data)
+    return Response(204, None)
+
+
+@route("POST", R + "/actions/workflows/(?P<workflow>[^/]+)/dispatches")
+def _workflow_dispatch(c: _Ctx, workflow: str) -> Response:
+    """``workflow_dispatch``: GitHub checks the ref and the inputs against the workflow file."""
+    inputs_spec = c.repo.workflows.get(workflow)
+    if inputs_spec is None:
+        raise _not_found()
+    data = c.json()
+    ref = data.get("ref")
+    if not isinstance(ref, str) or not ref:
+        raise _invalid("ref is required", "Workflow", "missing_field", "ref")
+    name = ref.removeprefix("refs/heads/").removeprefix("refs/tags/")
+    if c.repo.ref(f"heads/{name}") is None and c.repo.ref(f"tags/{name}") is None:
+        raise HTTPError(422, f"No ref found for: {ref}")
+    inputs = data.get("inputs") or {}
+    if not isinstance(inputs, dict) or not all(isinstance(v, str) for v in inputs.values()):
+        raise HTTPError(422, "inputs must be an object of strings")
+    unexpected = sorted(set(inputs) - set(inputs_spec))
+    if unexpected:
+        raise HTTPError(422, f"Unexpected inputs provided: {unexpected}")
+    missing = sorted(k for k, v in inputs_spec.items() if v.get("required") and k not in inputs)
+    if missing:
+        raise HTTPError(422, f"Required input '{missing[0]}' not provided")
+    c.repo.workflow_dispatches.append({"workflow": workflow, "ref": ref, "inputs": dict(inputs)})
     return Response(204, None)
 
 

@@ -69,6 +69,45 @@ class Registry:
         r.raise_for_status()
         return art.digest
 
+    def push_image(self, repo: str, tag: str, labels: dict[str, dict[str, str]], attestations: bool = True) -> str:
+        """Push a small multi-platform image index as ``repo:tag``: per platform (``os/arch``)
+        a manifest whose config carries ``labels[platform]``; with ``attestations``, one
+        BuildKit attestation manifest per platform. Returns the index digest."""
+        import hashlib
+        import json
+
+        def blob(data: bytes, media_type: str) -> tuple[dict[str, object], bytes]:
+            return {"mediaType": media_type, "digest": "sha256:" + hashlib.sha256(data).hexdigest(),
+                    "size": len(data)}, data
+
+        entries = []
+        for platform, platform_labels in labels.items():
+            os_, arch = platform.split("/")
+            cfg_desc, cfg = blob(json.dumps({"architecture": arch, "os": os_, "config": {"Labels": platform_labels},
+                                             "rootfs": {"type": "layers", "diff_ids": []}}).encode(),
+                                 "application/vnd.oci.image.config.v1+json")
+            layer_desc, layer = blob(platform.encode(), "application/vnd.oci.image.layer.v1.tar")
+            manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                                   "config": cfg_desc, "layers": [layer_desc]}).encode()
+            art = Artifact(manifest, {str(cfg_desc["digest"]): cfg, str(layer_desc["digest"]): layer})
+            self.push(repo, art.digest, art)
+            entries.append({"mediaType": art.media_type, "digest": art.digest, "size": len(manifest),
+                            "platform": {"os": os_, "architecture": arch}})
+            if attestations:
+                a_desc, a_cfg = blob(b"{}", "application/vnd.oci.image.config.v1+json")
+                att = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                                  "config": a_desc, "layers": []}).encode()
+                a = Artifact(att, {str(a_desc["digest"]): a_cfg})
+                self.push(repo, a.digest, a)
+                entries.append({"mediaType": a.media_type, "digest": a.digest, "size": len(att),
+                                "platform": {"os": "unknown", "architecture": "unknown"},
+                                "annotations": {"vnd.docker.reference.type": "attestation-manifest",
+                                                "vnd.docker.reference.digest": art.digest}})
+        index = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+                            "manifests": entries}).encode()
+        self.push_raw_manifest(repo, tag, index, "application/vnd.oci.image.index.v1+json")
+        return "sha256:" + hashlib.sha256(index).hexdigest()
+
     def push_raw_manifest(self, repo: str, tag: str, manifest: bytes, media_type: str) -> None:
         s = self._session()
         s.put(f"{self.url}/v2/{repo}/manifests/{tag}", data=manifest,

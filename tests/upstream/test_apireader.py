@@ -18,7 +18,7 @@ from tests.upstream.conftest import CPP, GO, RUST
 
 def test_merged_prs_map_to_plugins_with_versions(fake_upstream: tuple[FakeGitHub, Repo]) -> None:
     fake, repo = fake_upstream
-    r = ApiReader(connect(), "alibaba/higress")
+    r = ApiReader(connect(), "higress-group/higress")
     since = r.resolve(parse_since("#101"))
     assert (since.pr, since.merged, since.sha) == (101, "2025-01-02T00:00:00Z", repo.pulls[101].merge_commit_sha)
     fake.reset_log()
@@ -30,7 +30,7 @@ def test_merged_prs_map_to_plugins_with_versions(fake_upstream: tuple[FakeGitHub
     assert (by["say-hello"].version, by["say-hello"].dirs) == ("0.2.0", (f"{RUST}/say-hello",))
     assert by["ai-cache"].version is None  # no VERSION file: unknown, not an error
     assert by["basic-auth"].version == "1.1.0"
-    assert by["basic-auth"].prs[0].url == "https://github.com/alibaba/higress/pull/106"
+    assert by["basic-auth"].prs[0].url == "https://github.com/higress-group/higress/pull/106"
     assert {o.path for o in ch.other} == {"docs/guide.md", "plugins/wasm-go/pkg/wrapper/w.go"}
     # every page of closed PRs was followed (2 per page: 7 PRs -> 4 pages)
     assert fake.count("GET", r"/pulls$") == 4
@@ -39,7 +39,7 @@ def test_merged_prs_map_to_plugins_with_versions(fake_upstream: tuple[FakeGitHub
 
 def test_paging_stops_at_prs_updated_before_the_position(fake_upstream: tuple[FakeGitHub, Repo]) -> None:
     fake, repo = fake_upstream
-    r = ApiReader(connect(), "alibaba/higress")
+    r = ApiReader(connect(), "higress-group/higress")
     since = r.resolve(parse_since("#105"))
     fake.reset_log()
     assert [m.number for m in r.merges_after(since)] == [106]
@@ -48,7 +48,7 @@ def test_paging_stops_at_prs_updated_before_the_position(fake_upstream: tuple[Fa
 
 def test_since_a_commit_and_a_time(fake_upstream: tuple[FakeGitHub, Repo]) -> None:
     _, repo = fake_upstream
-    r = ApiReader(connect(), "alibaba/higress")
+    r = ApiReader(connect(), "higress-group/higress")
     sha = repo.pulls[103].merge_commit_sha
     assert sha is not None
     pos = r.resolve(parse_since(sha[:12]))
@@ -58,14 +58,14 @@ def test_since_a_commit_and_a_time(fake_upstream: tuple[FakeGitHub, Repo]) -> No
 
 
 def test_an_unmerged_pr_is_no_starting_point(fake_upstream: tuple[FakeGitHub, Repo]) -> None:
-    r = ApiReader(connect(), "alibaba/higress")
+    r = ApiReader(connect(), "higress-group/higress")
     with pytest.raises(UsageError, match="not merged"):
         r.resolve(parse_since("#108"))
 
 
 def test_rate_limited_listing_is_waited_out(fake_upstream: tuple[FakeGitHub, Repo]) -> None:
     fake, _ = fake_upstream
-    r = ApiReader(connect(), "alibaba/higress")
+    r = ApiReader(connect(), "higress-group/higress")
     since = r.resolve(parse_since("#104"))
     fake.rate_limit("GET", r"/pulls$", retry_after=1)
     fake.rate_limit("GET", r"/pulls/\d+/files$", status=429, reset_in=0)

@@ -16,15 +16,15 @@ NOW = datetime(2025, 3, 1, tzinfo=timezone.utc)
 
 
 def pr(n: int, merged: str) -> PrRef:
-    return PrRef(n, f"PR {n}", f"https://github.com/alibaba/higress/pull/{n}", merged)
+    return PrRef(n, f"PR {n}", f"https://github.com/higress-group/higress/pull/{n}", merged)
 
 
 def changes(*plugins: PluginChange, last: Position | None = Position("2025-02-20T00:00:00Z", 30, "c" * 40)) -> Changes:
-    return Changes("alibaba/higress", Position("2025-01-01T00:00:00Z", 1), last, plugins)
+    return Changes("higress-group/higress", Position("2025-01-01T00:00:00Z", 1), last, plugins)
 
 
 def test_round_trip_and_stable_bytes(tmp_path: Path) -> None:
-    c = Cursor("alibaba/higress", Position("2025-01-02T03:04:05Z", 12, "a" * 40),
+    c = Cursor("higress-group/higress", Position("2025-01-02T03:04:05Z", 12, "a" * 40),
                (PendingPlugin("key-auth", "1.2.0", (pr(11, "2025-01-01T00:00:00Z"),)),))
     path = tmp_path / "upstream-cursor.json"
     assert save_cursor(path, c) is True
@@ -73,6 +73,6 @@ def test_advance_lands_keeps_pending_expires_and_drops_unserved() -> None:
 
 
 def test_advance_without_merges_keeps_the_previous_position() -> None:
-    prev = Cursor("alibaba/higress", Position("2025-01-01T00:00:00Z", 5, "d" * 40))
+    prev = Cursor("higress-group/higress", Position("2025-01-01T00:00:00Z", 5, "d" * 40))
     a = advance(changes(last=None), [], NOW, previous=prev)
     assert a.cursor.last == prev.last and a.cursor.pending == ()

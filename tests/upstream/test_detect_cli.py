@@ -16,7 +16,7 @@ from tests.upstream.gitrepo import UpstreamGit
 
 CONFIG = """schemaVersion: 1
 upstream:
-  repository: alibaba/higress
+  repository: higress-group/higress
 plugins:
   basic-auth: oci://r.example/plugins/basic-auth:1.0.0
   key-auth: oci://r.example/plugins/key-auth:1.0.0
@@ -47,12 +47,12 @@ def test_json_document_and_actions_outputs(upstream: UpstreamGit, work: Path,
     rc, out, _ = detect(capsys, work, "--git", str(upstream.path), "--since", "#101", "--json")
     assert rc == 0
     doc = json.loads(out)
-    assert doc["upstream"] == "alibaba/higress" and doc["changed"] is True
+    assert doc["upstream"] == "higress-group/higress" and doc["changed"] is True
     assert sorted(doc["plugins"]) == ["ai-cache", "basic-auth", "key-auth", "say-hello"]
     assert doc["plugins"]["ai-cache"]["served"] is False and doc["plugins"]["key-auth"]["served"] is True
     assert doc["plugins"]["say-hello"]["version"] == "0.2.0"
     assert doc["plugins"]["key-auth"]["prs"] == [{
-        "number": 102, "title": "feat(cpp): key auth header", "url": "https://github.com/alibaba/higress/pull/102",
+        "number": 102, "title": "feat(cpp): key auth header", "url": "https://github.com/higress-group/higress/pull/102",
         "merged": "2025-01-03T00:00:00Z"}]
     assert doc["last"]["pr"] == 107 and doc["since"]["pr"] == 101
     assert {o["path"] for o in doc["other"]} == {"docs/guide.md", "plugins/wasm-go/pkg/wrapper/w.go"}
@@ -60,16 +60,16 @@ def test_json_document_and_actions_outputs(upstream: UpstreamGit, work: Path,
     outputs = (work.parent / "out.txt").read_text()
     assert 'changed=true\nplugins=["ai-cache", "basic-auth", "key-auth", "say-hello"]\n' in outputs
     summary = (work.parent / "summary.md").read_text()
-    assert "| key-auth | 2.0.1 | [#102](https://github.com/alibaba/higress/pull/102) |  |" in summary
+    assert "| key-auth | 2.0.1 | [#102](https://github.com/higress-group/higress/pull/102) |  |" in summary
     assert "| ai-cache | 0.1.0 |" in summary and "not served" in summary
 
 
 def test_the_cursor_is_the_default_start_and_pending_plugins_come_back(
         upstream: UpstreamGit, work: Path, capsys: pytest.CaptureFixture[str]) -> None:
     sha = upstream.git("log", "--format=%H", "-F", "--grep", "(#106)")
-    old = PrRef(90, "old change", "https://github.com/alibaba/higress/pull/90", "2025-01-01T00:00:00Z")
+    old = PrRef(90, "old change", "https://github.com/higress-group/higress/pull/90", "2025-01-01T00:00:00Z")
     save_cursor(work / "upstream-cursor.json",
-                Cursor("alibaba/higress", Position("2025-01-08T00:00:00Z", 106, sha),
+                Cursor("higress-group/higress", Position("2025-01-08T00:00:00Z", 106, sha),
                        (PendingPlugin("key-auth", "2.0.0", (old,)),)))
     rc, out, _ = detect(capsys, work, "--git", str(upstream.path), "--json")
     doc = json.loads(out)
@@ -105,6 +105,6 @@ def test_through_the_api_without_leaking_the_token(fake_upstream: tuple[FakeGitH
     rc, out, err = detect(capsys, work, "--since", "#105", "--json")
     assert rc == 0 and TOKEN not in out + err
     assert list(json.loads(out)["plugins"]) == ["basic-auth"]
-    fake.fail("GET", r"^/repos/alibaba/higress$", 401, echo_auth=True)
+    fake.fail("GET", r"^/repos/higress-group/higress$", 401, echo_auth=True)
     rc, out, err = detect(capsys, work, "--since", "#105", "--json")
     assert rc == 1 and out == "" and TOKEN not in err and "401" in err

@@ -16,7 +16,7 @@ from tests.upstream.gitrepo import UpstreamGit
 
 
 def reader(g: UpstreamGit) -> GitReader:
-    return GitReader(g.path, "alibaba/higress", "HEAD", "https://github.example")
+    return GitReader(g.path, "higress-group/higress", "HEAD", "https://github.example")
 
 
 def test_first_parent_squash_merges_map_to_plugins(upstream: UpstreamGit) -> None:
@@ -32,7 +32,7 @@ def test_first_parent_squash_merges_map_to_plugins(upstream: UpstreamGit) -> Non
     assert by["ai-cache"].version == "0.1.0"  # the true merge's whole branch counts
     assert [p.number for p in by["basic-auth"].prs] == [106, 107]
     assert by["basic-auth"].version == "1.1.0"  # read from the merged tree, unchanged by #106
-    assert by["basic-auth"].prs[0].url == "https://github.example/alibaba/higress/pull/106"
+    assert by["basic-auth"].prs[0].url == "https://github.example/higress-group/higress/pull/106"
     assert by["basic-auth"].prs[0].title == "fix: basic-auth nil check"
     assert {o.path for o in ch.other} == {"docs/guide.md", "plugins/wasm-go/pkg/wrapper/w.go"}
     assert ch.last is not None and ch.last.pr == 107
@@ -67,6 +67,6 @@ def test_bad_references_are_usage_errors(upstream: UpstreamGit, tmp_path: Path) 
         r.resolve(parse_since("deadbeefdeadbeef"))
     (tmp_path / "plain").mkdir()
     with pytest.raises(UsageError, match="not a git repository"):
-        GitReader(tmp_path / "plain", "alibaba/higress")
+        GitReader(tmp_path / "plain", "higress-group/higress")
     with pytest.raises(UsageError, match="no such directory"):
-        GitReader(tmp_path / "missing", "alibaba/higress")
+        GitReader(tmp_path / "missing", "higress-group/higress")

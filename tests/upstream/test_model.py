@@ -28,7 +28,7 @@ CPP = "plugins/wasm-cpp/extensions"
 
 
 def merge(n: int, merged: str, *paths: str, sha: str | None = None) -> Merge:
-    return Merge(n, f"PR {n}", f"https://github.com/alibaba/higress/pull/{n}", merged, sha or f"{n:040x}", paths)
+    return Merge(n, f"PR {n}", f"https://github.com/higress-group/higress/pull/{n}", merged, sha or f"{n:040x}", paths)
 
 
 def test_parse_since() -> None:
@@ -89,7 +89,7 @@ def test_names_map_cpp_underscores_config_names_and_upstream_dirs() -> None:
               "plugins/wasm-go/pkg/wrapper/w.go"),
         merge(4, "2025-01-04T00:00:00Z", f"{GO}/brand-new/main.go", f"{GO}/Bad_Name/main.go"),
     ]
-    ch = build_changes("alibaba/higress", Position("2024-12-31T00:00:00Z"), ms, CONFIG,
+    ch = build_changes("higress-group/higress", Position("2024-12-31T00:00:00Z"), ms, CONFIG,
                        {"basic-auth": "1.1.0"}, have_config=True)
     by = {p.name: p for p in ch.plugins}
     assert sorted(by) == ["basic-auth", "brand-new", "json-converter", "key-auth", "mcp-server"]
@@ -106,22 +106,22 @@ def test_names_map_cpp_underscores_config_names_and_upstream_dirs() -> None:
     assert doc["changed"] is True
     assert doc["merges"][1]["plugins"] == ["json-converter", "key-auth"]
     assert doc["plugins"]["basic-auth"]["prs"][0] == {
-        "number": 1, "title": "PR 1", "url": "https://github.com/alibaba/higress/pull/1",
+        "number": 1, "title": "PR 1", "url": "https://github.com/higress-group/higress/pull/1",
         "merged": "2025-01-01T00:00:00Z"}
 
 
 def test_without_config_dir_names_are_plugin_names() -> None:
-    ch = build_changes("alibaba/higress", None, [merge(1, "2025-01-01T00:00:00Z", f"{CPP}/key_auth/a.cc")],
+    ch = build_changes("higress-group/higress", None, [merge(1, "2025-01-01T00:00:00Z", f"{CPP}/key_auth/a.cc")],
                        parse_config(None), {}, have_config=False)
     assert [(p.name, p.served) for p in ch.plugins] == [("key-auth", None)]
 
 
 def test_carried_pending_plugins_merge_with_new_merges() -> None:
-    old_pr = PrRef(7, "old", "https://github.com/alibaba/higress/pull/7", "2024-12-01T00:00:00Z")
+    old_pr = PrRef(7, "old", "https://github.com/higress-group/higress/pull/7", "2024-12-01T00:00:00Z")
     carried = [PluginChange("key-auth", (old_pr,), "0.9.0", pending=True),
                PluginChange("basic-auth", (old_pr,), "1.0.0", pending=True)]
     ms = [merge(9, "2025-01-01T00:00:00Z", f"{GO}/basic-auth/main.go")]
-    ch = build_changes("alibaba/higress", Position("2024-12-31T00:00:00Z", 8), ms, CONFIG,
+    ch = build_changes("higress-group/higress", Position("2024-12-31T00:00:00Z", 8), ms, CONFIG,
                        {"basic-auth": None}, have_config=True, carried=carried)
     by = {p.name: p for p in ch.plugins}
     assert by["key-auth"].pending is True and by["key-auth"].version == "0.9.0"
@@ -132,13 +132,13 @@ def test_carried_pending_plugins_merge_with_new_merges() -> None:
 
 def test_no_merges_keeps_the_position() -> None:
     since = Position("2025-01-01T00:00:00Z", 5, "b" * 40)
-    ch = build_changes("alibaba/higress", since, [], CONFIG, {}, have_config=True)
+    ch = build_changes("higress-group/higress", since, [], CONFIG, {}, have_config=True)
     assert ch.last == since and not ch.changed and ch.to_json()["plugins"] == {}
 
 
 def test_changes_document_round_trips() -> None:
     ms = [merge(1, "2025-01-01T00:00:00Z", f"{GO}/basic-auth/main.go")]
-    ch = build_changes("alibaba/higress", Position("2024-01-01T00:00:00Z"), ms, CONFIG, {"basic-auth": "2.0.0"},
+    ch = build_changes("higress-group/higress", Position("2024-01-01T00:00:00Z"), ms, CONFIG, {"basic-auth": "2.0.0"},
                        have_config=True)
     back = Changes.from_json(json.loads(json.dumps(ch.to_json())))
     assert back.plugins == ch.plugins and back.last == ch.last and back.since == ch.since

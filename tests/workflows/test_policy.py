@@ -15,6 +15,7 @@ PINNED = re.compile(r"^\s*(?:-\s+)?uses:\s+([\w.-]+/[\w./-]+)@([0-9a-f]{40}) # v
 # the write grants each job may hold; every other job reads only
 WRITE_GRANTS = {
     ("release.yml", "image"): {"id-token": "write"},
+    ("gateway-release.yml", "image"): {"id-token": "write"},
     ("release.yml", "publish"): {"contents": "write"},
     ("sync.yml", "sync"): {"contents": "write", "pull-requests": "write"},
 }
@@ -100,7 +101,7 @@ def test_secrets_only_in_env_or_action_inputs(wf: Workflow) -> None:
 def test_concurrency_group(wf: Workflow) -> None:
     conc = wf.data["concurrency"]
     assert conc["group"]
-    if wf.name in ("release.yml", "sync.yml"):
+    if wf.name in ("release.yml", "sync.yml", "gateway-release.yml"):
         # two releases or two syncs never race, and a running one is never cancelled
         assert conc["cancel-in-progress"] is False
         assert "github.ref" not in conc["group"] and "run_id" not in conc["group"]

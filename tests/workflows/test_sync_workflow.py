@@ -1,6 +1,7 @@
-"""sync.yml does pipeline 1 with the real commands: detect, then pull, then propose, started
-by upstream's dispatch, the hourly schedule or a maintainer; with an App token when there is
-one; writing a job summary. The arguments its scripts pass are accepted by the CLI."""
+"""sync.yml does pipeline 1 with the real commands: detect, then pull, then propose, then one
+pull request per gateway snapshot upstream added; started by upstream's workflow_dispatch, the
+hourly schedule or a maintainer; with an App token when there is one; writing a job summary. The
+arguments its scripts pass are accepted by the CLI."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ TOKEN = "${{ steps.app.outputs.token || github.token }}"
 def command_steps() -> dict[str, dict]:  # type: ignore[type-arg]
     out = {}
     for step in JOB["steps"]:
-        m = re.search(r"^\s*plugin-sync (\w+)", step.get("run", ""), re.M)
+        m = re.search(r"^\s*plugin-sync ([\w-]+)", step.get("run", ""), re.M)
         if m:
             out[m.group(1)] = step
     return out
@@ -26,20 +27,22 @@ def command_steps() -> dict[str, dict]:  # type: ignore[type-arg]
 
 def test_triggers() -> None:
     on = WF.on
-    assert on["repository_dispatch"] == {"types": ["higress-plugin-merged"]}
+    assert set(on) == {"schedule", "workflow_dispatch"}  # upstream uses workflow_dispatch (Actions: write)
     [schedule] = on["schedule"]
     minute, *rest = schedule["cron"].split()
     assert minute.isdigit() and rest == ["*", "*", "*", "*"]  # hourly
     inputs = on["workflow_dispatch"]["inputs"]
-    assert {k: v["type"] for k, v in inputs.items()} == {"plugins": "string", "since": "string", "dry_run": "boolean"}
+    assert {k: v["type"] for k, v in inputs.items()} == {"plugins": "string", "since": "string", "dry_run": "boolean",
+                                                         "reason": "string"}
+    assert not any(v.get("required") for v in inputs.values())  # upstream sends the reason alone
     assert inputs["dry_run"]["default"] is False
 
 
 def test_detect_then_pull_then_propose() -> None:
     steps = JOB["steps"]
     commands = command_steps()
-    assert list(commands) == ["detect", "pull", "propose"]
-    order = [steps.index(commands[c]) for c in ("detect", "pull", "propose")]
+    assert list(commands) == ["detect", "pull", "propose", "propose-snapshot"]
+    order = [steps.index(commands[c]) for c in ("detect", "pull", "propose", "propose-snapshot")]
     assert order == sorted(order)
     # propose gets detect's document: it links upstream PRs and moves the cursor
     assert '> "$RUNNER_TEMP/changes.json"' in commands["detect"]["run"]
@@ -68,7 +71,7 @@ def test_app_token_with_github_token_fallback() -> None:
 def test_job_summary() -> None:
     header = JOB["steps"][0]
     assert '>> "$GITHUB_STEP_SUMMARY"' in header["run"]
-    assert header["env"]["DISPATCH_SHA"] == "${{ github.event.client_payload.sha }}"
+    assert header["env"]["REASON"] == "${{ inputs.reason }}" and "$REASON" in header["run"]
 
 
 def _argv(script: str, command: str, values: dict[str, str]) -> list[list[str]]:
@@ -123,3 +126,19 @@ def test_a_failed_plugin_still_lets_the_others_be_proposed() -> None:
     assert last["if"] == "steps.pull.outputs.status != '0'" and "exit 1" in last["run"]
     names = [s.get("name", "") for s in JOB["steps"]]
     assert names.index(last["name"]) > names.index(c["propose"]["name"])
+
+
+def test_gateway_snapshots_get_their_own_pull_requests() -> None:
+    c = command_steps()
+    step = c["propose-snapshot"]
+    assert step["if"] == "steps.detect.outputs.gateway-versions != ''"
+    assert step["env"]["GITHUB_TOKEN"] == TOKEN and step["env"]["DRY_RUN"] == "${{ inputs.dry_run }}"
+    runs = _argv(step["run"], "propose-snapshot",
+                 {"args": ["--repo", "acme/plugin-server", "--changes", "changes.json"], "variants": [[], ["--dry-run"]]})
+    parser = build_parser()
+    assert [parser.parse_args(r).command for r in runs] == ["propose-snapshot", "propose-snapshot"]
+    assert parser.parse_args(runs[1]).dry_run is True
+    assert '--changes "$RUNNER_TEMP/changes.json"' in step["run"]
+    # it runs before the job fails for a plugin that did not pull, so one does not block the other
+    steps = JOB["steps"]
+    assert steps.index(step) < steps.index(next(s for s in steps if s.get("name", "").startswith("Fail if")))

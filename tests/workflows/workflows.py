@@ -14,7 +14,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = ROOT / ".github" / "workflows"
-NAMES = ("ci.yml", "release.yml", "sync.yml")
+NAMES = ("ci.yml", "release.yml", "sync.yml", "gateway-release.yml")
 
 
 @dataclass(frozen=True)
