@@ -19,6 +19,7 @@ from sync.errors import SyncError
 # command modules, in the order `--help` lists them
 COMMANDS = (
     "pull",
+    "unmanaged",
     "verify",
     "metadata",
     "properties",

@@ -20,6 +20,19 @@ def read_file(path: Path, what: str) -> bytes:
         raise ConfigError(f"{path}: cannot read the {what}: {e.strerror}") from None
 
 
+def newest_snapshot(directory: Path) -> Path:
+    """The snapshot of the highest gateway version in ``directory`` (files X.Y.Z.json)."""
+    found: list[tuple[tuple[int, ...], Path]] = []
+    for p in directory.glob("*.json"):
+        try:
+            found.append((tuple(int(x) for x in p.stem.split(".")), p))
+        except ValueError:
+            continue
+    if not found:
+        raise ConfigError(f"{directory}: no snapshot X.Y.Z.json")
+    return max(found)[1]
+
+
 def configured(config: Config) -> dict[str, Configured]:
     """plugins.yaml's plugins as the unmanaged check compares them."""
     out: dict[str, Configured] = {}

@@ -138,3 +138,36 @@ def inventory(snapshot: Snapshot, wasm_sha256: Mapping[str, str]) -> dict[str, d
         for key in e.served.inventory_keys:
             out[key] = {"version": e.version, "digest": e.digest, "wasmSha256": wasm_sha256[e.digest]}
     return dict(sorted(out.items()))
+
+
+@dataclass(frozen=True)
+class Pinned:
+    """What the rolling lock knows of a pulled plugin: its resolved tag and artifact."""
+
+    name: str
+    image: ImageRef
+    tag: str
+    digest: str
+    wasm_sha256: str
+
+
+def unmanaged_from_lock(snapshot: Snapshot, configured: Mapping[str, Configured],
+                        pinned: Mapping[str, Pinned]) -> tuple[UnmanagedEntry, ...]:
+    """The unmanaged lock for ``configured``: every plugin the snapshot does not manage,
+    pinned as the rolling lock (``pinned``, by name) resolved it. A plugin the lock does not
+    hold yet is a ConfigError: pull it first."""
+    managed = managed_names(snapshot)
+    out: list[UnmanagedEntry] = []
+    missing: list[str] = []
+    for name in sorted(configured):
+        if name in managed:
+            continue
+        p = pinned.get(name)
+        if p is None:
+            missing.append(name)
+            continue
+        out.append(UnmanagedEntry(name, name, p.tag, p.image, p.tag, p.digest, p.wasm_sha256))
+    if missing:
+        raise ConfigError(f"not in plugins.lock.json yet: {', '.join(missing)} (run 'plugin-sync pull "
+                          f"{' '.join(missing)}' first)")
+    return tuple(out)

@@ -13,7 +13,7 @@ from typing import Any, Iterator
 import pytest
 
 from sync.sample import build_artifact, wasm_module
-from tests.pull.conftest import Result, Workspace, fast_retries  # noqa: F401 - the fixture applies here too
+from tests.pull.conftest import Result, Workspace, fast_retries, registry, ws  # noqa: F401 - fixtures used here too
 from tests.support.registry import Registry, running_registry
 
 REPO = Path(__file__).resolve().parents[2]
