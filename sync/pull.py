@@ -3,6 +3,7 @@ the tree, and commit the new lock. Per-plugin failures leave that plugin as it w
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -17,7 +18,7 @@ from sync.fsutil import sha256_file
 from sync.lock import Lock, LockEntry
 from sync.oci.layout import LayoutSource
 from sync.oci.manifest import ArtifactSource, Manifest
-from sync.oci.reference import Source, parse_source
+from sync.oci.reference import LAYOUT_PREFIX, Source, parse_source
 from sync.oci.registry import BlobReadError, RegistryClient
 from sync.oci.versions import best_tag
 from sync.plan import Resolved, entries_for, merge, reusable, status
@@ -42,6 +43,15 @@ class PullOptions:
     read_timeout: float | None = None
     lock_wait: float = 600.0
     base_dir: Path | None = None  # relative oci-layout paths are read from here
+    credentials_host: str | None = None  # the registry the environment's credentials are for
+
+    @property
+    def default_host(self) -> str | None:
+        """Where ``PLUGIN_SYNC_REGISTRY_USERNAME``/``_PASSWORD`` go (unless
+        ``PLUGIN_SYNC_REGISTRY_HOST`` says): the mirror read from, else the config's registry."""
+        if self.registry and not self.registry.startswith(LAYOUT_PREFIX):
+            return self.registry
+        return self.credentials_host
 
 
 @dataclass
@@ -84,7 +94,8 @@ class Sources:
     """Routes each source to the registry client or the layout reader."""
 
     def __init__(self, options: PullOptions, policy: RetryPolicy) -> None:
-        self.registry = RegistryClient(policy, pool_size=max(4, options.jobs), read_timeout=options.read_timeout)
+        self.registry = RegistryClient(policy, pool_size=max(4, options.jobs), read_timeout=options.read_timeout,
+                                       default_host=options.default_host)
         self.layout = LayoutSource()
 
     def of(self, src: Source) -> ArtifactSource:
@@ -199,9 +210,27 @@ class Puller:
         return entries, out
 
 
-def _fail(name: str, e: BaseException) -> Outcome:
+def locked_groups(lock: Lock) -> dict[tuple[str, str | None], list[LockEntry]]:
+    """The work of ``pull --locked``: one download per plugin and artifact."""
+    groups: dict[tuple[str, str | None], list[LockEntry]] = {}
+    for e in lock.sorted():
+        if not e.is_local:
+            groups.setdefault((e.name, e.digest), []).append(e)
+    return groups
+
+
+def _served_intact(tree: Tree, e: LockEntry) -> bool:
+    """The tree serves ``e`` now: its version links to the artifact's complete store directory."""
+    if not e.digest or not tree.is_pulled(e.name, e.version):
+        return False
+    link = tree.version_dir(e.name, e.version)
+    return os.readlink(link) == tree.link_target(e.name, e.digest) and _store_matches(
+        tree.store_dir(e.name, e.digest), e)
+
+
+def _fail(name: str, e: BaseException, source: str = "") -> Outcome:
     msg = e.message if isinstance(e, SyncError) else f"{type(e).__name__}: {e}"
-    return Outcome(name, "failed", error=msg, missing=isinstance(e, NotFound))
+    return Outcome(name, "failed", source=source, error=msg, missing=isinstance(e, NotFound))
 
 
 def run_pull(
@@ -218,24 +247,21 @@ def run_pull(
     with writer_lock(tree, options.lock_wait, on_wait):
         recover(tree, lock_path)
         puller = Puller(tree, old, options)
-        tasks: dict[str, Callable[[], tuple[list[LockEntry], Outcome]]] = {}
+        # each task: what it runs, and the source a failure report names
+        tasks: dict[str, tuple[Callable[[], tuple[list[LockEntry], Outcome]], str]] = {}
         if options.locked:
-            groups: dict[tuple[str, str | None], list[LockEntry]] = {}
-            for e in old.sorted():
-                if not e.is_local:
-                    groups.setdefault((e.name, e.digest), []).append(e)
-            for (name, digest), group in groups.items():
-                tasks[f"{name}@{digest}"] = (lambda n=name, g=group: puller.pull_locked(n, g))
+            for (name, digest), group in locked_groups(old).items():
+                tasks[f"{name}@{digest}"] = ((lambda n=name, g=group: puller.pull_locked(n, g)), group[0].source)
         else:
             assert config is not None
             for name, spec in config.plugins.items():
                 if not options.only or name in options.only:
-                    tasks[name] = (lambda s=spec: puller.pull_plugin(s))
+                    tasks[name] = ((lambda s=spec: puller.pull_plugin(s)), spec.source.reference())
         results: dict[str, list[LockEntry]] = {}
         outcomes: list[Outcome] = []
         failed: set[str] = set()
         with ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool:
-            futures = {pool.submit(fn): key for key, fn in tasks.items()}
+            futures = {pool.submit(fn): key for key, (fn, _) in tasks.items()}
             for fut in as_completed(futures):
                 key = futures[fut]
                 name = key.split("@", 1)[0]
@@ -243,14 +269,16 @@ def run_pull(
                     entries, outcome = fut.result()
                     results[key] = entries
                 except Exception as e:  # noqa: BLE001 - one plugin's failure is reported, others go on
-                    outcome = _fail(name, e)
+                    outcome = _fail(name, e, tasks[key][1])
                     failed.add(name)
                 outcomes.append(outcome)
                 if on_outcome:
                     on_outcome(outcome)
         if options.locked:
+            # a failed plugin keeps what it served before, as in any pull
             new = Lock.from_entries([e for e in old.sorted() if e.is_local] +
-                                    [e for es in results.values() for e in es if e.name not in failed])
+                                    [e for es in results.values() for e in es if e.name not in failed] +
+                                    [e for e in old.sorted() if e.name in failed and _served_intact(tree, e)])
             commit(tree, new, None)
         else:
             new = merge(old, results, keep=failed, prune=not options.only)

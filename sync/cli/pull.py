@@ -8,8 +8,8 @@ import os
 import sys
 
 from sync.cli import common
-from sync.errors import UsageError
-from sync.pull import PullOptions, PullReport, run_pull
+from sync.errors import ConfigError, UsageError
+from sync.pull import PullOptions, PullReport, locked_groups, run_pull
 from sync.report import Progress, summary
 
 DEFAULT_JOBS = min(16, 4 * (os.cpu_count() or 2))
@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--unmanaged-lock and --expect-sha256 go with --snapshot")
     if args.snapshot:
         options = PullOptions(jobs=args.jobs, gzip=args.gzip, registry=args.registry, plain_http=args.plain_http,
-                              read_timeout=args.timeout, lock_wait=args.wait)
+                              read_timeout=args.timeout, lock_wait=args.wait, credentials_host=_config_registry(args))
         _check_registry(args)
         return _finish(args, _snapshot_run(args, options, Progress(0, quiet=args.json)))
     lock = common.lock(args)
@@ -86,15 +86,24 @@ def run(args: argparse.Namespace) -> int:
         locked=args.locked, jobs=args.jobs, gzip=args.gzip, only=tuple(args.plugins),
         registry=args.registry, plain_http=args.plain_http, read_timeout=args.timeout, lock_wait=args.wait,
         base_dir=common.config_path(args).resolve().parent,
+        credentials_host=config.registry if config is not None else _config_registry(args),
     )
     _check_registry(args)
-    total = len(lock.entries) if args.locked else len(args.plugins or (config.plugins if config else []))
+    total = len(locked_groups(lock)) if args.locked else len(args.plugins or (config.plugins if config else []))
     progress = Progress(total, quiet=args.json)
     report = run_pull(
         common.tree(args), config, lock, None if args.locked else common.lock_path(args), options,
         on_outcome=progress, on_wait=_waiting,
     )
     return _finish(args, report)
+
+
+def _config_registry(args: argparse.Namespace) -> str | None:
+    """The config's registry, where the config exists (--locked and --snapshot need no config)."""
+    try:
+        return common.config(args).registry if common.config_path(args).exists() else None
+    except ConfigError:
+        return None
 
 
 def _check_registry(args: argparse.Namespace) -> None:

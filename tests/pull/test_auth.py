@@ -173,3 +173,20 @@ def test_a_credential_helper_identity_token(tmp_path: Path, monkeypatch: pytest.
     monkeypatch.setenv("DOCKER_CONFIG", str(cfg))
     assert credentials_lookup()("reg.example") == IdentityToken("idt-reg.example")
     assert credentials_lookup()("other.example") is None
+
+
+def test_pull_sends_the_env_credentials_only_to_the_configs_registry(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, two_registries) -> None:  # type: ignore[no-untyped-def]
+    """No PLUGIN_SYNC_REGISTRY_HOST: pull scopes the environment's credentials to the
+    config's registry, so registry B and its token service never see them."""
+    a, ta, b, tb = two_registries
+    ws = Workspace(tmp_path, a)
+    ws.write_config({"a": {"tag": "1.0.0"}, "b": {"source": f"{b.host}/plugins/b:1.0.0"}})
+    monkeypatch.setenv("PLUGIN_SYNC_REGISTRY_USERNAME", "alice")
+    monkeypatch.setenv("PLUGIN_SYNC_REGISTRY_PASSWORD", "pw-a")
+    monkeypatch.delenv("PLUGIN_SYNC_REGISTRY_HOST", raising=False)
+    _docker_config(tmp_path, monkeypatch, {b.host: {"auth": base64.b64encode(b"bob:pw-b").decode()}})
+    r = ws.pull()
+    assert r.code == 0, r.err
+    assert {s.authorization for s in ta.seen} == {_basic("alice", "pw-a")}
+    assert {s.authorization for s in tb.seen} == {_basic("bob", "pw-b")}
