@@ -5,7 +5,9 @@ hand-placed plugins are copied, ``nginx/`` is the server config, ``Dockerfile`` 
 ``.dockerignore`` shape the build, ``charts/`` is the Helm chart released with it. The toolkit
 (``sync/`` and ``pyproject.toml``) ships too: the build runs ``plugin-sync pull --locked``,
 which renders ``metadata.txt``, ``index.json`` and the catalog pages that the server serves,
-so a code change can change served bytes. Docs, tests, workflows and scripts do not ship,
+so a code change can change served bytes. ``scripts/image-tree.sh`` chooses what the build
+serves; while the lock is empty that is the newest of ``snapshots/`` with
+``unmanaged-plugins.lock.json``. Docs, tests, workflows and other scripts do not ship,
 nor does ``README.md``: the build copies it for the package metadata only, nothing serves it.
 """
 
@@ -15,8 +17,8 @@ import posixpath
 from dataclasses import dataclass
 
 # paths that ship besides the lock, the config and the hand-placed plugin tree
-SHIPPED_FILES = ("Dockerfile", ".dockerignore", "pyproject.toml")
-SHIPPED_DIRS = ("nginx", "charts", "sync")
+SHIPPED_FILES = ("Dockerfile", ".dockerignore", "pyproject.toml", "scripts/image-tree.sh", "unmanaged-plugins.lock.json")
+SHIPPED_DIRS = ("nginx", "charts", "sync", "snapshots")
 
 
 def _clean(path: str) -> str:
