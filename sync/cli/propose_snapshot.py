@@ -1,13 +1,4 @@
-"""``plugin-sync propose-snapshot``: one pull request per gateway release snapshot upstream added.
-
-    plugin-sync propose-snapshot --repo OWNER/REPO --changes changes.json [--base BRANCH]
-                                 [--label L]... [--dry-run]
-
-For each snapshot in the detect document (``detect --json``), commits upstream's file byte-exact
-as ``snapshots/X.Y.Z.json`` with its ``snapshots/SHA256SUMS`` line on the branch
-``plugin-sync/snapshot-X.Y.Z`` and opens or updates that pull request. Merging it releases the
-gateway image X.Y.Z. Prints one line per snapshot; exit 1 if any failed (the others still go).
-"""
+"""plugin-sync propose-snapshot"""
 
 from __future__ import annotations
 
@@ -22,10 +13,16 @@ from sync.cli.propose import load_changes
 from sync.errors import SyncError, UsageError
 from sync.github.actions import add_summary, set_outputs
 
+DESCRIPTION = """\
+For each snapshot in the detect document (detect --json), commit upstream's file byte-exact
+as snapshots/X.Y.Z.json with its snapshots/SHA256SUMS line on the branch
+plugin-sync/snapshot-X.Y.Z, and open or update that pull request. Merging it releases the
+gateway image X.Y.Z. Prints one line per snapshot; exit 1 if any failed (the others still go)."""
+
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("propose-snapshot", help="open one pull request per upstream gateway release snapshot",
-                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+                       description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--repo", metavar="OWNER/REPO", default=os.environ.get("GITHUB_REPOSITORY"),
                    help="the plugin-server repository (default: $GITHUB_REPOSITORY)")
     p.add_argument("--changes", metavar="FILE", type=Path, required=True, help="the output of 'detect --json'")
