@@ -27,6 +27,7 @@ COMMANDS = (
     "detect",
     "propose",
     "release",
+    "tagcheck",
 )
 
 
