@@ -1,5 +1,6 @@
 """actionlint and zizmor (offline) over every workflow: no finding at all from actionlint, and
-none at medium severity or above from zizmor, even with its "auditor" persona."""
+none at all from zizmor with its "pedantic" persona (every severity and confidence, the
+"auditor" persona's findings included)."""
 
 from __future__ import annotations
 
@@ -29,10 +30,10 @@ def test_actionlint_does_report_a_broken_workflow(tmp_path) -> None:  # type: ig
     assert proc.returncode == 1 and "nope" in proc.stdout
 
 
-@pytest.mark.parametrize("persona", ["regular", "auditor"])
-def test_zizmor_offline_finds_nothing_at_medium_or_above(persona: str) -> None:
-    proc = run_tool("zizmor", "--offline", "--persona", persona, "--min-severity", "medium",
-                    "--format", "json", *(str(WORKFLOWS / n) for n in NAMES))
+@pytest.mark.parametrize("persona", ["pedantic", "auditor"])
+def test_zizmor_offline_finds_nothing(persona: str) -> None:
+    proc = run_tool("zizmor", "--offline", "--persona", persona, "--format", "json",
+                    *(str(WORKFLOWS / n) for n in NAMES))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     findings = json.loads(proc.stdout or "[]")
     assert findings == [], json.dumps(findings, indent=1)[:4000]
@@ -47,3 +48,15 @@ def test_zizmor_does_report_an_unsafe_workflow(tmp_path) -> None:  # type: ignor
     proc = run_tool("zizmor", "--offline", "--min-severity", "medium", "--format", "json", str(bad))
     idents = {f["ident"] for f in json.loads(proc.stdout)}
     assert {"template-injection", "unpinned-uses"} <= idents
+
+
+def test_the_pedantic_persona_reports_what_the_default_one_lets_pass(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Pedantic is stricter: a write grant without a comment and a workflow without a
+    concurrency group pass the default persona and are findings here."""
+    lax = tmp_path / "lax.yml"
+    lax.write_text("name: lax\non: push\npermissions: {}\njobs:\n  a:\n    name: a\n    runs-on: ubuntu-24.04\n"
+                   "    permissions:\n      contents: write\n    steps:\n      - run: echo hi\n")
+    default = run_tool("zizmor", "--offline", "--format", "json", str(lax))
+    pedantic = run_tool("zizmor", "--offline", "--persona", "pedantic", "--format", "json", str(lax))
+    assert json.loads(default.stdout or "[]") == []
+    assert {"undocumented-permissions", "concurrency-limits"} <= {f["ident"] for f in json.loads(pedantic.stdout)}
