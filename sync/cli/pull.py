@@ -9,7 +9,7 @@ import sys
 
 from sync.cli import common
 from sync.errors import UsageError
-from sync.pull import PullOptions, run_pull
+from sync.pull import PullOptions, PullReport, run_pull
 from sync.report import Progress, summary
 
 DEFAULT_JOBS = min(16, 4 * (os.cpu_count() or 2))
@@ -36,10 +36,44 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--timeout", type=seconds, default=None, help="seconds to wait for bytes before retrying (default 60)")
     p.add_argument("--wait", type=float, default=600.0, help="seconds to wait for another writer of the tree (default 600)")
     p.add_argument("--json", action="store_true", help="print a machine-readable report on stdout")
+    g = p.add_argument_group("gateway-version builds (see docs/gateway-versions.md)")
+    g.add_argument("--snapshot", metavar="FILE",
+                   help="build exactly this Higress release snapshot (plugins/release/snapshots/X.Y.Z.json), by digest")
+    g.add_argument("--unmanaged-lock", metavar="FILE",
+                   help="with --snapshot: also serve these digest-pinned plugins (unmanaged-plugins.lock.json)")
+    g.add_argument("--expect-sha256", metavar="HEX", help="with --snapshot: the snapshot file's sha256")
     p.set_defaults(run=run)
 
 
+def _snapshot_run(args: argparse.Namespace, options: PullOptions, progress: Progress) -> PullReport:
+    from pathlib import Path
+
+    from sync.snapshot.load import load_plan
+    from sync.snapshot.run import run_snapshot
+
+    if args.plugins or args.locked:
+        raise UsageError("--snapshot builds the whole snapshot; it takes no plugin names and no --locked")
+    path = common.config_path(args)
+    config = common.config(args) if path.exists() else None
+    plan = load_plan(Path(args.snapshot), args.expect_sha256,
+                     Path(args.unmanaged_lock) if args.unmanaged_lock else None, config, str(path))
+    progress.total = len({t.digest for t in plan.targets})
+    return run_snapshot(common.tree(args), plan, options, common.lock_path(args), on_outcome=progress,
+                        on_wait=_waiting)
+
+
+def _waiting() -> None:
+    print("waiting for another plugin-sync writing this tree ...", file=sys.stderr)
+
+
 def run(args: argparse.Namespace) -> int:
+    if (args.unmanaged_lock or args.expect_sha256) and not args.snapshot:
+        raise UsageError("--unmanaged-lock and --expect-sha256 go with --snapshot")
+    if args.snapshot:
+        options = PullOptions(jobs=args.jobs, gzip=args.gzip, registry=args.registry, plain_http=args.plain_http,
+                              read_timeout=args.timeout, lock_wait=args.wait)
+        _check_registry(args)
+        return _finish(args, _snapshot_run(args, options, Progress(0, quiet=args.json)))
     lock = common.lock(args)
     config = None if args.locked else common.config(args)
     if args.locked and args.plugins:
@@ -53,18 +87,25 @@ def run(args: argparse.Namespace) -> int:
         registry=args.registry, plain_http=args.plain_http, read_timeout=args.timeout, lock_wait=args.wait,
         base_dir=common.config_path(args).resolve().parent,
     )
+    _check_registry(args)
+    total = len(lock.entries) if args.locked else len(args.plugins or (config.plugins if config else []))
+    progress = Progress(total, quiet=args.json)
+    report = run_pull(
+        common.tree(args), config, lock, None if args.locked else common.lock_path(args), options,
+        on_outcome=progress, on_wait=_waiting,
+    )
+    return _finish(args, report)
+
+
+def _check_registry(args: argparse.Namespace) -> None:
     if args.registry:
         from sync.oci.reference import LAYOUT_PREFIX, check_host
 
         if not args.registry.startswith(LAYOUT_PREFIX):
             check_host(args.registry)
-    total = len(lock.entries) if args.locked else len(args.plugins or (config.plugins if config else []))
-    progress = Progress(total, quiet=args.json)
-    report = run_pull(
-        common.tree(args), config, lock, None if args.locked else common.lock_path(args), options,
-        on_outcome=progress,
-        on_wait=lambda: print("waiting for another plugin-sync writing this tree ...", file=sys.stderr),
-    )
+
+
+def _finish(args: argparse.Namespace, report: PullReport) -> int:
     if args.json:
         json.dump(report.to_json(), sys.stdout, indent=2)
         sys.stdout.write("\n")

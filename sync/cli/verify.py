@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from sync.cli import common
-from sync.tree.store import recover, writer_lock
+from sync.tree.store import recover, snapshot_state, writer_lock
 from sync.tree.verify import verify
 
 
@@ -23,8 +23,15 @@ def run(args: argparse.Namespace) -> int:
             # a commit that a killed writer left half-done is finished first, as any writer would
             if recover(tree, lock_path):
                 print("finished an interrupted commit", file=sys.stderr)
-    lock = common.lock(args)
-    problems = verify(tree, lock)
+    state = snapshot_state(tree)
+    if state is not None:
+        # a tree built from a gateway release snapshot carries its own lock
+        lock, snapshot = state
+        print(f"verify: built from the snapshot of gateway {snapshot.get('gatewayVersion')} "
+              f"(sha256 {str(snapshot.get('sha256'))[:12]})", file=sys.stderr)
+    else:
+        lock, snapshot = common.lock(args), None
+    problems = verify(tree, lock, snapshot=snapshot)
     for p in problems:
         print(p)
     if problems:

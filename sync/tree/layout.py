@@ -5,6 +5,8 @@
       index.html catalog.css catalog.js
       .lock                          held by the writer (flock)
       .journal.json                  a commit in progress (see sync.tree.store)
+      snapshot-inventory.json        built from a gateway release snapshot (sync.snapshot) ...
+      .snapshot.json                 ... whose lock and inventory the tree keeps here
       <name>/
         <version> -> .store/<id>     pulled: a symlink, swapped with one rename
         <version>/                   hand-placed: a real directory
@@ -33,6 +35,8 @@ CATALOG_FILES = ("index.html", "catalog.css", "catalog.js")
 STORE = ".store"
 LOCK_FILE = ".lock"
 JOURNAL = ".journal.json"
+INVENTORY = "snapshot-inventory.json"  # a tree built from a snapshot: upstream's inventory
+SNAPSHOT_STATE = ".snapshot.json"      # ... and the lock it was committed with (not served)
 ROOT_FILES = (INDEX_JSON, *CATALOG_FILES)
 VERSION_FILES = (WASM, WASM_GZ, SHA256_FILE, METADATA, "spec.yaml", "README.md", "README_EN.md")
 
@@ -56,6 +60,14 @@ class Tree:
     @property
     def journal(self) -> Path:
         return self.root / JOURNAL
+
+    @property
+    def inventory(self) -> Path:
+        return self.root / INVENTORY
+
+    @property
+    def snapshot_state(self) -> Path:
+        return self.root / SNAPSHOT_STATE
 
     def plugin_dir(self, name: str) -> Path:
         return self.root / check_name(name)

@@ -19,15 +19,15 @@ import shutil
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 from sync.catalog import write_catalog
 from sync.errors import LockedTreeError, SyncError
-from sync.fsutil import fsync_dir, symlink_atomic, tmp_name, write_atomic, write_if_changed
+from sync.fsutil import read_json, fsync_dir, symlink_atomic, tmp_name, write_atomic, write_if_changed
 from sync.lock import Lock, LockEntry, parse_lock, save_lock
 from sync.names import is_name
 from sync.tree.files import index_json_text, metadata_text, sha256_file_text
-from sync.tree.layout import METADATA, SHA256_FILE, Tree
+from sync.tree.layout import METADATA, SHA256_FILE, STORE, Tree
 
 STAGING_PREFIX = ".staging-"
 
@@ -131,14 +131,48 @@ def _plugin_dirs(tree: Tree) -> set[str]:
     return {d.name for d in tree.root.iterdir() if d.is_dir() and not d.is_symlink() and is_name(d.name)}
 
 
-def commit(tree: Tree, lock: Lock, lock_path: Path | None) -> None:
-    """Publish ``lock`` as the tree's state, surviving a kill at any point (see module doc)."""
-    write_atomic(tree.journal, lock.dumps())
+def _journal_text(lock: Lock, snapshot: dict[str, Any] | None) -> str:
+    if snapshot is None:
+        return lock.dumps()
+    return json.dumps({**lock.to_json(), "snapshot": snapshot}, indent=2, sort_keys=True) + "\n"
+
+
+def inventory_text(snapshot: dict[str, Any]) -> str:
+    return json.dumps(snapshot["inventory"], indent=2, sort_keys=True) + "\n"
+
+
+def _apply_snapshot(tree: Tree, journal: str, snapshot: dict[str, Any] | None) -> None:
+    """A snapshot build keeps its lock and inventory in the tree; any other commit removes them."""
+    if snapshot is None:
+        tree.inventory.unlink(missing_ok=True)
+        tree.snapshot_state.unlink(missing_ok=True)
+        return
+    write_if_changed(tree.snapshot_state, journal)
+    write_if_changed(tree.inventory, inventory_text(snapshot))
+
+
+def commit(tree: Tree, lock: Lock, lock_path: Path | None, snapshot: dict[str, Any] | None = None) -> None:
+    """Publish ``lock`` as the tree's state, surviving a kill at any point (see module doc).
+    ``snapshot`` (a snapshot build's ``gatewayVersion``, ``sha256`` and ``inventory``) is
+    kept in the tree beside it."""
+    journal = _journal_text(lock, snapshot)
+    write_atomic(tree.journal, journal)
     apply(tree, lock)
+    _apply_snapshot(tree, journal, snapshot)
     if lock_path is not None:
         save_lock(lock_path, lock)
     tree.journal.unlink(missing_ok=True)
     fsync_dir(tree.root)
+
+
+def snapshot_state(tree: Tree) -> tuple[Lock, dict[str, Any]] | None:
+    """The lock and snapshot facts a snapshot build committed to the tree, if it was one."""
+    raw = read_json(tree.snapshot_state)
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or not isinstance(raw.get("snapshot"), dict):
+        raise SyncError(f"{tree.snapshot_state}: not a snapshot build's state")
+    return parse_lock(raw, f"{tree.snapshot_state}: "), raw["snapshot"]
 
 
 def recover(tree: Tree, lock_path: Path | None) -> bool:
@@ -146,12 +180,15 @@ def recover(tree: Tree, lock_path: Path | None) -> bool:
     if not tree.journal.exists():
         return False
     try:
-        lock = parse_lock(json.loads(tree.journal.read_text(encoding="utf-8")))
+        raw = json.loads(tree.journal.read_text(encoding="utf-8"))
+        lock = parse_lock(raw)
     except (ValueError, SyncError):
         # the journal is written atomically, so this is someone else's file: leave the tree
         tree.journal.unlink(missing_ok=True)
         return False
-    commit(tree, lock, lock_path)
+    snapshot = raw.get("snapshot")
+    # a snapshot build never writes the repository's lock
+    commit(tree, lock, None if snapshot else lock_path, snapshot if isinstance(snapshot, dict) else None)
     return True
 
 
@@ -182,3 +219,44 @@ def collect_garbage(tree: Tree, lock: Lock) -> int:
     for leftover in tree.root.glob(".*.tmp-*") if tree.root.is_dir() else []:
         leftover.unlink(missing_ok=True)
     return removed
+
+
+def link_store(tree: Tree, source: Path, entry: LockEntry) -> Path:
+    """A store directory for ``entry.name`` holding the artifact files of the store
+    directory ``source`` (another served name of the same artifact) as hard links, so the
+    bytes exist once. The small files are written for ``entry``."""
+    staging = new_staging(tree, entry.name)
+    try:
+        for f in sorted(source.iterdir()):
+            if f.is_file() and f.name not in (SHA256_FILE, METADATA):
+                os.link(f, staging / f.name)
+        return finish_staging(tree, staging, entry)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def store_paths(tree: Tree) -> set[Path]:
+    """Every plugin directory, store and store directory now in the tree."""
+    out: set[Path] = set()
+    for name in _plugin_dirs(tree):
+        out.add(tree.plugin_dir(name))
+        store = tree.store(name)
+        if store.is_dir():
+            out.add(store)
+            out.update(store.iterdir())
+    return out
+
+
+def remove_new(tree: Tree, before: set[Path]) -> None:
+    """Undo a run that commits nothing: remove the store directories (and the then empty
+    stores and plugin directories) that were not there ``before``."""
+    now = store_paths(tree)
+    for p in sorted(now - before, key=lambda p: len(p.parts), reverse=True):
+        if p.parent.name == STORE:
+            shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+            continue
+        try:
+            p.rmdir()  # a store or plugin directory: only when it is empty
+        except OSError:
+            pass

@@ -11,13 +11,15 @@ import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sync.fsutil import hash_file, sha256_file
 from sync.lock import Lock, LockEntry
 from sync.names import is_name, is_version
 from sync.tree.files import index_document, metadata_text, sha256_file_text
 from sync.tree.layout import (
-    CATALOG_FILES, INDEX_JSON, JOURNAL, LOCK_FILE, METADATA, SHA256_FILE, STORE, VERSION_FILES, WASM, WASM_GZ, Tree,
+    CATALOG_FILES, INDEX_JSON, INVENTORY, JOURNAL, LOCK_FILE, METADATA, SHA256_FILE, SNAPSHOT_STATE, STORE,
+    VERSION_FILES, WASM, WASM_GZ, Tree,
 )
 
 
@@ -110,6 +112,8 @@ def _strays(tree: Tree, lock: Lock) -> list[Problem]:
     if not tree.root.is_dir():
         return [Problem(str(tree.root), "tree missing")]
     known_root = {INDEX_JSON, *CATALOG_FILES, LOCK_FILE, "README.md"}
+    if tree.snapshot_state.exists():
+        known_root |= {INVENTORY, SNAPSHOT_STATE}
     names = set(lock.names())
     for child in sorted(os.listdir(tree.root)):
         p = tree.root / child
@@ -131,9 +135,30 @@ def _strays(tree: Tree, lock: Lock) -> list[Problem]:
     return out
 
 
-def verify(tree: Tree, lock: Lock, jobs: int | None = None) -> list[Problem]:
-    """Every problem found; an empty list means the tree serves exactly the lock."""
+def _check_inventory(tree: Tree, lock: Lock, snapshot: dict[str, Any]) -> list[Problem]:
+    """snapshot-inventory.json is what the snapshot build committed, and every key in it is
+    served with the digest and module it names."""
+    from sync.tree.store import inventory_text
+
+    try:
+        if tree.inventory.read_text(encoding="utf-8") != inventory_text(snapshot):
+            return [Problem(INVENTORY, "does not match the snapshot build's state")]
+    except FileNotFoundError:
+        return [Problem(INVENTORY, "missing")]
+    out: list[Problem] = []
+    for key, item in sorted(snapshot["inventory"].items()):
+        e = lock.get(key, item["version"])
+        if e is None or (e.digest, e.sha256) != (item["digest"], item["wasmSha256"]):
+            out.append(Problem(f"{INVENTORY}: {key}", "not served as the inventory says"))
+    return out
+
+
+def verify(tree: Tree, lock: Lock, jobs: int | None = None, snapshot: dict[str, Any] | None = None) -> list[Problem]:
+    """Every problem found; an empty list means the tree serves exactly the lock (and, for a
+    tree built from a snapshot, the inventory that ``snapshot`` holds)."""
     problems: list[Problem] = []
+    if snapshot is not None:
+        problems += _check_inventory(tree, lock, snapshot)
     with ThreadPoolExecutor(max_workers=jobs or (os.cpu_count() or 2)) as pool:
         for found in pool.map(lambda e: _check_entry(tree, e), lock.sorted()):
             problems += found

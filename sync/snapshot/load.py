@@ -1,0 +1,51 @@
+"""The inputs of a snapshot build, read from files and checked before any download."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sync.config import Config
+from sync.errors import ConfigError
+from sync.oci.versions import best_tag
+from sync.snapshot.model import ImageRef, UnmanagedEntry, parse_snapshot, parse_unmanaged
+from sync.snapshot.plan import Configured, Plan, check_unmanaged, plan
+
+
+def read_file(path: Path, what: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such {what}") from None
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read the {what}: {e.strerror}") from None
+
+
+def configured(config: Config) -> dict[str, Configured]:
+    """plugins.yaml's plugins as the unmanaged check compares them."""
+    out: dict[str, Configured] = {}
+    for name, spec in config.plugins.items():
+        s = spec.source
+        rng = s.range
+        out[name] = Configured(name, ImageRef(s.host, s.repository), s.tag, rng, s.digest,
+                               (lambda t, r=rng: best_tag([t], r) == t) if rng else None)
+    return out
+
+
+def load_plan(snapshot: Path, expect_sha256: str | None, unmanaged: Path | None,
+              config: Config | None, config_name: str = "plugins.yaml") -> Plan:
+    """Read and check everything a snapshot build needs: the snapshot (against its expected
+    sha256), the unmanaged lock, and the lock against the configuration."""
+    try:
+        snap = parse_snapshot(read_file(snapshot, "snapshot file"), expect_sha256)
+    except ConfigError as e:
+        raise ConfigError(f"{snapshot}: {e.message}") from None
+    entries: tuple[UnmanagedEntry, ...] = ()
+    if unmanaged is not None:
+        try:
+            entries = parse_unmanaged(read_file(unmanaged, "unmanaged lock"))
+        except ConfigError as e:
+            raise ConfigError(f"{unmanaged}: {e.message}") from None
+    if config is not None:
+        check_unmanaged(snap, entries, configured(config), f"{unmanaged or 'unmanaged lock'} against {config_name}")
+    cats = {n: s.category for n, s in config.plugins.items()} if config is not None else {}
+    return plan(snap, entries, cats)

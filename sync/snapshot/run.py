@@ -1,0 +1,127 @@
+"""``plugin-sync pull --snapshot``: build the tree a plan says, all at once or not at all.
+
+Each artifact is fetched once, by its manifest digest (never by tag), with every check of
+a plain pull. Its other served names get hard links to the same bytes. The tree is
+committed only when every target succeeded; otherwise whatever this run stored is
+removed and the tree is left exactly as it was.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Callable
+
+from sync.errors import ArtifactError, SyncError
+from sync.lock import Lock, LockEntry
+from sync.oci.reference import Source
+from sync.plan import Resolved, reusable
+from sync.pull import Outcome, PullOptions, PullReport, Puller, _fail, _store_matches
+from sync.snapshot.plan import Plan, Target, inventory
+from sync.tree import Tree
+from sync.tree.precompress import precompress
+from sync.tree.store import (
+    collect_garbage, commit, link_store, recover, remove_new, snapshot_state, store_paths, writer_lock,
+)
+
+
+def _entry(base: LockEntry, t: Target) -> LockEntry:
+    return replace(base, name=t.name, version=t.version, source=t.source, digest=t.digest, category=t.category)
+
+
+class SnapshotPuller:
+    def __init__(self, tree: Tree, old: Lock, options: PullOptions) -> None:
+        self.tree, self.old = tree, old
+        self.puller = Puller(tree, old, options)
+
+    def _known(self, name: str, digest: str) -> LockEntry | None:
+        """The old entry of ``name`` for this artifact, if its store directory is intact."""
+        known = reusable(Resolved(name, "", digest, (), None, None), self.old)
+        if known is not None and _store_matches(self.tree.store_dir(name, digest), known):
+            return known
+        return None
+
+    def artifact(self, digest: str, targets: list[Target]) -> tuple[list[LockEntry], Outcome]:
+        """Fetch one artifact (by digest) and serve it under each of its targets' names."""
+        first = targets[0]
+        src = self.puller._where(Source("registry", first.image.host, first.image.repository, first.tag))
+        manifest = self.puller.sources.of(src).manifest(src, digest)
+        if manifest.digest != digest:
+            raise ArtifactError(f"registry answered {manifest.digest[:19]} for {digest[:19]}")
+        names = list(dict.fromkeys(t.name for t in targets))
+        content, downloaded = self.puller._fetch(names[0], src, manifest, None)
+        for t in targets:
+            if t.wasm_sha256 is not None and content.sha256 != t.wasm_sha256:
+                raise ArtifactError(f"module sha256 {content.sha256[:12]} is not the pinned wasmSha256 {t.wasm_sha256[:12]}")
+        bases = {names[0]: content}
+        for name in names[1:]:
+            known = self._known(name, digest)
+            if known is None:
+                known = replace(content, name=name)
+                link_store(self.tree, self.tree.store_dir(names[0], digest), known)
+            bases[name] = known
+        entries = [_entry(bases[t.name], t) for t in targets]
+        out = Outcome(first.owner, "added" if downloaded else "unchanged", sorted({f"{t.name}/{t.version}" for t in targets}),
+                      first.source, digest, content.sha256, downloaded=downloaded)
+        return entries, out
+
+
+def _facts(p: Plan, entries: list[LockEntry]) -> dict[str, Any]:
+    sha = {e.digest: e.sha256 for e in entries if e.digest}
+    s = p.snapshot
+    return {"gatewayVersion": s.gateway_version, "sourceCommit": s.source_commit, "sha256": s.sha256,
+            "inventory": inventory(s, sha)}
+
+
+def run_snapshot(
+    tree: Tree,
+    p: Plan,
+    options: PullOptions,
+    lock_path: Path | None = None,
+    on_outcome: Callable[[Outcome], None] | None = None,
+    on_wait: Callable[[], None] | None = None,
+) -> PullReport:
+    """Build exactly ``p`` into ``tree``. ``lock_path`` is only for finishing a plain pull's
+    interrupted commit; a snapshot build never writes the repository's lock."""
+    start = time.monotonic()
+    with writer_lock(tree, options.lock_wait, on_wait):
+        recover(tree, lock_path)
+        for t in p.targets:
+            if tree.is_hand_placed(t.name, t.version):
+                raise SyncError(f"{t.name}/{t.version} holds hand-placed files; a snapshot build serves only the snapshot")
+        state = snapshot_state(tree)
+        puller = SnapshotPuller(tree, state[0] if state else Lock(), options)
+        groups: dict[str, list[Target]] = {}
+        for t in p.targets:
+            groups.setdefault(t.digest, []).append(t)
+        before = store_paths(tree)
+        outcomes: list[Outcome] = []
+        entries: list[LockEntry] = []
+        try:
+            with ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool:
+                futures = {pool.submit(puller.artifact, d, ts): ts for d, ts in groups.items()}
+                for fut in as_completed(futures):
+                    try:
+                        got, outcome = fut.result()
+                        entries += got
+                    except Exception as e:  # noqa: BLE001 - reported per plugin; nothing is committed
+                        ts = futures[fut]
+                        outcome = replace(_fail(ts[0].owner, e), source=ts[0].source, digest=ts[0].digest)
+                    outcomes.append(outcome)
+                    if on_outcome:
+                        on_outcome(outcome)
+        except BaseException:
+            remove_new(tree, before)
+            raise
+        gzipped = 0
+        if any(o.status == "failed" for o in outcomes):
+            remove_new(tree, before)
+        else:
+            lock = Lock.from_entries(entries)
+            commit(tree, lock, None, _facts(p, entries))
+            collect_garbage(tree, lock)
+            gzipped = precompress(tree, lock, None) if options.gzip else 0
+    stats = puller.puller.sources.registry.stats
+    return PullReport(outcomes, stats.requests, stats.blob_bytes, time.monotonic() - start, gzipped)
