@@ -29,10 +29,11 @@
 # a mirror: --build-arg PLUGIN_REGISTRY=host:port (and PLAIN_HTTP=true for one without TLS).
 #
 # Base images are pinned by the digest of their multi-platform index. To refresh a pin:
-#   skopeo inspect --raw docker://docker.io/nginxinc/nginx-unprivileged:1.29-alpine | sha256sum
+#   skopeo inspect --raw docker://docker.io/nginxinc/nginx-unprivileged:1.30-alpine | sha256sum
 #   (or `docker buildx imagetools inspect <image:tag>`), then replace the digest after "@sha256:".
 ARG PYTHON_IMAGE=docker.io/library/python:3.12-slim@sha256:78387bc3881b8273120a12ebe6c1ab22b018ccc2c9adf565ae1ac9b536e184ea
-ARG NGINX_IMAGE=docker.io/nginxinc/nginx-unprivileged:1.29-alpine@sha256:0c79d56aee561a1d81c63f00eee5fb5fe29279560cdc55e91425133104c7fbe6
+# nginx stable line (1.30); Dependabot proposes new digests (.github/dependabot.yml)
+ARG NGINX_IMAGE=docker.io/nginxinc/nginx-unprivileged:1.30-alpine@sha256:ed04ec1ff34502c339ee5c3ae3f855442398edc1d05591e2b98981dcbbd20b1e
 
 # The tree is the same for every platform: build it once, on the build machine's own platform.
 FROM --platform=$BUILDPLATFORM ${PYTHON_IMAGE} AS builder
@@ -42,17 +43,24 @@ ARG SNAPSHOT_SHA256=""
 ARG GATEWAY_VERSION=""
 ARG PLUGIN_REGISTRY=""
 ARG PLAIN_HTTP=false
+# the commit time (the release workflow passes it): tools in RUN that stamp times use it, and
+# BuildKit's rewrite-timestamp clamps the layers' file times to it, so rebuilds agree
+ARG SOURCE_DATE_EPOCH
 # index.json names the server version it was built for: the gateway version, for a snapshot
 ENV PLUGIN_SERVER_VERSION=${GATEWAY_VERSION:-${PLUGIN_SERVER_VERSION}} \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
 WORKDIR /build
-COPY pyproject.toml README.md ./
+# the dependencies and the build backend from the hash lock (./scripts/lock), each file
+# checked against its sha256; then the toolkit alone, built without fetching anything
+COPY requirements/runtime.txt requirements/runtime.txt
+RUN pip install --no-cache-dir --require-hashes --no-deps -r requirements/runtime.txt
+COPY pyproject.toml README.md LICENSE ./
 COPY sync/ sync/
 # sync/nginx.conf links here: the package carries a copy for `plugin-sync serve`
 COPY nginx/nginx.conf nginx/nginx.conf
-RUN pip install --no-cache-dir . && plugin-sync --version
+RUN pip install --no-cache-dir --no-deps --no-build-isolation . && plugin-sync --version
 # the inputs of the tree (.dockerignore keeps the context to them): plugins.yaml, the lock, the
 # hand-placed plugins, unmanaged-plugins.lock.json, snapshots/ and, when given, snapshot.json
 COPY . ./

@@ -22,9 +22,13 @@ PYEOF
   fi
 }
 
-install_project() {  # $1: extras, e.g. "[test,lint]" or ""
-  # pip's own status decides (a failed install fails the caller); only its root warning is dropped
-  "$PY" -m pip install -q --disable-pip-version-check -e ".$1" 2>&1 | { grep -v -i "running pip as" || true; }
+install_project() {  # $1: the lock, "runtime" or "test" (requirements/$1.txt)
+  # every dependency (the build backend too) from the hash lock, then the project alone:
+  # nothing is installed that the lock does not name with its sha256
+  {
+    "$PY" -m pip install -q --disable-pip-version-check --require-hashes --no-deps -r "requirements/$1.txt" &&
+      "$PY" -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+  } 2>&1 | { grep -v -i "running pip as" || true; }
   return "${PIPESTATUS[0]}"
 }
 

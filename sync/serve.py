@@ -2,7 +2,8 @@
 
 ``nginx/nginx.conf`` holds the image's real paths. A local run renders it by replacing only
 three literals: the tree path, the runtime directory (pid file and temp directories) and the
-``listen`` address. Everything else, from caching headers to refused paths, is the image's.
+``listen`` address (the image's IPv4 listen becomes the one address asked for; its IPv6 listen
+is dropped). Everything else, from caching headers to refused paths, is the image's.
 
 nginx runs as the current user, in the foreground (``daemon off``), with its master process;
 its access log (JSON lines) goes to stdout and its errors to stderr.
@@ -32,6 +33,7 @@ from sync.tree import Tree
 IMAGE_ROOT = "/srv/plugins"
 IMAGE_RUN_DIR = "/tmp/nginx"
 IMAGE_LISTEN = "listen 8080;"
+IMAGE_LISTEN6 = "listen [::]:8080;"  # the image is dual-stack; a local run serves one address
 IMAGE_PORT = 8080
 
 DEFAULT_HOST = "127.0.0.1"
@@ -128,6 +130,7 @@ def render_config(template: str, root: Path, run_dir: Path, listen: Listen) -> s
     return "".join(
         line if line.lstrip().startswith("#") else pattern.sub(lambda m: swaps[m.group(0)], line)
         for line in template.splitlines(keepends=True)
+        if line.strip() != IMAGE_LISTEN6
     )
 
 

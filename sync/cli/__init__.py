@@ -29,6 +29,7 @@ COMMANDS = (
     "propose",
     "propose_snapshot",
     "release",
+    "tagcheck",
 )
 
 

@@ -2,7 +2,7 @@
 
     plugin-sync release [--bump auto|major|minor|patch] [--release-version X.Y.Z] [--json] [--publish]
                         [--repo OWNER/REPO] [--image REGISTRY/NAME] [--image-digest sha256:...]
-                        [--notes FILE]
+                        [--notes FILE] [--chart DIR]
     plugin-sync release --gateway X.Y.Z --image REGISTRY/NAME [--snapshots DIR] [--revision SHA]
                         [--plain-http] [--json]
 
@@ -29,6 +29,7 @@ from sync.github.actions import add_summary, set_outputs
 from sync.lock import Lock, diff_locks
 from sync.oci.reference import parse_source
 from sync.release import gitrepo
+from sync.release.chart import released_chart
 from sync.release.notes import ImageInfo, release_title, render_notes
 from sync.release.plan import BUMPS, Plan, base_release, plan_release
 from sync.release.shipping import ShipRules
@@ -63,6 +64,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help="the image name, to print full references and name it in the notes")
     p.add_argument("--image-digest", metavar="sha256:HEX", help="the pushed image digest, for the notes")
     p.add_argument("--notes", metavar="FILE", help="also write the release notes to FILE")
+    p.add_argument("--chart", metavar="DIR",
+                   help="set the Helm chart's version and appVersion to the release (and its revision "
+                        "annotation to HEAD) in DIR/Chart.yaml, for helm package")
     gateway.register(p)
     p.set_defaults(run=run)
 
@@ -143,13 +147,26 @@ def _outputs(plan: Plan, images: tuple[str, ...], published: str | None) -> dict
     }
 
 
+def _chart_file(args: argparse.Namespace) -> Path | None:
+    if not args.chart:
+        return None
+    path = Path(args.chart) / "Chart.yaml"
+    if not path.is_file():
+        raise UsageError(f"--chart {args.chart!r}: no Chart.yaml there")
+    return path
+
+
 def run(args: argparse.Namespace) -> int:
     if args.gateway:
         args.image = _image_name(args.image)
         return gateway.run(args)
     _check_args(args)
     image = _image_name(args.image)
+    chart = _chart_file(args)
     plan, head = compute(args)
+    if chart is not None and plan.version is not None:
+        write_atomic(chart, released_chart(chart.read_text(encoding="utf-8"), str(plan.version), head))
+        print(f"chart: {chart} is version {plan.version}", file=sys.stderr)
     for w in plan.warnings:
         print(f"plugin-sync: warning: {w}", file=sys.stderr)
     images = image_refs(image, plan.tags) if image else ()

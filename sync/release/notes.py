@@ -15,6 +15,8 @@ from sync.release.plan import Plan
 MAX_PATHS = 20
 OIDC_ISSUER = "https://token.actions.githubusercontent.com"
 RELEASE_WORKFLOW = ".github/workflows/release.yml"
+RELEASE_REF = "refs/heads/main"  # releases run from main only
+ATTESTATIONS = ("spdxjson", "slsaprovenance")  # the SBOM and the provenance, as cosign names them
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,20 @@ class ImageInfo:
     digest: str | None = None  # sha256:... of the pushed manifest list
     repository: str | None = None  # OWNER/REPO that built and signed it
     server_url: str = "https://github.com"
+
+
+def signer_identity(server_url: str, repository: str) -> str:
+    """The exact certificate identity of a release signature: the workflow file, run on main."""
+    return f"{server_url.rstrip('/')}/{repository}/{RELEASE_WORKFLOW}@{RELEASE_REF}"
+
+
+def verify_commands(ref: str, identity: str) -> list[str]:
+    """The cosign commands (shell lines) that check a release's signature and attestations."""
+    who = [f"  --certificate-identity {identity} \\", f"  --certificate-oidc-issuer {OIDC_ISSUER}"]
+    lines = [f"cosign verify {ref} \\", *who]
+    for kind in ATTESTATIONS:
+        lines += [f"cosign verify-attestation --type {kind} {ref} \\", *who]
+    return lines
 
 
 def _cell(text: str) -> str:
@@ -96,17 +112,9 @@ def render_notes(plan: Plan, image: ImageInfo = ImageInfo()) -> str:
         if image.digest:
             out += ["", f"Digest: {_code(image.digest)}"]
         if image.name and image.digest and image.repository:
-            identity = f"^{image.server_url.rstrip('/')}/{image.repository}/{RELEASE_WORKFLOW}@"
-            out += [
-                "",
-                "Verify its keyless signature:",
-                "",
-                "```sh",
-                f"cosign verify {image.name}@{image.digest} \\",
-                f"  --certificate-oidc-issuer {OIDC_ISSUER} \\",
-                f"  --certificate-identity-regexp '{identity.replace('.', chr(92) + '.')}'",
-                "```",
-            ]
+            out += ["", "Verify its keyless signature and its signed SBOM and SLSA provenance:", "", "```sh"]
+            out += verify_commands(f"{image.name}@{image.digest}", signer_identity(image.server_url, image.repository))
+            out.append("```")
     return "\n".join(out) + "\n"
 
 

@@ -3,12 +3,12 @@
 The image is built from the repository: the lock and ``plugins.yaml`` say what is pulled, the
 hand-placed plugins are copied, ``nginx/`` is the server config, ``Dockerfile`` and
 ``.dockerignore`` shape the build, ``charts/`` is the Helm chart released with it. The toolkit
-(``sync/`` and ``pyproject.toml``) ships too: the build runs ``plugin-sync pull --locked``,
+(``sync/``, ``pyproject.toml`` and its hash lock ``requirements/runtime.txt``) ships too: the build runs ``plugin-sync pull --locked``,
 which renders ``metadata.txt``, ``index.json`` and the catalog pages that the server serves,
 so a code change can change served bytes. ``scripts/image-tree.sh`` chooses what the build
 serves; while the lock is empty that is the newest of ``snapshots/`` with
 ``unmanaged-plugins.lock.json``. Docs, tests, workflows and other scripts do not ship,
-nor does ``README.md``: the build copies it for the package metadata only, nothing serves it.
+nor do ``README.md`` and ``LICENSE``: the build copies them for the package metadata only, nothing serves them.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ import posixpath
 from dataclasses import dataclass
 
 # paths that ship besides the lock, the config and the hand-placed plugin tree
-SHIPPED_FILES = ("Dockerfile", ".dockerignore", "pyproject.toml", "scripts/image-tree.sh", "unmanaged-plugins.lock.json")
+SHIPPED_FILES = ("Dockerfile", ".dockerignore", "pyproject.toml", "requirements/runtime.txt", "scripts/image-tree.sh",
+                 "unmanaged-plugins.lock.json")
 SHIPPED_DIRS = ("nginx", "charts", "sync", "snapshots")
 
 

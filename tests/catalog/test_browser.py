@@ -87,6 +87,49 @@ def test_root_shows_the_catalog_with_no_error_and_no_outside_request(page: webdr
     assert served["/plugins/catalog.css"] == 200 and served["/plugins/catalog.js"] == 200
 
 
+def _document_headers(driver: webdriver.Chrome, url: str) -> dict[str, str]:
+    """The response headers the browser received for ``url``, from the DevTools network events."""
+    for entry in driver.get_log("performance"):
+        message = json.loads(entry["message"])["message"]
+        if message.get("method") == "Network.responseReceived" and message["params"]["response"]["url"] == url:
+            return {k.lower(): v for k, v in message["params"]["response"]["headers"].items()}
+    raise AssertionError(f"no response for {url}")
+
+
+def test_under_the_servers_csp_header_search_filter_and_copy_work_without_violations(
+        browser: webdriver.Chrome, server: NginxServer, site: Site) -> None:
+    from sync.catalog.page import CSP
+
+    browser.get("about:blank")
+    browser.get_log("browser")
+    browser.get_log("performance")
+    browser.get(server.plugins_url)
+    wait_ready(browser)
+    headers = _document_headers(browser, server.plugins_url)
+    assert headers["content-security-policy"] == CSP + "; frame-ancestors 'none'"
+    assert headers["referrer-policy"] == "no-referrer"
+    everything = visible_plugins(browser)
+    type_search(browser, "basic")
+    assert visible_plugins(browser) == ["basic-auth"]
+    type_search(browser, "")
+    Select(browser.find_element(By.ID, "category")).select_by_visible_text("Auth")
+    assert set(visible_plugins(browser)) == {"basic-auth", "key-auth"} < set(everything)
+    grant_clipboard(browser, server.url)
+    row = "#p-basic-auth tr.entry[data-version='1.0.0']"
+    Select(browser.find_element(By.ID, "category")).select_by_index(0)
+    assert copy(browser, f"{row} button[data-copy=url]") == server.plugins_url + "basic-auth/1.0.0/plugin.wasm"
+    assert console_errors(browser) == []
+
+
+def test_a_csp_violation_would_show_in_the_console(page: webdriver.Chrome, server: NginxServer) -> None:
+    """The check above is not vacuous: an inline script is refused and the console says so."""
+    page.execute_script("const s = document.createElement('script'); s.textContent = 'window.x = 1';"
+                        "document.body.appendChild(s);")
+    assert page.execute_script("return window.x") is None
+    errors = console_errors(page)
+    assert any("Content Security Policy" in e["message"] for e in errors), errors
+
+
 def test_header_shows_server_version_counts_and_last_sync(page: webdriver.Chrome, server: NginxServer) -> None:
     index = index_of(server)
     text = lambda ident: page.find_element(By.ID, ident).text  # noqa: E731

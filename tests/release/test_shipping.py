@@ -10,10 +10,10 @@ import pytest
 from sync.release.shipping import ShipRules
 
 ROOT = Path(__file__).resolve().parents[2]
-# copied into the build stage for the package metadata only; nothing serves it
-# read by the build but not shipping content of this repository: the package's readme, and the
-# snapshot upstream's gateway-version build copies into the context (never committed here)
-BUILD_ONLY = {"README.md", "snapshot.json"}
+# read by the build but not shipping content of this repository: the package's readme and
+# license (metadata only), and the snapshot upstream's gateway-version build copies into the
+# context (never committed here)
+BUILD_ONLY = {"README.md", "LICENSE", "snapshot.json"}
 
 
 def copy_sources(dockerfile: str) -> list[str]:
@@ -35,6 +35,7 @@ def copy_sources(dockerfile: str) -> list[str]:
     ("plugins.lock.json", True), ("plugins.yaml", True), ("plugins/my-auth/1.0.0/plugin.wasm", True),
     ("nginx/nginx.conf", True), ("Dockerfile", True), (".dockerignore", True),
     ("charts/higress-plugin-server/values.yaml", True), ("sync/pull.py", True), ("pyproject.toml", True),
+    ("requirements/runtime.txt", True), ("requirements/test.txt", False), ("LICENSE", False),
     ("README.md", False), ("docs/pipelines.md", False), ("tests/release/test_x.py", False),
     (".github/workflows/release.yml", False), ("scripts/test", False), ("plugins", False),
     ("pluginsx/a", False), ("syncer.py", False), ("./nginx/x.conf", True),

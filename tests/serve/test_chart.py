@@ -188,3 +188,27 @@ def test_the_plain_kubectl_manifest_is_the_chart_rendered_with_defaults(chart: h
         kube.validate(d, kube.latest_version(), strict=True)
         assert "helm.sh/chart" not in d["metadata"]["labels"]
     assert "static/higress-plugin-server.yaml" not in {f["name"] for f in chart.files}  # not packaged
+
+
+@pytest.mark.parametrize("values, says", [
+    ({"replicas": 2, "podDisruptionBudget": {"minAvailable": 5}}, r"minAvailable \(5\) must be below the pod count \(2, replicas\)"),
+    ({"replicas": 3, "podDisruptionBudget": {"minAvailable": 3}}, r"minAvailable \(3\) must be below the pod count \(3, replicas\)"),
+    ({"replicas": 3, "podDisruptionBudget": {"minAvailable": "100%"}}, "minAvailable 100% keeps every pod up"),
+    ({"autoscaling": {"enabled": True, "minReplicas": 3}, "podDisruptionBudget": {"minAvailable": 3}},
+     r"pod count \(3, autoscaling.minReplicas\)"),
+])
+def test_a_budget_that_blocks_every_drain_is_refused(chart: helm.Chart, values: dict[str, Any], says: str) -> None:
+    with pytest.raises(helm.HelmError, match=says):
+        chart.render(values, name="plugin-server", namespace=NAMESPACE)
+
+
+@pytest.mark.parametrize("values", [
+    {"replicas": 3, "podDisruptionBudget": {"minAvailable": 2}},
+    {"replicas": 3, "podDisruptionBudget": {"minAvailable": "50%"}},
+    {"replicas": 1, "podDisruptionBudget": {"minAvailable": 1}},  # no budget for one pod: nothing to refuse
+    {"replicas": 2, "podDisruptionBudget": {"enabled": False, "minAvailable": 5}},
+])
+def test_budgets_that_let_a_node_drain_render(chart: helm.Chart, values: dict[str, Any]) -> None:
+    objects, _ = _render(chart, values)
+    if "PodDisruptionBudget" in objects:
+        assert objects["PodDisruptionBudget"]["spec"]["minAvailable"] == values["podDisruptionBudget"]["minAvailable"]

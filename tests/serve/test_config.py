@@ -12,7 +12,7 @@ import pytest
 
 from sync import serve
 from sync.errors import SyncError, UsageError
-from sync.serve import IMAGE_LISTEN, IMAGE_ROOT, IMAGE_RUN_DIR, Listen, render_config
+from sync.serve import IMAGE_LISTEN, IMAGE_LISTEN6, IMAGE_ROOT, IMAGE_RUN_DIR, Listen, render_config
 
 REPO = Path(__file__).resolve().parents[2]
 CONF = REPO / "nginx" / "nginx.conf"
@@ -53,7 +53,8 @@ def test_config_has_the_required_directives() -> None:
                       "application/wasm        wasm;", "keepalive_timeout", "open_file_cache max="):
         assert directive in code, directive
     assert "user " not in code.replace("$http_user_agent", "")  # runs as whoever starts it
-    assert re.search(r"^\s*listen 8080;$", code, re.M)
+    # dual-stack: the same port over IPv4 and IPv6, nothing else
+    assert re.findall(r"^\s*(listen .*)$", code, re.M) == [IMAGE_LISTEN, IMAGE_LISTEN6]
     assert "ssi on" not in code and "proxy_pass" not in code
 
 
@@ -61,8 +62,10 @@ def test_render_replaces_only_the_three_literals(tmp_path: Path) -> None:
     template = CONF.read_text()
     root, run_dir = tmp_path / "tree", tmp_path / "run"
     out = render_config(template, root, run_dir, Listen("127.0.0.1", 18080))
-    before, after = _code(template), _code(out)
-    assert len(before) == len(after)
+    before, after = [line for line in _code(template) if line.strip() != IMAGE_LISTEN6], _code(out)
+    assert len(before) == len(after) == len(_code(template)) - 1
+    # a local run listens on the one address asked for: the image's IPv6 listen is gone
+    assert re.findall(r"^\s*(listen .*)$", out, re.M) == ["listen 127.0.0.1:18080;"]
     changed = [(a, b) for a, b in zip(before, after) if a != b]
     assert changed, "nothing was replaced"
     for old, new in changed:
@@ -132,3 +135,14 @@ def test_root_keeps_its_identity_for_workers(tmp_path: Path) -> None:
         assert argv[7:] == ["-g", "user root root;"]
     else:
         assert argv[7:] == []
+
+
+def test_render_of_an_ipv6_address_listens_there_alone(tmp_path: Path) -> None:
+    out = render_config(CONF.read_text(), tmp_path / "tree", tmp_path / "run", Listen("::1", 18081))
+    assert re.findall(r"^\s*(listen .*)$", out, re.M) == ["listen [::1]:18081;"]
+
+
+def test_a_template_without_the_ipv6_listen_still_renders(tmp_path: Path) -> None:
+    template = "\n".join(line for line in CONF.read_text().splitlines() if line.strip() != IMAGE_LISTEN6)
+    out = render_config(template, tmp_path / "tree", tmp_path / "run", Listen("127.0.0.1", 9000))
+    assert re.findall(r"^\s*(listen .*)$", out, re.M) == ["listen 127.0.0.1:9000;"]

@@ -84,3 +84,21 @@ def test_relative_links_resolve_and_no_machine_paths(doc: Path) -> None:
     for target in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", text):
         assert (doc.parent / target).exists(), target
     assert not re.search(r"(^|\s)/(home|root|Users)/", text)  # no machine-specific paths
+
+
+def test_install_doc_verifies_with_the_identity_the_release_signs_with() -> None:
+    """The user-side cosign commands and Kyverno policy name the release workflow's exact
+    signer and issuer, and check the attestation types the release attaches."""
+    from sync.release.notes import ATTESTATIONS, OIDC_ISSUER, RELEASE_REF, RELEASE_WORKFLOW
+
+    text = (REPO / "docs" / "install.md").read_text()
+    identity = f"https://github.com/OWNER/REPO/{RELEASE_WORKFLOW}@{RELEASE_REF}"
+    assert f"--certificate-identity {identity}" in text and f"--certificate-oidc-issuer {OIDC_ISSUER}" in text
+    assert set(re.findall(r"cosign verify-attestation --type (\w+)", text)) == set(ATTESTATIONS)
+    [policy] = [yaml.safe_load(b) for b in re.findall(r"```yaml\n(.*?)```", text, re.S) if "ClusterPolicy" in b]
+    [verify] = policy["spec"]["rules"][0]["verifyImages"]
+    keyless = [verify["attestors"][0]["entries"][0]["keyless"]]
+    keyless += [a["attestors"][0]["entries"][0]["keyless"] for a in verify["attestations"]]
+    assert {(k["subject"], k["issuer"]) for k in keyless} == {(identity, OIDC_ISSUER)}
+    # cosign's names for the predicate types the release attests
+    assert {a["type"] for a in verify["attestations"]} == {"https://slsa.dev/provenance/v0.2", "https://spdx.dev/Document"}

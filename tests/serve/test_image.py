@@ -157,7 +157,9 @@ def test_builder_pulls_the_lock_or_packages_the_tree_with_commands_that_exist() 
     assert "PLUGIN_SERVER_VERSION=${PLUGIN_SERVER_VERSION}" in BUILDER.last("ENV")  # index.json names it
     assert any(a.startswith("PLUGINS_SOURCE=lock") for a in BUILDER.all("ARG"))
     steps = " ".join(BUILDER.all("RUN"))
-    assert "pip install --no-cache-dir ." in steps
+    # dependencies only from the hash lock, then the toolkit alone
+    assert "pip install --no-cache-dir --require-hashes --no-deps -r requirements/runtime.txt" in steps
+    assert "pip install --no-cache-dir --no-deps --no-build-isolation ." in steps
     commands = [seg.split("plugin-sync", 1)[1].strip()
                 for run in BUILDER.all("RUN") for seg in re.split(r";|&&|\|\||\)", run) if "plugin-sync" in seg]
     assert "--root plugins pull --locked --gzip" in commands
@@ -202,7 +204,8 @@ def test_the_build_context_holds_what_the_builds_copy_and_nothing_stray() -> Non
     for path in ("sync/cli/serve.py", "plugins/my-filter/1.0.0/plugin.wasm"):
         assert _in_context(path), path
     for stray in (".git", "tests/serve/test_image.py", "bench/results", "demo/plugins", "plugins/.lock",
-                  "plugins/.journal.json", "sync/__pycache__/x.pyc", ".github/workflows/release.yml"):
+                  "plugins/.journal.json", "sync/__pycache__/x.pyc", ".github/workflows/release.yml",
+                  "requirements/test.txt"):
         assert not _in_context(stray), stray
 
 

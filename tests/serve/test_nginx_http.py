@@ -350,3 +350,34 @@ def test_the_config_runs_without_root() -> None:
             run.cleanup()
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+def test_the_catalog_page_gets_a_content_security_policy_and_no_referrer(server: NginxServer) -> None:
+    from sync.catalog.page import CSP
+
+    for path in ("/plugins/", "/plugins/index.html"):
+        r = server.request("GET", path)
+        assert r.status == 200 and r.header("content-type") == "text/html; charset=utf-8"
+        # the page's own <meta> policy, and what only a header can add: no framing
+        assert r.header("content-security-policy") == CSP + "; frame-ancestors 'none'"
+        assert r.header("referrer-policy") == "no-referrer"
+        assert f'content="{CSP}"' in r.body.decode()
+    # an error page too: the headers are sent with every status
+    assert server.request("GET", "/nowhere").header("referrer-policy") == "no-referrer"
+
+
+def test_the_image_config_serves_over_ipv4_and_ipv6(served_tree: Tree, tmp_path: Path) -> None:
+    """The image listens on 8080 over both families; here on loopback, at a free port."""
+    from sync.serve import IMAGE_LISTEN6, default_template
+    from tests.support.nginx import free_port
+
+    port = free_port()
+    text = default_template().read_text()
+    assert IMAGE_LISTEN6 in text
+    template = tmp_path / "nginx.conf"
+    template.write_text(text.replace(IMAGE_LISTEN6, f"listen [::1]:{port};"))
+    with running_nginx(served_tree.root, port=port, template=template) as s:
+        for host in ("127.0.0.1", "[::1]"):
+            r = requests.get(f"http://{host}:{port}/plugins/index.json", headers=PLAIN, timeout=5)
+            assert r.status_code == 200
+            assert r.content == s.request("GET", "/plugins/index.json", PLAIN).body

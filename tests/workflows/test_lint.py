@@ -1,6 +1,7 @@
 """actionlint and zizmor (offline) over every workflow: no finding at all from actionlint, and
-none at medium severity or above from zizmor, even with its "auditor" persona. ruff and vermin
-over the package: nothing newer than Python 3.10, the oldest Python it supports."""
+none at all from zizmor with its "pedantic" persona (every severity and confidence, the
+"auditor" persona's findings included). ruff and vermin over the package: nothing newer than
+Python 3.10, the oldest Python it supports."""
 
 from __future__ import annotations
 
@@ -30,10 +31,10 @@ def test_actionlint_does_report_a_broken_workflow(tmp_path) -> None:  # type: ig
     assert proc.returncode == 1 and "nope" in proc.stdout
 
 
-@pytest.mark.parametrize("persona", ["regular", "auditor"])
-def test_zizmor_offline_finds_nothing_at_medium_or_above(persona: str) -> None:
-    proc = run_tool("zizmor", "--offline", "--persona", persona, "--min-severity", "medium",
-                    "--format", "json", *(str(WORKFLOWS / n) for n in NAMES))
+@pytest.mark.parametrize("persona", ["pedantic", "auditor"])
+def test_zizmor_offline_finds_nothing(persona: str) -> None:
+    proc = run_tool("zizmor", "--offline", "--persona", persona, "--format", "json",
+                    *(str(WORKFLOWS / n) for n in NAMES))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     findings = json.loads(proc.stdout or "[]")
     assert findings == [], json.dumps(findings, indent=1)[:4000]
@@ -70,3 +71,15 @@ def test_ruff_and_vermin_do_report_what_python_310_lacks(tmp_path) -> None:  # t
     library.write_text("import tomllib\nfrom typing import Self\n\nprint(tomllib, Self)\n")
     proc = run_tool("vermin", "-t=3.10-", "--violations", "--eval-annotations", "--no-tips", str(library))
     assert proc.returncode == 1 and "'tomllib' module requires" in proc.stdout, proc.stdout + proc.stderr
+
+
+def test_the_pedantic_persona_reports_what_the_default_one_lets_pass(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Pedantic is stricter: a write grant without a comment and a workflow without a
+    concurrency group pass the default persona and are findings here."""
+    lax = tmp_path / "lax.yml"
+    lax.write_text("name: lax\non: push\npermissions: {}\njobs:\n  a:\n    name: a\n    runs-on: ubuntu-24.04\n"
+                   "    permissions:\n      contents: write\n    steps:\n      - run: echo hi\n")
+    default = run_tool("zizmor", "--offline", "--format", "json", str(lax))
+    pedantic = run_tool("zizmor", "--offline", "--persona", "pedantic", "--format", "json", str(lax))
+    assert json.loads(default.stdout or "[]") == []
+    assert {"undocumented-permissions", "concurrency-limits"} <= {f["ident"] for f in json.loads(pedantic.stdout)}

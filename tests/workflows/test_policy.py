@@ -1,6 +1,8 @@
 """The hardening rules every workflow keeps, checked on the files themselves: least
 privilege, pinned actions and images, no dangerous triggers, no expressions in scripts,
-secrets only through env or action inputs, concurrency groups, no persisted credentials."""
+secrets only through env or action inputs (registry secrets only in the protected release
+environment), concurrency groups, no persisted credentials, Python packages only from the hash
+lock."""
 
 from __future__ import annotations
 
@@ -9,13 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.workflows.workflows import NAMES, Workflow, load
+from tests.workflows.workflows import NAMES, ROOT, Workflow, load
 
 PINNED = re.compile(r"^\s*(?:-\s+)?uses:\s+([\w.-]+/[\w./-]+)@([0-9a-f]{40}) # v\d+(?:\.\d+){0,2}\s*$")
 # the write grants each job may hold; every other job reads only
 WRITE_GRANTS = {
     ("release.yml", "image"): {"id-token": "write"},
     ("gateway-release.yml", "image"): {"id-token": "write"},
+    ("release.yml", "chart"): {"id-token": "write"},
     ("release.yml", "publish"): {"contents": "write"},
     ("sync.yml", "sync"): {"contents": "write", "pull-requests": "write"},
 }
@@ -117,3 +120,28 @@ def test_checkout_never_persists_credentials(wf: Workflow) -> None:
 def test_jobs_have_timeouts(wf: Workflow) -> None:
     for job_id, job in wf.jobs.items():
         assert 0 < int(job["timeout-minutes"]) <= 90, f"{wf.name} {job_id}"
+
+
+def test_registry_secrets_only_in_jobs_of_the_release_environment(wf: Workflow) -> None:
+    for job_id, job in wf.jobs.items():
+        if "secrets.REGISTRY_" in str(job.get("steps", [])):
+            env = job.get("environment")
+            assert (env["name"] if isinstance(env, dict) else env) == "release", f"{wf.name} {job_id}"
+
+
+def test_python_packages_come_only_from_the_hash_lock(wf: Workflow) -> None:
+    """No workflow step runs pip itself: they run ./scripts/install or ./scripts/test, whose one
+    install function takes every dependency from a hash lock and then the project alone."""
+    for job_id, step in wf.steps():
+        run = str(step.get("run", ""))
+        assert "pip install" not in run and "pip3 install" not in run, f"{wf.name} {job_id}: {step.get('name')}"
+    installs = [s for _, s in wf.steps() if re.search(r"\./scripts/(install|test)\b", str(s.get("run", "")))]
+    if any("python" in str(s.get("uses", "")) for _, s in wf.steps()) or wf.name == "ci.yml":
+        assert installs, wf.name
+    lib = (ROOT / "scripts" / "lib.sh").read_text()
+    body = lib[lib.index("install_project() {"):]
+    body = body[:body.index("\n}\n")]
+    pips = re.findall(r"pip install [^\n]*", body)
+    assert len(pips) == 2
+    assert "--require-hashes --no-deps -r \"requirements/$1.txt\"" in pips[0]
+    assert "--no-deps --no-build-isolation -e ." in pips[1]
