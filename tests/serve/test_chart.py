@@ -84,7 +84,10 @@ def test_defaults_match_the_higress_core_chart(chart: helm.Chart) -> None:
     container = _pod(objects)["containers"][0]
     assert container["resources"] == {"requests": {"cpu": "200m", "memory": "128Mi"},
                                       "limits": {"cpu": "500m", "memory": "256Mi"}}
-    assert container["image"] == "higress-registry.cn-hangzhou.cr.aliyuncs.com/higress/plugin-server:" + chart.metadata["appVersion"]
+    from sync.release.tags import ROLLING_PREFIX
+
+    assert container["image"] == ("higress-registry.cn-hangzhou.cr.aliyuncs.com/higress/plugin-server:"
+                                  + ROLLING_PREFIX + chart.metadata["appVersion"])
 
 
 def test_rolling_updates_never_drop_below_the_ready_count(chart: helm.Chart) -> None:

@@ -23,7 +23,8 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- if .Values.image.digest -}}
 {{ .Values.image.repository }}@{{ .Values.image.digest }}
 {{- else -}}
-{{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}
+{{- /* the chart is released with the rolling image: its tag is rolling-<appVersion> (sync/release/tags.py) */ -}}
+{{ .Values.image.repository }}:{{ .Values.image.tag | default (printf "rolling-%s" .Chart.AppVersion) }}
 {{- end -}}
 {{- end -}}
 
