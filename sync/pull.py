@@ -24,7 +24,7 @@ from sync.oci.versions import best_tag
 from sync.plan import Resolved, entries_for, merge, reusable, status
 from sync.retry import RetryPolicy
 from sync.tree import Tree
-from sync.tree.files import iso_time, metadata_text, sha256_file_text
+from sync.tree.files import metadata_text, sha256_file_text, stamp_time
 from sync.tree.layout import METADATA, SHA256_FILE, WASM
 from sync.tree.precompress import precompress
 from sync.tree.store import collect_garbage, commit, finish_staging, new_staging, recover, writer_lock
@@ -119,7 +119,7 @@ class Puller:
         self.tree, self.old, self.options = tree, old, options
         self.policy = policy or RetryPolicy.from_env()
         self.sources = Sources(options, self.policy)
-        self.now = iso_time()
+        self.now = stamp_time()
 
     # -- one artifact ---------------------------------------------------------------
 

@@ -18,6 +18,15 @@ def iso_time(timestamp: float | None = None) -> str:
     return when.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def stamp_time() -> str:
+    """The time a pull stamps on what it stores: ``SOURCE_DATE_EPOCH`` when set (reproducible
+    builds: two builds of one commit write the same bytes), else now."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if epoch.isdigit():
+        return iso_time(int(epoch))
+    return iso_time()
+
+
 def sha256_file_text(entry: LockEntry) -> str:
     """``plugin.wasm.sha256``, in ``sha256sum`` format."""
     return f"{entry.sha256}  {WASM}\n"

@@ -81,12 +81,21 @@ class Buildah:
             self.run("bud", "--isolation", "chroot", "-f", str(ctx / f"{name}.Containerfile"), "-t", tag, str(ctx))
 
     def build(self, context: Path, tag: str, build_args: Mapping[str, str] | None = None,
-              check: bool = True) -> subprocess.CompletedProcess[str]:
-        args = ["bud", "--isolation", "chroot", "--format", "docker", "--layers",
+              check: bool = True, extra: list[str] | None = None, fmt: str = "docker",
+              layers: bool = True) -> subprocess.CompletedProcess[str]:
+        """``fmt`` docker keeps the HEALTHCHECK; ``layers`` caches steps between builds."""
+        args = ["bud", "--isolation", "chroot", "--format", fmt, f"--layers={str(layers).lower()}", *(extra or []),
                 "--build-arg", f"PYTHON_IMAGE={PYTHON_BASE}", "--build-arg", f"NGINX_IMAGE={NGINX_BASE}"]
         for k, v in (build_args or {}).items():
             args += ["--build-arg", f"{k}={v}"]
         return self.run(*args, "-t", tag, str(context), check=check)
+
+    def digest(self, image: str) -> str:
+        """The manifest digest the image would be pushed with."""
+        # one line per name the image has: two identical builds are one image with two names
+        lines = set(self.run("images", "--no-trunc", "--format", "{{.Digest}}", image).stdout.split())
+        assert len(lines) == 1, lines
+        return lines.pop()
 
     def inspect(self, image: str) -> dict[str, object]:
         out: dict[str, object] = json.loads(self.run("inspect", "--type", "image", image).stdout)

@@ -176,3 +176,23 @@ def test_a_build_with_nothing_to_serve_fails_clearly(tmp_path: Path, buildah: Bu
     p = buildah.build(ctx, "plugin-server-test:empty", check=False)
     assert p.returncode != 0
     assert "plugins.lock.json is empty and snapshots/ holds no snapshot: nothing to serve" in p.stderr + p.stdout
+
+
+def test_two_builds_of_one_commit_give_one_digest(tmp_path: Path, buildah: Buildah, image_registry: Registry,
+                                                  built: Built) -> None:
+    """SOURCE_DATE_EPOCH (the commit's time) fixes every time the build writes: two builds
+    from scratch, without the layer cache, give the same OCI image digest (what a registry
+    stores; the release builds OCI images with BuildKit)."""
+    ctx = snapshot_context(tmp_path, image_registry, built)
+    args = {"SNAPSHOT_SHA256": sha256((ctx / "snapshot.json").read_bytes()), "GATEWAY_VERSION": "2.2.4",
+            "HIGRESS_SOURCE_COMMIT": HIGRESS_COMMIT, "PLUGIN_SERVER_SOURCE_COMMIT": SERVER_COMMIT,
+            "PLAIN_HTTP": "true", "SOURCE_DATE_EPOCH": "1764460800"}
+    digests = []
+    for n in (1, 2):
+        buildah.build(ctx, f"plugin-server-test:repro{n}", args, extra=["--no-cache", "--timestamp", args["SOURCE_DATE_EPOCH"]],
+                      fmt="oci", layers=False)
+        digests.append(buildah.digest(f"plugin-server-test:repro{n}"))
+    assert digests[0] == digests[1]
+    with buildah.container("plugin-server-test:repro1") as c:
+        meta = c.exec("cat", "/srv/plugins/basic-auth/2.0.0/metadata.txt").stdout
+    assert "Last Modified: 2025-11-30T00:00:00Z" in meta  # the epoch, not the time of the build

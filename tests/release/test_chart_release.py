@@ -65,7 +65,7 @@ def registry(monkeypatch: pytest.MonkeyPatch) -> Iterator[Registry]:
 def test_release_sets_the_chart_then_helm_packages_and_pushes_it(repo: Repo, registry: Registry, tmp_path: Path,
                                                                  capsys: pytest.CaptureFixture[str]) -> None:
     head = repo.head()
-    assert main(["release", "--version", "1.4.0", "--chart", "charts/higress-plugin-server"]) == 0
+    assert main(["release", "--release-version", "1.4.0", "--chart", "charts/higress-plugin-server"]) == 0
     chart_file = repo.path / "charts" / "higress-plugin-server" / "Chart.yaml"
     meta = yaml.safe_load(chart_file.read_text())
     assert (meta["version"], meta["appVersion"], meta["annotations"][REVISION]) == ("1.4.0", "1.4.0", head)
@@ -90,5 +90,5 @@ def test_no_release_leaves_the_chart_alone(repo: Repo, capsys: pytest.CaptureFix
 
 
 def test_a_missing_chart_is_exit_2(repo: Repo, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["release", "--version", "1.4.0", "--chart", "nowhere"]) == 2
+    assert main(["release", "--release-version", "1.4.0", "--chart", "nowhere"]) == 2
     assert "no Chart.yaml there" in capsys.readouterr().err

@@ -146,25 +146,38 @@ def test_oci_labels_come_from_build_arguments() -> None:
     assert RUNTIME is not None
     labels = dict(re.findall(r'(org\.opencontainers\.image\.\w+)="([^"]*)"', " ".join(RUNTIME.all("LABEL"))))
     args = {a.partition("=")[0] for a in RUNTIME.all("ARG")}
-    for key, arg in (("source", "SOURCE_URL"), ("revision", "VCS_REF"), ("version", "PLUGIN_SERVER_VERSION"),
-                     ("created", "BUILD_DATE")):
+    for key, arg in (("source", "SOURCE_URL"), ("revision", "PLUGIN_SERVER_SOURCE_COMMIT:-${VCS_REF}"),
+                     ("version", "GATEWAY_VERSION:-${PLUGIN_SERVER_VERSION}"), ("created", "BUILD_DATE")):
         assert labels[f"org.opencontainers.image.{key}"] == "${%s}" % arg
-        assert arg in args
+        for name in re.findall(r"[A-Z_]+", arg):
+            assert name in args
+    higress = dict(re.findall(r'(io\.higress\.[\w-]+)="([^"]*)"', " ".join(RUNTIME.all("LABEL"))))
+    assert higress == {"io.higress.higress-source-commit": "${HIGRESS_SOURCE_COMMIT}",
+                       "io.higress.plugin-snapshot-sha256": "${SNAPSHOT_SHA256}",
+                       "io.higress.gateway-version": "${GATEWAY_VERSION}"}
 
 
 def test_builder_pulls_the_lock_or_packages_the_tree_with_commands_that_exist() -> None:
     assert BUILDER is not None
-    assert "PLUGIN_SERVER_VERSION=${PLUGIN_SERVER_VERSION}" in BUILDER.last("ENV")  # index.json names it
-    assert any(a.startswith("PLUGINS_SOURCE=lock") for a in BUILDER.all("ARG"))
+    # index.json names it: the gateway version for a snapshot build
+    assert "PLUGIN_SERVER_VERSION=${GATEWAY_VERSION:-${PLUGIN_SERVER_VERSION}}" in BUILDER.last("ENV")
+    assert any(a.startswith("PLUGINS_SOURCE=auto") for a in BUILDER.all("ARG"))
     steps = " ".join(BUILDER.all("RUN"))
+    assert "sh scripts/image-tree.sh" in steps
     # dependencies only from the hash lock, then the toolkit alone
     assert "pip install --no-cache-dir --require-hashes --no-deps -r requirements/runtime.txt" in steps
     assert "pip install --no-cache-dir --no-deps --no-build-isolation ." in steps
-    commands = [seg.split("plugin-sync", 1)[1].strip()
-                for run in BUILDER.all("RUN") for seg in re.split(r";|&&|\|\||\)", run) if "plugin-sync" in seg]
+    script = (REPO / "scripts" / "image-tree.sh").read_text()
+    script = re.sub(r"\\\n\s*", " ", script)  # join continued lines
+    commands = [seg.split("plugin-sync", 1)[1].strip().replace('"$@"', "").strip()
+                for run in [*BUILDER.all("RUN"), *script.splitlines()]
+                for seg in re.split(r";|&&|\|\||\)", run) if "plugin-sync " in seg and not seg.strip().startswith("#")]
     assert "--root plugins pull --locked --gzip" in commands
     assert "--root plugins serve --prepare-only" in commands
     assert "--root plugins verify" in commands
+    snapshot = next(c for c in commands if "--snapshot" in c)
+    commands.remove(snapshot)
+    commands.append(snapshot.replace('"$file"', "snapshot.json").replace('"$sha"', "0" * 64))
     parser = build_parser()
     for command in commands:  # every invocation parses with the real CLI
         if command != "--version":
@@ -197,21 +210,22 @@ def test_the_build_context_holds_what_the_builds_copy_and_nothing_stray() -> Non
             if args.startswith("--from="):
                 continue
             sources += [w.rstrip("/") for w in args.split()[:-1] if not w.startswith("--")]
-    assert set(sources) >= {"pyproject.toml", "README.md", "sync", "nginx/nginx.conf", "plugins.yaml",
-                            "plugins.lock.json", "plugins"}
+    # the builder copies the whole context (".") after the toolkit: .dockerignore is the list
+    assert set(sources) >= {"pyproject.toml", "README.md", "sync", "nginx/nginx.conf", "."}
     for src in sources:
-        assert _in_context(src), src
-    for path in ("sync/cli/serve.py", "plugins/my-filter/1.0.0/plugin.wasm"):
+        assert src == "." or _in_context(src), src
+    for path in ("sync/cli/serve.py", "plugins/my-filter/1.0.0/plugin.wasm", "plugins.yaml", "plugins.lock.json",
+                 "unmanaged-plugins.lock.json", "snapshots/2.2.4.json", "snapshots/SHA256SUMS", "snapshot.json",
+                 "scripts/image-tree.sh"):
         assert _in_context(path), path
     for stray in (".git", "tests/serve/test_image.py", "bench/results", "demo/plugins", "plugins/.lock",
                   "plugins/.journal.json", "sync/__pycache__/x.pyc", ".github/workflows/release.yml",
-                  "requirements/test.txt"):
+                  "requirements/test.txt", "scripts/test", "pull_plugins.py", "test_pull_plugins.py"):
         assert not _in_context(stray), stray
 
 
-@pytest.mark.parametrize("source", ["lock", "tree"])
+@pytest.mark.parametrize("source", ["snapshot", "lock", "default", "tree"])
 def test_each_plugins_source_is_handled(source: str) -> None:
-    assert BUILDER is not None
-    steps = " ".join(BUILDER.all("RUN"))
-    assert re.search(rf"\b{source}\) plugin-sync ", steps)
-    assert "PLUGINS_SOURCE must be" in steps  # anything else stops the build
+    script = (REPO / "scripts" / "image-tree.sh").read_text()
+    assert re.search(rf"^  {source}\)$", script, re.M)
+    assert "PLUGINS_SOURCE must be auto, snapshot, lock or tree" in script  # anything else stops the build

@@ -159,9 +159,10 @@ def _names(job: str) -> list[str]:
 def test_an_existing_release_tag_is_checked_before_anything_is_pushed() -> None:
     steps = WF.jobs["image"]["steps"]
     check = WF.step("image", "existing")
-    assert check["run"] == ('plugin-sync tag-check "$REGISTRY/$IMAGE_NAME:$VERSION" '
+    # the first computed image: rolling-X.Y.Z, the full-version tag of the rolling track
+    assert check["run"] == ('plugin-sync tag-check "${IMAGES%%,*}" '
                             '--label "org.opencontainers.image.revision=$REVISION"')
-    assert check["env"] == {"VERSION": "${{ needs.version.outputs.version }}", "REVISION": "${{ github.sha }}"}
+    assert check["env"] == {"IMAGES": "${{ needs.version.outputs.images }}", "REVISION": "${{ github.sha }}"}
     names = _names("image")
     assert names.index("docker/login-action") < names.index("existing") < names.index("build")
     # what pushes or signs runs only when the tag is new; the same commit is skipped
@@ -177,7 +178,9 @@ def test_the_label_the_check_compares_is_the_one_the_build_sets() -> None:
     w = WF.step("image", "build")["with"]
     args = dict(line.split("=", 1) for line in w["build-args"].strip().splitlines())
     assert args["VCS_REF"] == "${{ github.sha }}"
-    assert 'org.opencontainers.image.revision="${VCS_REF}"' in (ROOT / "Dockerfile").read_text()
+    # the rolling build passes no PLUGIN_SERVER_SOURCE_COMMIT, so the label is VCS_REF
+    assert "PLUGIN_SERVER_SOURCE_COMMIT" not in args
+    assert 'org.opencontainers.image.revision="${PLUGIN_SERVER_SOURCE_COMMIT:-${VCS_REF}}"' in (ROOT / "Dockerfile").read_text()
 
 
 def test_builds_are_reproducible_from_the_commit_time() -> None:
@@ -234,14 +237,14 @@ def test_the_chart_is_versioned_packaged_checked_pushed_and_signed_in_order() ->
     def at(text: str) -> int:
         return next(i for i, r in enumerate(runs) if text in r)
 
-    order = [at('plugin-sync release --version "$VERSION" --chart "charts/$CHART_NAME"'),
+    order = [at('plugin-sync release --release-version "$VERSION" --chart "charts/$CHART_NAME"'),
              at('helm package "charts/$CHART_NAME"'), at("plugin-sync tag-check"), at("helm push"),
              at("cosign sign --yes"), at("cosign verify ")]
     assert order == sorted(order)
     assert WF.data["env"]["CHART_NAME"] == (ROOT / "charts").joinpath("higress-plugin-server").name
     assert 'oci://$REGISTRY/$CHARTS' in runs[at("helm push")]
     assert WF.data["env"]["CHARTS"] == "${{ vars.PLUGIN_SERVER_CHARTS || 'charts' }}"
-    assert WF.jobs["chart"]["steps"][0]["with"]["fetch-depth"] == 0  # release --version reads the tags
+    assert WF.jobs["chart"]["steps"][0]["with"]["fetch-depth"] == 0  # release --release-version reads the tags
     # registry password through env and stdin, never on a command line
     push = next(s for s in steps if s.get("id") == "push")
     assert push["env"]["REGISTRY_PASSWORD"] == "${{ secrets.REGISTRY_PASSWORD }}"
@@ -250,11 +253,11 @@ def test_the_chart_is_versioned_packaged_checked_pushed_and_signed_in_order() ->
 
 def test_the_cli_accepts_what_the_release_scripts_pass() -> None:
     parser = build_parser()
-    args = parser.parse_args(["release", "--version", "1.2.3", "--chart", "charts/higress-plugin-server"])
+    args = parser.parse_args(["release", "--release-version", "1.2.3", "--chart", "charts/higress-plugin-server"])
     assert (args.release_version, args.chart) == ("1.2.3", "charts/higress-plugin-server")
     for job in ("image", "chart"):
         line = WF.step(job, "existing")["run"]
-        words = shlex.split(line.replace("$REGISTRY/$IMAGE_NAME", "registry.example/higress/plugin-server")
+        words = shlex.split(line.replace("${IMAGES%%,*}", "registry.example/higress/plugin-server:rolling-1.2.3")
                                 .replace("$REGISTRY/$CHARTS/$CHART_NAME", "registry.example/charts/x")
                                 .replace("$VERSION", "1.2.3").replace("$REVISION", "a" * 40))
         args = parser.parse_args(words[1:])

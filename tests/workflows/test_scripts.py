@@ -10,7 +10,10 @@ LIB = Path(__file__).resolve().parents[2] / "scripts" / "lib.sh"
 
 
 def _install(tmp_path: Path, python: str) -> subprocess.CompletedProcess[str]:
-    script = f'set -euo pipefail; . "{LIB}"; PY="{python}"; install_project ""; echo installed'
+    """install_project with an empty hash lock, so only the project itself is installed."""
+    (tmp_path / "requirements").mkdir(exist_ok=True)
+    (tmp_path / "requirements" / "empty.txt").write_text("")
+    script = f'set -euo pipefail; . "{LIB}"; PY="{python}"; install_project empty; echo installed'
     return subprocess.run(["bash", "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=300)
 
 
