@@ -34,9 +34,13 @@ def test_the_plan_decides_and_every_push_step_obeys_it() -> None:
 def test_upstreams_build_contract() -> None:
     build = WF.step("image", "build")
     w = build["with"]
-    assert w["context"] == "." and w["platforms"] == "linux/amd64,linux/arm64" and w["push"] is True
+    assert w["context"] == "." and w["platforms"] == "linux/amd64,linux/arm64"
+    assert w["outputs"] == "type=image,push=true,rewrite-timestamp=true"  # pushed, reproducibly
     assert w["tags"] == "${{ steps.plan.outputs.images }}"
-    assert w["build-args"] == "${{ steps.plan.outputs.build-args }}"
+    args = w["build-args"].strip().splitlines()
+    assert args[0] == "${{ steps.plan.outputs.build-args }}"  # the four of upstream's contract
+    assert "SOURCE_DATE_EPOCH=${{ steps.meta.outputs.epoch }}" in args
+    assert build["env"]["SOURCE_DATE_EPOCH"] == "${{ steps.meta.outputs.epoch }}"
     copy = next(s for s in WF.jobs["image"]["steps"] if "snapshot.json" in s.get("run", ""))
     assert copy["run"] == 'cp "$SNAPSHOT" snapshot.json' and copy["env"]["SNAPSHOT"] == "${{ steps.plan.outputs.snapshot }}"
     steps = WF.jobs["image"]["steps"]
@@ -49,6 +53,12 @@ def test_signed_like_the_rolling_image() -> None:
     assert re.search(r'cosign sign --yes "\$REGISTRY/\$IMAGE_NAME@\$DIGEST"', sign["run"])
     assert WF.jobs["image"]["permissions"] == {"contents": "read", "id-token": "write"}
     assert WF.jobs["image"]["environment"] == "release"
+    verify = next(s for s in WF.jobs["image"]["steps"] if "cosign verify " in s.get("run", ""))
+    assert "cosign verify-attestation --type slsaprovenance" in verify["run"]
+    assert WF.data["env"]["SIGNER_IDENTITY"] == (
+        "https://github.com/${{ github.repository }}/.github/workflows/gateway-release.yml@refs/heads/main")
+    steps = WF.jobs["image"]["steps"]
+    assert steps.index(sign) < steps.index(verify)
 
 
 def test_one_version_at_a_time_each_on_its_own() -> None:
