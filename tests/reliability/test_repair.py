@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-import sync.pull
 from sync.sample import build_artifact, wasm_module
 from tests.pull.conftest import Workspace
 from tests.reliability.conftest import assert_verified, inproc, served
@@ -22,8 +21,9 @@ LATER = "2031-01-01T00:00:00Z"
 
 
 def _later(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The next pull runs at a later time than the first (the clock, not the code, moves)."""
-    monkeypatch.setattr(sync.pull, "iso_time", lambda: LATER)
+    """The next pull runs at a later time than the first (the clock, not the code, moves:
+    SOURCE_DATE_EPOCH is the time a pull stamps)."""
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1924992000")  # LATER
 
 
 def _setup(tmp_path: Path, registry: Registry, name: str, versions: list[str] | None = None) -> tuple[Workspace, bytes]:
