@@ -47,7 +47,7 @@ def find(tree: Tree, paths: list[Path]) -> list[tuple[str, str]]:
     return sorted(set(found))
 
 
-def describe(tree: Tree, name: str, version: str, old: LockEntry | None, now: str) -> LockEntry:
+def hand_placed_entry(tree: Tree, name: str, version: str, old: LockEntry | None, now: str) -> LockEntry:
     """The lock entry for a hand-placed module; refuses a file that is not Wasm."""
     path = tree.wasm(name, version)
     with open(path, "rb") as f:
@@ -74,7 +74,7 @@ def register(tree: Tree, lock: Lock, targets: list[tuple[str, str]], now: str) -
     new = Lock(dict(lock.entries))
     written = []
     for name, version in targets:
-        entry = describe(tree, name, version, lock.get(name, version), now)
+        entry = hand_placed_entry(tree, name, version, lock.get(name, version), now)
         write_files(tree, entry)
         new.put(entry)
         written.append(entry)

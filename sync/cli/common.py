@@ -1,13 +1,18 @@
-"""What every command shares: where the config, lock and tree are."""
+"""What the commands share: where the config, lock, cursor and tree are, and reading them."""
 
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
-from sync.config import Config, load_config
+from sync.config import Config, load_config, parse_config
+from sync.errors import ConfigError, UsageError
 from sync.lock import Lock, load_lock
 from sync.tree import Tree
+from sync.upstream.model import Changes
+
+CURSOR_FILE = "upstream-cursor.json"  # the upstream cursor's default name, beside the config
 
 
 class Renamed(argparse.Action):
@@ -44,6 +49,12 @@ def lock_path(args: argparse.Namespace) -> Path:
     return config_path(args).resolve().parent / "plugins.lock.json"
 
 
+def cursor_path(args: argparse.Namespace) -> Path:
+    if getattr(args, "cursor", None):
+        return Path(args.cursor)
+    return config_path(args).resolve().parent / CURSOR_FILE
+
+
 def tree(args: argparse.Namespace) -> Tree:
     return Tree(Path(args.root))
 
@@ -60,3 +71,22 @@ def config(args: argparse.Namespace) -> Config:
 
 def lock(args: argparse.Namespace) -> Lock:
     return load_lock(lock_path(args))
+
+
+def read_config(args: argparse.Namespace) -> tuple[Config, bool]:
+    """plugins.yaml, or the empty config when there is none; and whether there was one."""
+    path = config_path(args)
+    if path.exists():
+        return load_config(path), True
+    return parse_config(None), False
+
+
+def load_changes(path: Path) -> Changes:
+    """A ``detect --json`` document given as ``--changes``."""
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"--changes {path}: no such file") from None
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise ConfigError(f"--changes {path}: cannot read a detect document: {e}") from None
+    return Changes.from_json(raw, f"{path}: ")

@@ -18,9 +18,8 @@ import json
 import sys
 from pathlib import Path
 
-from sync.cli.common import config_path, lock_path
-from sync.config import Config, load_config, parse_config
-from sync.cursor import CURSOR_FILE, Cursor, load_cursor
+from sync.cli.common import CURSOR_FILE, cursor_path, lock_path, read_config
+from sync.propose.cursor import Cursor, load_cursor
 from sync.errors import UsageError
 from sync.github.actions import add_summary, set_outputs
 from sync.lock import load_lock
@@ -50,19 +49,6 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help=f"the cursor file (default: {CURSOR_FILE} beside the config)")
     p.add_argument("--json", action="store_true", help="print one JSON document")
     p.set_defaults(run=run)
-
-
-def cursor_path(args: argparse.Namespace) -> Path:
-    if getattr(args, "cursor", None):
-        return Path(args.cursor)
-    return config_path(args).resolve().parent / CURSOR_FILE
-
-
-def read_config(args: argparse.Namespace) -> tuple[Config, bool]:
-    path = config_path(args)
-    if path.exists():
-        return load_config(path), True
-    return parse_config(None), False
 
 
 def make_reader(args: argparse.Namespace, upstream: str) -> Reader:

@@ -14,24 +14,21 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import os
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sync.cli.common import config_path, lock_path, tree
-from sync.cli.detect import cursor_path, read_config
-from sync.cursor import CURSOR_FILE, DEFAULT_PENDING_DAYS
-from sync.errors import ConfigError, UsageError
+from sync.cli.common import CURSOR_FILE, config_path, cursor_path, load_changes, lock_path, read_config, tree
+from sync.errors import UsageError
 from sync.github.actions import add_summary, set_outputs
-from sync.propose import DEFAULT_BRANCH
-from sync.upstream.model import Changes
-from sync.workfiles import Checkout
+from sync.propose.checkout import Checkout
+from sync.propose.cursor import DEFAULT_PENDING_DAYS
+from sync.propose.plan import DEFAULT_BRANCH
 
 if TYPE_CHECKING:
-    from sync.github.publish import Outcome
+    from sync.propose.run import ProposeResult
 
 DESCRIPTION = """\
 Publish the working tree's change as one pull request.
@@ -64,16 +61,6 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.set_defaults(run=run)
 
 
-def load_changes(path: Path) -> Changes:
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UsageError(f"--changes {path}: no such file") from None
-    except (OSError, UnicodeDecodeError, ValueError) as e:
-        raise ConfigError(f"--changes {path}: cannot read a detect document: {e}") from None
-    return Changes.from_json(raw, f"{path}: ")
-
-
 def run(args: argparse.Namespace) -> int:
     from sync.github.client import github_errors
 
@@ -83,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from sync.github.client import connect, parse_repo
-    from sync.github.publish import propose
+    from sync.propose.run import propose
 
     if not args.repo:
         raise UsageError("give --repo OWNER/REPO (or set GITHUB_REPOSITORY)")
@@ -134,7 +121,7 @@ def _show(data: bytes) -> str:
     return f"(binary: {len(data)} bytes, sha256 {hashlib.sha256(data).hexdigest()})\n"
 
 
-def dry_run_report(o: "Outcome") -> str:
+def dry_run_report(o: "ProposeResult") -> str:
     """Everything propose would publish, exactly."""
     verb = {"created": "open a pull request", "updated": f"update pull request #{o.pull.number if o.pull else '?'}",
             "unchanged": "change nothing", "skipped": "change nothing"}[o.result]

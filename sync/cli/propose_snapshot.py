@@ -8,8 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from sync.cli.detect import read_config
-from sync.cli.propose import load_changes
+from sync.cli.common import load_changes, read_config
 from sync.errors import SyncError, UsageError
 from sync.github.actions import add_summary, set_outputs
 

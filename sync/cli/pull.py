@@ -9,8 +9,9 @@ import sys
 
 from sync.cli import common
 from sync.errors import ConfigError, UsageError
-from sync.pull import PullOptions, PullReport, locked_groups, run_pull
-from sync.report import Progress, summary
+from sync.pull.plan import locked_groups
+from sync.pull.report import Progress, PullReport, summary
+from sync.pull.run import PullOptions, run_pull
 
 DEFAULT_JOBS = min(16, 4 * (os.cpu_count() or 2))
 

@@ -1,2 +1,4 @@
-"""Talking to GitHub: the client setup (``client``), one-commit publishing through the Git
-Data API (``gitdata``), the sync pull request (``pulls``) and Actions outputs (``actions``)."""
+"""Talking to GitHub: the client setup (``client``), the values exchanged (``model``),
+one-commit publishing through the Git Data API (``gitdata``), the sync pull request
+(``pulls``), a change published as a commit plus a pull request (``publish``) and Actions
+outputs (``actions``)."""

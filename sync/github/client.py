@@ -231,7 +231,7 @@ def _wait_hint(status: int, headers: Any) -> str:
     return f" (GitHub asks to wait {asked:.0f} s; the bound is PLUGIN_SYNC_RETRY_MAX_WAIT)"
 
 
-def describe(exc: BaseException) -> tuple[str, int | None]:
+def error_summary(exc: BaseException) -> tuple[str, int | None]:
     """One line naming what GitHub (or the network) said, and the HTTP status if any."""
     if isinstance(exc, github.GithubException):
         status = exc.status
@@ -256,7 +256,7 @@ def github_errors(what: str) -> Iterator[None]:
     except SyncError:
         raise
     except (github.GithubException, requests.exceptions.RequestException) as e:
-        message, status = describe(e)
+        message, status = error_summary(e)
         raise GitHubError(f"GitHub: {what}: {message}", status) from None
 
 

@@ -13,7 +13,7 @@ from github.Repository import Repository
 
 from sync.errors import SyncError
 from sync.github.client import GitHubError, github_errors
-from sync.propose import FileChange
+from sync.github.model import FileChange
 
 MAX_BLOB = 40 * 1024 * 1024  # GitHub refuses blobs somewhere above this
 FILE_MODE = "100644"

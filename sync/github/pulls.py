@@ -9,7 +9,7 @@ from github.Repository import Repository
 
 from sync.github.client import GitHubError, github_errors
 from sync.upstream.model import utc_iso
-from sync.propose import PullInfo
+from sync.github.model import PullInfo
 
 
 def _info(pr: PullRequest) -> PullInfo:

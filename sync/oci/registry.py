@@ -156,9 +156,9 @@ class RegistryClient:
                 try:
                     resp = self._send(method, url, stream=stream, headers=h)
                 except requests.exceptions.SSLError as e:  # trying again cannot help
-                    raise RegistryError(f"{src.host}/{src.repository}: {_describe(e)}") from None
+                    raise RegistryError(f"{src.host}/{src.repository}: {_error_text(e)}") from None
                 except requests.RequestException as e:
-                    raise _Retryable(None, None, _describe(e)) from None
+                    raise _Retryable(None, None, _error_text(e)) from None
                 if resp.status_code == 401 and not tried_auth:
                     resp.close()
                     tried_auth = True
@@ -237,7 +237,7 @@ class RegistryClient:
                     data = raw.read(n if n and n > 0 else None, decode_content=False)
                 except Exception as e:  # noqa: BLE001 - urllib3/socket errors mid-body
                     raise BlobReadError(f"{src.host}/{src.repository}: reading blob {desc.digest[:19]}: "
-                                        f"{_describe(e)}") from None
+                                        f"{_error_text(e)}") from None
                 stats.add(blob_bytes=len(data))
                 return data
 
@@ -263,7 +263,7 @@ _CAUSES = (
 )
 
 
-def _describe(e: BaseException) -> str:
+def _error_text(e: BaseException) -> str:
     text = type(e).__name__
     if isinstance(e, requests.ConnectionError) and not isinstance(e, requests.Timeout):
         detail = str(e)

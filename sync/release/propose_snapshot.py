@@ -18,15 +18,16 @@ import github
 from sync.errors import SyncError
 from sync.github.client import GitHubError, github_errors
 from sync.github.gitdata import read_base, read_blob
+from sync.github.model import PullInfo, blob_sha
 from sync.github.publish import REBUILDS, write_pull
 from sync.github.pulls import sync_pulls
-from sync.propose import Decision, PullInfo, blob_sha, decide
+from sync.propose.plan import Decision, decide
 from sync.release.snapshots import SNAPSHOTS_DIR, SUMS_FILE, SnapshotProposal, plan_snapshot_pr
 from sync.upstream.model import SnapshotAdded
 
 
 @dataclass(frozen=True)
-class SnapshotOutcome:
+class SnapshotProposed:
     version: str
     result: str  # created | updated | unchanged | skipped
     reason: str
@@ -62,7 +63,7 @@ def propose_snapshot(
     dry_run: bool = False,
     say: Callable[[str], None] = lambda _: None,
     warn: Callable[[str], None] = lambda _: None,
-) -> SnapshotOutcome:
+) -> SnapshotProposed:
     canonical, data = upstream_snapshot(gh, upstream, snap)
     with github_errors(f"reading repository {repo_name}"):
         repo = gh.get_repo(repo_name)
@@ -78,12 +79,13 @@ def propose_snapshot(
             decision = Decision("unchanged", decision.pull,
                                 f"snapshots/{snap.gateway_version}.json is already committed on {base}, byte-exact")
         if dry_run or decision.action in ("unchanged", "skipped"):
-            return SnapshotOutcome(snap.gateway_version, decision.result, decision.reason, proposal, decision.pull)
-        written = write_pull(repo, base_tree, proposal.branch, pub.files, decision, proposal.title, proposal.body,
+            return SnapshotProposed(snap.gateway_version, decision.result, decision.reason, proposal, decision.pull)
+        update = decision.pull if decision.action == "update" else None
+        written = write_pull(repo, base_tree, proposal.branch, pub.files, update, proposal.title, proposal.body,
                              labels, "plugin-sync propose-snapshot", say, warn)
         if written is None:
             continue
         pull, created, _ = written
-        return SnapshotOutcome(snap.gateway_version, "created" if created else "updated", decision.reason,
+        return SnapshotProposed(snap.gateway_version, "created" if created else "updated", decision.reason,
                                proposal, pull)
     raise GitHubError(f"GitHub: base branch {base} of {repo_name} kept moving; gave up after {REBUILDS} tries")

@@ -20,7 +20,7 @@ from sync.github.client import GitHubError, connect, github_errors
 from sync.release.plan import Plan
 
 
-class Outcome(str, enum.Enum):
+class PublishStatus(str, enum.Enum):
     CREATED = "created"
     UPDATED = "updated"
     UNCHANGED = "unchanged"
@@ -28,12 +28,12 @@ class Outcome(str, enum.Enum):
 
 @dataclass(frozen=True)
 class Published:
-    outcome: Outcome
+    status: PublishStatus
     detail: str  # one line: what was done, or why nothing was
 
     @property
     def value(self) -> str:
-        return self.outcome.value
+        return self.status.value
 
 
 def _tag_commit(repo: Repository, tag: str) -> str | None:
@@ -96,5 +96,5 @@ def publish_release(repository: str, plan: Plan, head: str, title: str, notes: s
             release.update_release(name=title, message=notes, prerelease=plan.prerelease, make_latest=latest)
         done.append(f"updated release {title!r}")
     if not done:
-        return Published(Outcome.UNCHANGED, f"tag {tag} and its release are already published; nothing changed")
-    return Published(Outcome.CREATED if created else Outcome.UPDATED, "; ".join(done))
+        return Published(PublishStatus.UNCHANGED, f"tag {tag} and its release are already published; nothing changed")
+    return Published(PublishStatus.CREATED if created else PublishStatus.UPDATED, "; ".join(done))

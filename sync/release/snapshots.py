@@ -19,7 +19,8 @@ import semver
 
 from sync.errors import ConfigError, SyncError, UsageError
 from sync.lock import Lock, diff_locks
-from sync.propose import MARKER, FileChange, Publication, blob_sha, fingerprint
+from sync.github.model import FileChange, blob_sha
+from sync.propose.plan import MARKER, Publication, fingerprint
 from sync.snapshot.model import parse_snapshot
 from sync.upstream.model import SnapshotAdded
 

@@ -17,13 +17,15 @@ from typing import Any, Callable
 from sync.errors import ArtifactError, SyncError
 from sync.lock import Lock, LockEntry
 from sync.oci.reference import Source
-from sync.plan import Resolved, reusable
-from sync.pull import Outcome, PullOptions, PullReport, Puller, _fail, _store_matches
+from sync.pull.plan import Resolved, reusable
+from sync.pull.report import PluginResult, PullReport
+from sync.pull.run import PullOptions, Puller
 from sync.snapshot.plan import Plan, Target, inventory
 from sync.tree import Tree
 from sync.tree.precompress import precompress
 from sync.tree.store import (
-    collect_garbage, commit, link_store, recover, remove_new, snapshot_state, store_paths, writer_lock,
+    collect_garbage, commit, link_store, recover, remove_new, snapshot_state, store_matches, store_paths,
+    writer_lock,
 )
 
 
@@ -39,19 +41,19 @@ class SnapshotPuller:
     def _known(self, name: str, digest: str) -> LockEntry | None:
         """The old entry of ``name`` for this artifact, if its store directory is intact."""
         known = reusable(Resolved(name, "", digest, (), None, None), self.old)
-        if known is not None and _store_matches(self.tree.store_dir(name, digest), known):
+        if known is not None and store_matches(self.tree.store_dir(name, digest), known):
             return known
         return None
 
-    def artifact(self, digest: str, targets: list[Target]) -> tuple[list[LockEntry], Outcome]:
+    def artifact(self, digest: str, targets: list[Target]) -> tuple[list[LockEntry], PluginResult]:
         """Fetch one artifact (by digest) and serve it under each of its targets' names."""
         first = targets[0]
-        src = self.puller._where(Source("registry", first.image.host, first.image.repository, first.tag))
+        src = self.puller.where(Source("registry", first.image.host, first.image.repository, first.tag))
         manifest = self.puller.sources.of(src).manifest(src, digest)
         if manifest.digest != digest:
             raise ArtifactError(f"registry answered {manifest.digest[:19]} for {digest[:19]}")
         names = list(dict.fromkeys(t.name for t in targets))
-        content, downloaded = self.puller._fetch(names[0], src, manifest, None)
+        content, downloaded = self.puller.fetch(names[0], src, manifest, None)
         for t in targets:
             if t.wasm_sha256 is not None and content.sha256 != t.wasm_sha256:
                 raise ArtifactError(f"module sha256 {content.sha256[:12]} is not the pinned wasmSha256 {t.wasm_sha256[:12]}")
@@ -63,7 +65,7 @@ class SnapshotPuller:
                 link_store(self.tree, self.tree.store_dir(names[0], digest), known)
             bases[name] = known
         entries = [_entry(bases[t.name], t) for t in targets]
-        out = Outcome(first.owner, "added" if downloaded else "unchanged", sorted({f"{t.name}/{t.version}" for t in targets}),
+        out = PluginResult(first.owner, "added" if downloaded else "unchanged", sorted({f"{t.name}/{t.version}" for t in targets}),
                       first.source, digest, content.sha256, downloaded=downloaded)
         return entries, out
 
@@ -80,7 +82,7 @@ def run_snapshot(
     p: Plan,
     options: PullOptions,
     lock_path: Path | None = None,
-    on_outcome: Callable[[Outcome], None] | None = None,
+    on_outcome: Callable[[PluginResult], None] | None = None,
     on_wait: Callable[[], None] | None = None,
 ) -> PullReport:
     """Build exactly ``p`` into ``tree``. ``lock_path`` is only for finishing a plain pull's
@@ -97,7 +99,7 @@ def run_snapshot(
         for t in p.targets:
             groups.setdefault(t.digest, []).append(t)
         before = store_paths(tree)
-        outcomes: list[Outcome] = []
+        outcomes: list[PluginResult] = []
         entries: list[LockEntry] = []
         try:
             with ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool:
@@ -108,7 +110,7 @@ def run_snapshot(
                         entries += got
                     except Exception as e:  # noqa: BLE001 - reported per plugin; nothing is committed
                         ts = futures[fut]
-                        outcome = replace(_fail(ts[0].owner, e), source=ts[0].source, digest=ts[0].digest)
+                        outcome = replace(PluginResult.failure(ts[0].owner, e), source=ts[0].source, digest=ts[0].digest)
                     outcomes.append(outcome)
                     if on_outcome:
                         on_outcome(outcome)

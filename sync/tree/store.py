@@ -23,11 +23,11 @@ from typing import Any, Callable, Iterator
 
 from sync.catalog import write_catalog
 from sync.errors import LockedTreeError, SyncError
-from sync.fsutil import read_json, fsync_dir, symlink_atomic, tmp_name, write_atomic, write_if_changed
+from sync.fsutil import read_json, fsync_dir, sha256_file, symlink_atomic, tmp_name, write_atomic, write_if_changed
 from sync.lock import Lock, LockEntry, parse_lock, save_lock
 from sync.names import is_name
 from sync.tree.files import index_json_text, metadata_text, sha256_file_text
-from sync.tree.layout import METADATA, SHA256_FILE, STORE, Tree
+from sync.tree.layout import METADATA, SHA256_FILE, STORE, WASM, Tree
 
 STAGING_PREFIX = ".staging-"
 
@@ -116,6 +116,18 @@ def finish_staging(tree: Tree, staging: Path, entry: LockEntry) -> Path:
     os.rename(staging, final)
     fsync_dir(final.parent)
     return final
+
+
+def store_matches(path: Path, entry: LockEntry) -> bool:
+    """A store directory still holds all ``entry`` says: the module, the extra files and
+    the small files (so a pull repairs whatever verify would find wrong there)."""
+    try:
+        return (sha256_file(path / WASM) == entry.sha256
+                and all(sha256_file(path / f) == sha for f, sha in entry.files.items())
+                and (path / SHA256_FILE).read_text(encoding="utf-8") == sha256_file_text(entry)
+                and (path / METADATA).read_text(encoding="utf-8") == metadata_text(entry))
+    except (OSError, UnicodeDecodeError):
+        return False
 
 
 def _link_version(tree: Tree, entry: LockEntry) -> None:

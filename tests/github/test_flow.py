@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from sync.cli import main
-from sync.cursor import load_cursor, parse_cursor
+from sync.propose.cursor import load_cursor, parse_cursor
 from sync.sample import build_artifact, wasm_module, write_layout
 from tests.support.fakegithub import FakeGitHub, client_env
 from tests.upstream.gitrepo import UpstreamGit

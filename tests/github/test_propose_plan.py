@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from sync.cursor import Cursor, PendingPlugin, Advance
+from sync.propose.cursor import Cursor, PendingPlugin, Advance
 from sync.lock import Lock, LockEntry
-from sync.propose import (
-    PullInfo,
-    blob_sha,
+from sync.github.model import PullInfo, blob_sha
+from sync.propose.plan import (
     body,
     decide,
     fingerprint_of,

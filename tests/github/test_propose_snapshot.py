@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from sync.cli import main
-from sync.propose import blob_sha
+from sync.github.model import blob_sha
 from tests.support.fakegithub import FakeGitHub, Repo, client_env
 from tests.upstream.conftest import SNAPSHOT, SNAPSHOT_PATH, release_history
 

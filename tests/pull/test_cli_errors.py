@@ -91,7 +91,7 @@ def test_import_reference_lists(tmp_path: Path) -> None:
     assert r.code == 2 and "line 3" in r.err
 
 
-@pytest.mark.parametrize("missing", ["sync.cli.detect", "sync.cursor"])
+@pytest.mark.parametrize("missing", ["sync.cli.detect", "sync.propose.cursor"])
 def test_a_missing_module_is_a_loud_packaging_error(missing: str) -> None:
     """A command module left out of the package, or a dependency not installed, is not hidden
     as a missing subcommand: every command fails with one line naming what is missing."""

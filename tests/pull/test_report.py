@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import io
 
-from sync.pull import Outcome
-from sync.report import Progress
+from sync.pull.report import PluginResult as Outcome
+from sync.pull.report import Progress
 
 
 class Terminal(io.StringIO):

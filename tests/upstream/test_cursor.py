@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sync.cursor import Cursor, PendingPlugin, advance, load_cursor, parse_cursor, save_cursor
+from sync.propose.cursor import Cursor, PendingPlugin, advance, load_cursor, parse_cursor, save_cursor
 from sync.errors import ConfigError
 from sync.upstream.model import Changes, PluginChange, Position, PrRef
 

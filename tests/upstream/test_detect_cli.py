@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from sync.cli import main
-from sync.cursor import Cursor, PendingPlugin, save_cursor
+from sync.propose.cursor import Cursor, PendingPlugin, save_cursor
 from sync.upstream.model import Position, PrRef
 from tests.support.fakegithub import FakeGitHub, Repo
 from tests.upstream.conftest import TOKEN

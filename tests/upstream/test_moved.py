@@ -11,7 +11,7 @@ import requests
 
 from sync.cli import main
 from sync.config import DEFAULT_UPSTREAM, parse_config
-from sync.cursor import Cursor, save_cursor
+from sync.propose.cursor import Cursor, save_cursor
 from sync.github.client import connect
 from sync.upstream.apireader import ApiReader
 from sync.upstream.detect import detect

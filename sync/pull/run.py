@@ -1,5 +1,6 @@
-"""``plugin-sync pull``: resolve the config against the registry, fetch what changed into
-the tree, and commit the new lock. Per-plugin failures leave that plugin as it was."""
+"""``plugin-sync pull``, the I/O: resolve the config against the registry, fetch what changed
+into the tree, and commit the new lock that ``sync.pull.plan`` decides. Per-plugin failures
+leave that plugin as it was."""
 
 from __future__ import annotations
 
@@ -7,27 +8,28 @@ import os
 import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping
 
 from sync import artifact
 from sync.config import Config, PluginSpec
 from sync.errors import ArtifactError, IntegrityError, NotFound, SyncError
-from sync.fsutil import sha256_file
 from sync.lock import Lock, LockEntry
 from sync.oci.layout import LayoutSource
 from sync.oci.manifest import ArtifactSource, Manifest
 from sync.oci.reference import LAYOUT_PREFIX, Source, parse_source
 from sync.oci.registry import BlobReadError, RegistryClient
 from sync.oci.versions import best_tag
-from sync.plan import Resolved, entries_for, merge, reusable, status
+from sync.pull.plan import Resolved, entries_for, locked_groups, plan, reusable, status
+from sync.pull.report import PluginResult, PullReport
 from sync.retry import RetryPolicy
 from sync.tree import Tree
-from sync.tree.files import metadata_text, sha256_file_text, stamp_time
-from sync.tree.layout import METADATA, SHA256_FILE, WASM
+from sync.tree.files import stamp_time
 from sync.tree.precompress import precompress
-from sync.tree.store import collect_garbage, commit, finish_staging, new_staging, recover, writer_lock
+from sync.tree.store import (
+    collect_garbage, commit, finish_staging, new_staging, recover, store_matches, writer_lock,
+)
 
 CREATED = "org.opencontainers.image.created"
 
@@ -54,42 +56,6 @@ class PullOptions:
         return self.credentials_host
 
 
-@dataclass
-class Outcome:
-    name: str
-    status: str  # added | updated | unchanged | failed
-    versions: list[str] = field(default_factory=list)
-    source: str = ""
-    digest: str | None = None
-    sha256: str | None = None
-    error: str | None = None
-    missing: bool = False  # the tag or manifest does not exist (yet)
-    downloaded: bool = False
-
-
-@dataclass
-class PullReport:
-    outcomes: list[Outcome]
-    requests: int = 0
-    blob_bytes: int = 0
-    seconds: float = 0.0
-    gzipped: int = 0
-
-    @property
-    def failed(self) -> list[Outcome]:
-        return [o for o in self.outcomes if o.status == "failed"]
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "plugins": [o.__dict__ for o in sorted(self.outcomes, key=lambda o: o.name)],
-            "summary": {s: sum(o.status == s for o in self.outcomes) for s in ("added", "updated", "unchanged", "failed")},
-            "registryRequests": self.requests,
-            "blobBytes": self.blob_bytes,
-            "seconds": round(self.seconds, 3),
-            "gzipped": self.gzipped,
-        }
-
-
 class Sources:
     """Routes each source to the registry client or the layout reader."""
 
@@ -102,18 +68,6 @@ class Sources:
         return self.layout if src.kind == "layout" else self.registry
 
 
-def _store_matches(path: Path, entry: LockEntry) -> bool:
-    """A store directory still holds all ``entry`` says: the module, the extra files and
-    the small files (so a pull repairs whatever verify would find wrong there)."""
-    try:
-        return (sha256_file(path / WASM) == entry.sha256
-                and all(sha256_file(path / f) == sha for f, sha in entry.files.items())
-                and (path / SHA256_FILE).read_text(encoding="utf-8") == sha256_file_text(entry)
-                and (path / METADATA).read_text(encoding="utf-8") == metadata_text(entry))
-    except (OSError, UnicodeDecodeError):
-        return False
-
-
 class Puller:
     def __init__(self, tree: Tree, old: Lock, options: PullOptions, policy: RetryPolicy | None = None) -> None:
         self.tree, self.old, self.options = tree, old, options
@@ -123,12 +77,12 @@ class Puller:
 
     # -- one artifact ---------------------------------------------------------------
 
-    def _fetch(self, name: str, src: Source, manifest: Manifest, expect: LockEntry | None) -> tuple[LockEntry, bool]:
+    def fetch(self, name: str, src: Source, manifest: Manifest, expect: LockEntry | None) -> tuple[LockEntry, bool]:
         """The content entry of ``manifest``, downloading it into the store unless a
         verified copy is there. Returns (entry, downloaded)."""
         store = self.tree.store_dir(name, manifest.digest)
         known = expect or reusable(Resolved(name, "", manifest.digest, (), None, None), self.old)
-        if known is not None and store.is_dir() and _store_matches(store, known):
+        if known is not None and store.is_dir() and store_matches(store, known):
             return known, False
         p = artifact.plan(manifest)
         source = self.sources.of(src)
@@ -161,13 +115,13 @@ class Puller:
 
     # -- one plugin -----------------------------------------------------------------
 
-    def _where(self, src: Source) -> Source:
+    def where(self, src: Source) -> Source:
         """``src`` as this run reads it: redirected to a mirror, layout paths made absolute."""
         src = src.redirect(self.options.registry, self.options.plain_http)
         return src.relative_to(self.options.base_dir) if self.options.base_dir else src
 
-    def pull_plugin(self, spec: PluginSpec) -> tuple[list[LockEntry], Outcome]:
-        src = self._where(spec.source)
+    def pull_plugin(self, spec: PluginSpec) -> tuple[list[LockEntry], PluginResult]:
+        src = self.where(spec.source)
         source = self.sources.of(src)
         tag = src.tag
         if src.range:
@@ -189,34 +143,25 @@ class Puller:
         recorded = Source(spec.source.kind, spec.source.host, spec.source.repository, tag)
         resolved = Resolved(spec.name, recorded.reference(), manifest.digest, served,
                             manifest.annotations.get(CREATED), spec.category)
-        content, downloaded = self._fetch(spec.name, src, manifest, None)
+        content, downloaded = self.fetch(spec.name, src, manifest, None)
         entries = entries_for(resolved, content)
-        out = Outcome(spec.name, status(spec.name, self.old, entries), list(served), resolved.source,
+        out = PluginResult(spec.name, status(spec.name, self.old, entries), list(served), resolved.source,
                       manifest.digest, content.sha256, downloaded=downloaded)
         return entries, out
 
-    def pull_locked(self, name: str, entries: list[LockEntry]) -> tuple[list[LockEntry], Outcome]:
+    def pull_locked(self, name: str, entries: list[LockEntry]) -> tuple[list[LockEntry], PluginResult]:
         """Build exactly what the lock says; the registry must still hold the same digest."""
         first = entries[0]
-        src = self._where(parse_source(first.source, ""))
+        src = self.where(parse_source(first.source, ""))
         source = self.sources.of(src)
         manifest = source.manifest(src, src.tag or str(first.digest))
         if manifest.digest != first.digest:
             raise ArtifactError(
                 f"registry digest {manifest.digest[:19]} for {src.repository}:{src.tag} differs from the lock's {str(first.digest)[:19]}")
-        _, downloaded = self._fetch(name, src, manifest, first)
-        out = Outcome(name, "unchanged" if not downloaded else "added", [e.version for e in entries],
+        _, downloaded = self.fetch(name, src, manifest, first)
+        out = PluginResult(name, "unchanged" if not downloaded else "added", [e.version for e in entries],
                       first.source, first.digest, first.sha256, downloaded=downloaded)
         return entries, out
-
-
-def locked_groups(lock: Lock) -> dict[tuple[str, str | None], list[LockEntry]]:
-    """The work of ``pull --locked``: one download per plugin and artifact."""
-    groups: dict[tuple[str, str | None], list[LockEntry]] = {}
-    for e in lock.sorted():
-        if not e.is_local:
-            groups.setdefault((e.name, e.digest), []).append(e)
-    return groups
 
 
 def _served_intact(tree: Tree, e: LockEntry) -> bool:
@@ -224,13 +169,8 @@ def _served_intact(tree: Tree, e: LockEntry) -> bool:
     if not e.digest or not tree.is_pulled(e.name, e.version):
         return False
     link = tree.version_dir(e.name, e.version)
-    return os.readlink(link) == tree.link_target(e.name, e.digest) and _store_matches(
+    return os.readlink(link) == tree.link_target(e.name, e.digest) and store_matches(
         tree.store_dir(e.name, e.digest), e)
-
-
-def _fail(name: str, e: BaseException, source: str = "") -> Outcome:
-    msg = e.message if isinstance(e, SyncError) else f"{type(e).__name__}: {e}"
-    return Outcome(name, "failed", source=source, error=msg, missing=isinstance(e, NotFound))
 
 
 def run_pull(
@@ -239,7 +179,7 @@ def run_pull(
     old: Lock,
     lock_path: Path | None,
     options: PullOptions,
-    on_outcome: Callable[[Outcome], None] | None = None,
+    on_outcome: Callable[[PluginResult], None] | None = None,
     on_wait: Callable[[], None] | None = None,
 ) -> PullReport:
     """The whole pull, under the tree's writer lock."""
@@ -248,7 +188,7 @@ def run_pull(
         recover(tree, lock_path)
         puller = Puller(tree, old, options)
         # each task: what it runs, and the source a failure report names
-        tasks: dict[str, tuple[Callable[[], tuple[list[LockEntry], Outcome]], str]] = {}
+        tasks: dict[str, tuple[Callable[[], tuple[list[LockEntry], PluginResult]], str]] = {}
         if options.locked:
             for (name, digest), group in locked_groups(old).items():
                 tasks[f"{name}@{digest}"] = ((lambda n=name, g=group: puller.pull_locked(n, g)), group[0].source)
@@ -258,7 +198,7 @@ def run_pull(
                 if not options.only or name in options.only:
                     tasks[name] = ((lambda s=spec: puller.pull_plugin(s)), spec.source.reference())
         results: dict[str, list[LockEntry]] = {}
-        outcomes: list[Outcome] = []
+        outcomes: list[PluginResult] = []
         failed: set[str] = set()
         with ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool:
             futures = {pool.submit(fn): key for key, (fn, _) in tasks.items()}
@@ -269,20 +209,14 @@ def run_pull(
                     entries, outcome = fut.result()
                     results[key] = entries
                 except Exception as e:  # noqa: BLE001 - one plugin's failure is reported, others go on
-                    outcome = _fail(name, e, tasks[key][1])
+                    outcome = PluginResult.failure(name, e, tasks[key][1])
                     failed.add(name)
                 outcomes.append(outcome)
                 if on_outcome:
                     on_outcome(outcome)
-        if options.locked:
-            # a failed plugin keeps what it served before, as in any pull
-            new = Lock.from_entries([e for e in old.sorted() if e.is_local] +
-                                    [e for es in results.values() for e in es if e.name not in failed] +
-                                    [e for e in old.sorted() if e.name in failed and _served_intact(tree, e)])
-            commit(tree, new, None)
-        else:
-            new = merge(old, results, keep=failed, prune=not options.only)
-            commit(tree, new, lock_path)
+        new = plan(old, results, failed, locked=options.locked, prune=not options.only,
+                   still_served=lambda e: _served_intact(tree, e))
+        commit(tree, new, None if options.locked else lock_path)
         collect_garbage(tree, new)
         gzipped = precompress(tree, new, None) if options.gzip else 0
     stats = puller.sources.registry.stats

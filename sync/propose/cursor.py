@@ -33,7 +33,6 @@ from sync.fsutil import read_json, write_if_changed
 from sync.names import check_name
 from sync.upstream.model import Changes, PluginChange, Position, PrRef, utc_iso
 
-CURSOR_FILE = "upstream-cursor.json"
 SCHEMA = 1
 DEFAULT_PENDING_DAYS = 30
 

@@ -1,9 +1,10 @@
-"""Pull decisions as pure functions over plain data: what a plugin's new lock entries are,
-and whether anything must be downloaded."""
+"""``plugin-sync pull``, the decisions as pure functions over plain data: what a plugin's new
+lock entries are, whether anything must be downloaded, and the new lock (``plan``)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Callable
 
 from sync.lock import Lock, LockEntry
 
@@ -63,3 +64,25 @@ def merge(old: Lock, results: dict[str, list[LockEntry]], keep: set[str], prune:
                 continue  # never overwrite a hand-placed version
             new.put(e)
     return new
+
+
+def locked_groups(lock: Lock) -> dict[tuple[str, str | None], list[LockEntry]]:
+    """The work of ``pull --locked``: one download per plugin and artifact."""
+    groups: dict[tuple[str, str | None], list[LockEntry]] = {}
+    for e in lock.sorted():
+        if not e.is_local:
+            groups.setdefault((e.name, e.digest), []).append(e)
+    return groups
+
+
+def plan(old: Lock, results: dict[str, list[LockEntry]], failed: set[str], *, locked: bool, prune: bool,
+         still_served: Callable[[LockEntry], bool]) -> Lock:
+    """The lock a pull commits, given the entries of each plugin it resolved (``results``,
+    by task) and the plugins that failed. A failed plugin keeps what it served before: in a
+    plain pull its old entries; in ``--locked``, those the tree still serves intact
+    (``still_served``)."""
+    if locked:
+        return Lock.from_entries([e for e in old.sorted() if e.is_local] +
+                                 [e for es in results.values() for e in es if e.name not in failed] +
+                                 [e for e in old.sorted() if e.name in failed and still_served(e)])
+    return merge(old, results, keep=failed, prune=prune)

@@ -1,6 +1,6 @@
 """What ``plugin-sync propose`` publishes, and what it does with the sync pull request.
 
-Pure decisions over plain data; the GitHub calls live in ``sync.github.publish``.
+Pure decisions over plain data; ``sync.propose.run`` reads and writes through GitHub.
 
 * Which files change: every tracked local file (lock, ``plugins.yaml``, cursor, hand-placed
   files) whose bytes differ from the base branch, and every base file under a hand-placed
@@ -23,7 +23,8 @@ import re
 from dataclasses import dataclass
 from typing import Iterable, Mapping
 
-from sync.cursor import Advance
+from sync.github.model import FileChange, PullInfo, blob_sha
+from sync.propose.cursor import Advance
 from sync.lock import Lock, LockDiff, LockEntry, diff_locks
 from sync.upstream.model import Changes, PrRef
 
@@ -34,11 +35,6 @@ MAX_BODY = 60_000  # GitHub refuses bodies over 65536 characters
 RESULTS = ("created", "updated", "unchanged", "skipped")
 
 
-def blob_sha(data: bytes) -> str:
-    """The git blob id of ``data`` (what GitHub's trees list)."""
-    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
-
-
 def lock_content(lock: Lock) -> str:
     """The lock as JSON without pull times: what it serves, not when it was fetched."""
     raw = lock.to_json()
@@ -46,16 +42,6 @@ def lock_content(lock: Lock) -> str:
         for entry in versions.values():
             entry.pop("pulled", None)
     return json.dumps(raw, sort_keys=True)
-
-
-@dataclass(frozen=True)
-class FileChange:
-    path: str
-    data: bytes | None  # None: delete
-
-    @property
-    def sha(self) -> str | None:
-        return blob_sha(self.data) if self.data is not None else None
 
 
 @dataclass(frozen=True)
@@ -240,16 +226,6 @@ def fingerprint_of(body_text: str | None) -> str | None:
 
 
 # ---------------------------------------------------------------------------- what to do
-
-
-@dataclass(frozen=True)
-class PullInfo:
-    number: int
-    state: str  # open | closed
-    merged: bool
-    body: str | None
-    url: str
-    created: str = ""
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,96 @@
+"""What a pull reports: one result per plugin (or artifact), the run's totals, and both on
+the terminal (a bar on a TTY, plain lines otherwise)."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from dataclasses import dataclass, field
+from typing import TextIO
+
+from sync.errors import NotFound, SyncError
+
+
+@dataclass
+class PluginResult:
+    name: str
+    status: str  # added | updated | unchanged | failed
+    versions: list[str] = field(default_factory=list)
+    source: str = ""
+    digest: str | None = None
+    sha256: str | None = None
+    error: str | None = None
+    missing: bool = False  # the tag or manifest does not exist (yet)
+    downloaded: bool = False
+
+    @classmethod
+    def failure(cls, name: str, e: BaseException, source: str = "") -> PluginResult:
+        msg = e.message if isinstance(e, SyncError) else f"{type(e).__name__}: {e}"
+        return cls(name, "failed", source=source, error=msg, missing=isinstance(e, NotFound))
+
+
+@dataclass
+class PullReport:
+    outcomes: list[PluginResult]
+    requests: int = 0
+    blob_bytes: int = 0
+    seconds: float = 0.0
+    gzipped: int = 0
+
+    @property
+    def failed(self) -> list[PluginResult]:
+        return [o for o in self.outcomes if o.status == "failed"]
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "plugins": [o.__dict__ for o in sorted(self.outcomes, key=lambda o: o.name)],
+            "summary": {s: sum(o.status == s for o in self.outcomes) for s in ("added", "updated", "unchanged", "failed")},
+            "registryRequests": self.requests,
+            "blobBytes": self.blob_bytes,
+            "seconds": round(self.seconds, 3),
+            "gzipped": self.gzipped,
+        }
+
+
+class Progress:
+    def __init__(self, total: int, stream: TextIO | None = None, quiet: bool = False) -> None:
+        self.total, self.quiet = total, quiet
+        self.stream = stream if stream is not None else sys.stderr  # the current one, not import time's
+        self.done = 0
+        self.tty = self.stream.isatty()
+        self.lock = threading.Lock()
+
+    def __call__(self, o: PluginResult) -> None:
+        with self.lock:
+            self.done += 1
+            line = result_line(o)
+            if self.quiet and o.status != "failed":
+                return
+            if self.tty:
+                width = 30
+                filled = int(width * self.done / max(1, self.total))
+                bar = "#" * filled + "-" * (width - filled)
+                self.stream.write(f"\r\033[K{line}\n[{bar}] {self.done}/{self.total}")
+                if self.done == self.total:
+                    self.stream.write("\r\033[K")
+            else:
+                self.stream.write(line + "\n")
+            self.stream.flush()
+
+
+def result_line(o: PluginResult) -> str:
+    if o.status == "failed":
+        return f"failed    {o.name}: {o.error}"
+    versions = ",".join(o.versions)
+    digest = (o.digest or "")[:19]
+    return f"{o.status:<9} {o.name} {versions} {digest}"
+
+
+def summary(report: PullReport) -> str:
+    counts = report.to_json()["summary"]
+    parts = [f"{n} {s}" for s, n in counts.items() if n]  # type: ignore[union-attr]
+    mib = report.blob_bytes / (1 << 20)
+    text = f"{', '.join(parts) or 'nothing to do'}; {mib:.1f} MiB downloaded in {report.seconds:.1f}s"
+    if report.gzipped:
+        text += f"; {report.gzipped} modules precompressed"
+    return text
