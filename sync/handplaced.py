@@ -15,7 +15,8 @@ from sync.errors import UsageError
 from sync.fsutil import hash_file, sha256_file, write_atomic
 from sync.lock import EXTRA_FILES, LOCAL, Lock, LockEntry
 from sync.names import is_name, is_version
-from sync.tree.files import iso_time, metadata_text, sha256_file_text
+from sync.times import iso_time
+from sync.tree.files import metadata_text, sha256_file_text
 from sync.tree.layout import METADATA, SHA256_FILE, WASM, Tree
 
 

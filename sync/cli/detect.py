@@ -19,10 +19,10 @@ import sys
 from pathlib import Path
 
 from sync.cli.common import CURSOR_FILE, cursor_path, lock_path, read_config
-from sync.propose.cursor import Cursor, load_cursor
 from sync.errors import UsageError
 from sync.github.actions import add_summary, set_outputs
 from sync.lock import load_lock
+from sync.propose.cursor import Cursor, load_cursor
 from sync.upstream.detect import Reader, detect
 from sync.upstream.model import Changes, Position, parse_since
 

@@ -8,8 +8,9 @@ from pathlib import Path
 
 from sync import handplaced
 from sync.cli import common
-from sync.tree.files import iso_time
-from sync.tree.store import commit, recover, writer_lock
+from sync.served import commit, recover
+from sync.times import iso_time
+from sync.tree.store import writer_lock
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -8,8 +8,8 @@ from github.PullRequest import PullRequest
 from github.Repository import Repository
 
 from sync.github.client import GitHubError, github_errors
-from sync.upstream.model import utc_iso
 from sync.github.model import PullInfo
+from sync.times import utc_iso
 
 
 def _info(pr: PullRequest) -> PullInfo:

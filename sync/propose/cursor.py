@@ -31,7 +31,8 @@ from typing import Any, Iterable
 from sync.errors import ConfigError
 from sync.fsutil import read_json, write_if_changed
 from sync.names import check_name
-from sync.upstream.model import Changes, PluginChange, Position, PrRef, utc_iso
+from sync.times import utc_iso
+from sync.upstream.model import Changes, PluginChange, Position, PrRef
 
 SCHEMA = 1
 DEFAULT_PENDING_DAYS = 30

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from typing import Iterable, Mapping
 
 from sync.github.model import FileChange, PullInfo, blob_sha
-from sync.propose.cursor import Advance
 from sync.lock import Lock, LockDiff, LockEntry, diff_locks
+from sync.propose.cursor import Advance
 from sync.upstream.model import Changes, PrRef
 
 DEFAULT_BRANCH = "plugin-sync/update"

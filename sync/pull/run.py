@@ -24,12 +24,11 @@ from sync.oci.versions import best_tag
 from sync.pull.plan import Resolved, entries_for, locked_groups, plan, reusable, status
 from sync.pull.report import PluginResult, PullReport
 from sync.retry import RetryPolicy
+from sync.served import commit, recover
+from sync.times import stamp_time
 from sync.tree import Tree
-from sync.tree.files import stamp_time
 from sync.tree.precompress import precompress
-from sync.tree.store import (
-    collect_garbage, commit, finish_staging, new_staging, recover, store_matches, writer_lock,
-)
+from sync.tree.store import collect_garbage, finish_staging, new_staging, store_matches, writer_lock
 
 CREATED = "org.opencontainers.image.created"
 

@@ -18,8 +18,8 @@ from typing import Mapping
 import semver
 
 from sync.errors import ConfigError, SyncError, UsageError
-from sync.lock import Lock, diff_locks
 from sync.github.model import FileChange, blob_sha
+from sync.lock import Lock, diff_locks
 from sync.propose.plan import MARKER, Publication, fingerprint
 from sync.snapshot.model import parse_snapshot
 from sync.upstream.model import SnapshotAdded

@@ -19,13 +19,13 @@ from sync.lock import Lock, LockEntry
 from sync.oci.reference import Source
 from sync.pull.plan import Resolved, reusable
 from sync.pull.report import PluginResult, PullReport
-from sync.pull.run import PullOptions, Puller
+from sync.pull.run import Puller, PullOptions
+from sync.served import commit, recover
 from sync.snapshot.plan import Plan, Target, inventory
 from sync.tree import Tree
 from sync.tree.precompress import precompress
 from sync.tree.store import (
-    collect_garbage, commit, link_store, recover, remove_new, snapshot_state, store_matches, store_paths,
-    writer_lock,
+    collect_garbage, link_store, remove_new, snapshot_state, store_matches, store_paths, writer_lock,
 )
 
 

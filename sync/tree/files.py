@@ -4,27 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import datetime, timezone
 from typing import Any, Iterable
 
 from sync import __version__
 from sync.lock import LockEntry
 from sync.tree.layout import WASM, url_path
-
-
-def iso_time(timestamp: float | None = None) -> str:
-    """A UTC time as the lock and metadata.txt write it (now, by default)."""
-    when = datetime.now(timezone.utc) if timestamp is None else datetime.fromtimestamp(timestamp, timezone.utc)
-    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def stamp_time() -> str:
-    """The time a pull stamps on what it stores: ``SOURCE_DATE_EPOCH`` when set (reproducible
-    builds: two builds of one commit write the same bytes), else now."""
-    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
-    if epoch.isdigit():
-        return iso_time(int(epoch))
-    return iso_time()
 
 
 def sha256_file_text(entry: LockEntry) -> str:

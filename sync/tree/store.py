@@ -3,9 +3,10 @@
 A pull prepares each new artifact in a hidden staging directory, renames it into
 ``<name>/.store/<id>`` once complete, then commits: it writes the new lock into
 ``.journal.json``, points every version entry at its store directory with one rename
-each, writes ``index.json`` and the lock file, and removes the journal. A run killed at
-any point leaves complete files only; the next writer finds the journal and finishes
-the commit before anything else (``recover``).
+each, writes ``index.json`` and the derived files it is given (the catalog, from
+``sync.served``) and the lock file, and removes the journal. A run killed at any point
+leaves complete files only; the next writer finds the journal and finishes the commit
+before anything else (``recover``).
 """
 
 from __future__ import annotations
@@ -21,15 +22,18 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from sync.catalog import write_catalog
 from sync.errors import LockedTreeError, SyncError
-from sync.fsutil import read_json, fsync_dir, sha256_file, symlink_atomic, tmp_name, write_atomic, write_if_changed
+from sync.fsutil import fsync_dir, read_json, sha256_file, symlink_atomic, tmp_name, write_atomic, write_if_changed
 from sync.lock import Lock, LockEntry, parse_lock, save_lock
 from sync.names import is_name
 from sync.tree.files import index_json_text, metadata_text, sha256_file_text
 from sync.tree.layout import METADATA, SHA256_FILE, STORE, WASM, Tree
 
 STAGING_PREFIX = ".staging-"
+
+# writes the files derived from the served entries (the catalog pages) into the tree; the
+# layer above passes it in (``sync.served``), so the tree knows no renderer
+Derived = Callable[[Tree, list[LockEntry]], object]
 
 
 def _flock(fd: int, mode: int, tree: Tree, wait: float, on_wait: Callable[[], None] | None) -> None:
@@ -146,8 +150,8 @@ def _link_version(tree: Tree, entry: LockEntry) -> None:
     symlink_atomic(target, link)
 
 
-def apply(tree: Tree, lock: Lock) -> None:
-    """Make the tree serve exactly what ``lock`` says (idempotent)."""
+def apply(tree: Tree, lock: Lock, derived: Derived) -> None:
+    """Make the tree serve exactly what ``lock`` says (idempotent), ``derived`` files included."""
     wanted = set(lock.entries)
     for entry in lock.sorted():
         if entry.is_local:
@@ -159,7 +163,7 @@ def apply(tree: Tree, lock: Lock) -> None:
     for name in {n for n, _ in tree.served()} | _plugin_dirs(tree):
         fsync_dir(tree.plugin_dir(name))
     write_if_changed(tree.index_json, index_json_text(lock.sorted()))
-    write_catalog(tree, lock.sorted())
+    derived(tree, lock.sorted())
 
 
 def _plugin_dirs(tree: Tree) -> set[str]:
@@ -188,13 +192,14 @@ def _apply_snapshot(tree: Tree, journal: str, snapshot: dict[str, Any] | None) -
     write_if_changed(tree.inventory, inventory_text(snapshot))
 
 
-def commit(tree: Tree, lock: Lock, lock_path: Path | None, snapshot: dict[str, Any] | None = None) -> None:
+def commit(tree: Tree, lock: Lock, lock_path: Path | None, snapshot: dict[str, Any] | None = None, *,
+           derived: Derived) -> None:
     """Publish ``lock`` as the tree's state, surviving a kill at any point (see module doc).
     ``snapshot`` (a snapshot build's ``gatewayVersion``, ``sha256`` and ``inventory``) is
     kept in the tree beside it."""
     journal = _journal_text(lock, snapshot)
     write_atomic(tree.journal, journal)
-    apply(tree, lock)
+    apply(tree, lock, derived)
     _apply_snapshot(tree, journal, snapshot)
     if lock_path is not None:
         save_lock(lock_path, lock)
@@ -212,7 +217,7 @@ def snapshot_state(tree: Tree) -> tuple[Lock, dict[str, Any]] | None:
     return parse_lock(raw, f"{tree.snapshot_state}: "), raw["snapshot"]
 
 
-def recover(tree: Tree, lock_path: Path | None) -> bool:
+def recover(tree: Tree, lock_path: Path | None, *, derived: Derived) -> bool:
     """Finish a commit that a killed run left behind. Returns True if there was one."""
     if not tree.journal.exists():
         return False
@@ -225,7 +230,8 @@ def recover(tree: Tree, lock_path: Path | None) -> bool:
         return False
     snapshot = raw.get("snapshot")
     # a snapshot build never writes the repository's lock
-    commit(tree, lock, None if snapshot else lock_path, snapshot if isinstance(snapshot, dict) else None)
+    commit(tree, lock, None if snapshot else lock_path, snapshot if isinstance(snapshot, dict) else None,
+           derived=derived)
     return True
 
 

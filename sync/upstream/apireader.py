@@ -13,7 +13,8 @@ import github
 
 from sync.errors import UsageError
 from sync.github.client import GitHubError, github_errors
-from sync.upstream.model import Merge, Position, SinceRef, pr_of_subject, utc_iso
+from sync.times import utc_iso
+from sync.upstream.model import Merge, Position, SinceRef, pr_of_subject
 
 
 class ApiReader:

@@ -13,7 +13,8 @@ from pathlib import Path
 
 from sync.config import RENAMED
 from sync.errors import SyncError, UsageError
-from sync.upstream.model import Merge, Position, SinceRef, pr_of_subject, title_of_subject, utc_iso
+from sync.times import utc_iso
+from sync.upstream.model import Merge, Position, SinceRef, pr_of_subject, title_of_subject
 
 
 @dataclass(frozen=True)

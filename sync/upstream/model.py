@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping
 
 from sync.config import Config
 from sync.errors import ConfigError, UsageError
 from sync.names import is_name
+from sync.times import utc_iso
 from sync.upstream.catalog import Catalog, CatalogPlugin
 from sync.upstream.inputs import hits
 from sync.upstream.paths import ExtensionDir, extension_dir
@@ -23,21 +23,6 @@ SCHEMA = 1
 _PR_REF = re.compile(r"#?(\d{1,7})")
 _SHA_REF = re.compile(r"[0-9a-fA-F]{7,40}")
 _SUBJECT_PR = re.compile(r"\(#(\d+)\)\s*$")
-
-
-def utc_iso(value: datetime | str) -> str:
-    """``YYYY-MM-DDTHH:MM:SSZ`` in UTC; text in ISO 8601 (``Z`` or an offset) or a datetime."""
-    if isinstance(value, str):
-        text = value.strip()
-        if text.endswith(("Z", "z")):
-            text = text[:-1] + "+00:00"
-        try:
-            value = datetime.fromisoformat(text)
-        except ValueError:
-            raise UsageError(f"not an ISO 8601 time: {value!r}") from None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def pr_of_subject(subject: str) -> int | None:

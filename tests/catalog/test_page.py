@@ -14,9 +14,10 @@ from sync.catalog.page import human_size, short_time, version_key
 from sync.catalog.snippets import PLACEHOLDER_BASE, wasmplugin_yaml
 from sync.catalog.write import README_LIMIT, asset
 from sync.lock import Lock
+from sync.served import commit
 from sync.tree import Tree
 from sync.tree.layout import CATALOG_FILES
-from sync.tree.store import commit, writer_lock
+from sync.tree.store import writer_lock
 from tests.catalog.pagedata import read_page
 from tests.catalog.trees import Spec, build_tree, entry_for, sample_specs, synthetic_specs, wasm_bytes
 

@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sync.lock import Lock, LockEntry
+from sync.served import commit
 from sync.tree import Tree
-from sync.tree.store import commit, finish_staging, new_staging, writer_lock
+from sync.tree.store import finish_staging, new_staging, writer_lock
 
 
 @dataclass(frozen=True)

@@ -269,7 +269,7 @@ def test_a_repointed_version_serves_the_new_bytes(fresh_tree: Tree) -> None:
     from tests.serve.trees import Module, _pulled
     from sync.lock import Lock, load_lock
     from sync.sample import wasm_module
-    from sync.tree.store import commit
+    from sync.served import commit
 
     lock_path = fresh_tree.root.parent / "plugins.lock.json"
     path = "/plugins/key-auth/2.0.0/plugin.wasm"

@@ -10,11 +10,12 @@ from pathlib import Path
 from sync.fsutil import write_atomic
 from sync.lock import LOCAL, Lock, LockEntry
 from sync.sample import wasm_module
+from sync.served import commit
 from sync.tree import Tree
 from sync.tree.files import metadata_text, sha256_file_text
 from sync.tree.layout import METADATA, SHA256_FILE, WASM
 from sync.tree.precompress import precompress
-from sync.tree.store import commit, finish_staging, new_staging
+from sync.tree.store import finish_staging, new_staging
 
 SPEC = """apiVersion: 1.0.0
 info:

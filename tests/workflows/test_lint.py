@@ -1,15 +1,20 @@
 """actionlint and zizmor (offline) over every workflow: no finding at all from actionlint, and
 none at all from zizmor with its "pedantic" persona (every severity and confidence, the
 "auditor" persona's findings included). ruff and vermin over the package: nothing newer than
-Python 3.10, the oldest Python it supports."""
+Python 3.10, the oldest Python it supports. import-linter over the package: no layer imports
+one above it, no package imports in a circle (the contracts are in pyproject.toml)."""
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
 
 import pytest
 
-from tests.workflows.workflows import NAMES, WORKFLOWS, run_tool
+from tests.workflows.workflows import NAMES, ROOT, WORKFLOWS, run_tool, tool
 
 
 def test_the_workflows_exist() -> None:
@@ -83,3 +88,30 @@ def test_the_pedantic_persona_reports_what_the_default_one_lets_pass(tmp_path) -
     pedantic = run_tool("zizmor", "--offline", "--persona", "pedantic", "--format", "json", str(lax))
     assert json.loads(default.stdout or "[]") == []
     assert {"undocumented-permissions", "concurrency-limits"} <= {f["ident"] for f in json.loads(pedantic.stdout)}
+
+
+def _lint_imports(package_parent: Path, config: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(package_parent), "NO_COLOR": "1"}
+    return subprocess.run([tool("lint-imports"), "--no-logo", "--no-cache", str(config)], cwd=package_parent,
+                          env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_import_linter_contracts_are_kept() -> None:
+    proc = _lint_imports(ROOT, ROOT / "pyproject.toml")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "2 kept, 0 broken" in proc.stdout, proc.stdout
+
+
+def test_import_linter_does_report_an_upward_import_and_a_cycle(tmp_path: Path) -> None:
+    """The contracts above are not vacuous: the tree importing the catalog breaks both the
+    layers (the tree sits below the catalog) and the acyclic packages (the catalog imports
+    the tree)."""
+    shutil.copytree(ROOT / "sync", tmp_path / "sync", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    store = tmp_path / "sync" / "tree" / "store.py"
+    store.write_text(store.read_text(encoding="utf-8") + "\nfrom sync.catalog import write_catalog  # noqa: E402\n",
+                     encoding="utf-8")
+    proc = _lint_imports(tmp_path, tmp_path / "pyproject.toml")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "layers BROKEN" in proc.stdout and "no package cycles BROKEN" in proc.stdout, proc.stdout
+    assert "sync.tree.store -> sync.catalog" in proc.stdout, proc.stdout
