@@ -20,24 +20,22 @@ from pathlib import Path
 from typing import BinaryIO, ContextManager, Callable
 
 from sync.errors import ArtifactError, IntegrityError
+from sync.filenames import README, README_EN, SPEC
+from sync.fsutil import CHUNK
 from sync.oci.manifest import Descriptor, Manifest
 from sync.tree.layout import WASM
 
 TAR_GZIP = ("application/vnd.oci.image.layer.v1.tar+gzip", "application/vnd.docker.image.rootfs.diff.tar.gzip")
 WASM_LAYER = "application/vnd.module.wasm.content.layer.v1+wasm"
 EXTRA_TYPES = {
-    "application/vnd.module.wasm.spec.v1+yaml": "spec.yaml",
-    "application/vnd.module.wasm.doc.v1+markdown": "README.md",
-    "application/vnd.module.wasm.doc.v1.en+markdown": "README_EN.md",
+    "application/vnd.module.wasm.spec.v1+yaml": SPEC,
+    "application/vnd.module.wasm.doc.v1+markdown": README,
+    "application/vnd.module.wasm.doc.v1.en+markdown": README_EN,
 }
-IGNORED_TYPES = ("application/vnd.module.wasm.icon.v1+png",)
 WASM_HEADER = b"\0asm\x01\0\0\0"
 
 MAX_MODULE = int(os.environ.get("PLUGIN_SYNC_MAX_MODULE_BYTES", 256 * 1024 * 1024))
 MAX_EXTRA = 4 * 1024 * 1024
-# Read and write in 64 KiB pieces: with 1 MiB pieces glibc's allocator kept several MB per
-# download thread, and peak memory grew with module size (see docs/performance.md).
-CHUNK = 64 * 1024
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ import yaml
 
 from sync.errors import ConfigError
 from sync.fsutil import read_input
-from sync.names import check_name, check_version
+from sync.names import check_name, check_version, is_digest
 from sync.oci.reference import Source, parse_source
 from sync.oci.versions import parse_range
 
@@ -44,7 +44,6 @@ DEFAULT_LABELS = ("plugin-sync",)
 
 _PLUGIN_KEYS = {"source", "registry", "repository", "tag", "digest", "range", "versions", "category", "upstream"}
 _TOP_KEYS = {"schemaVersion", "registry", "upstream", "pullRequest", "plugins"}
-_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
@@ -86,15 +85,6 @@ class Config:
             if spec.source.repository.rsplit("/", 1)[-1] in (directory, dashed) and dashed != spec.name:
                 return spec.name
         return dashed
-
-    def with_registry(self, registry: str | None, plain_http: bool = False) -> "Config":
-        """Every source redirected to ``registry`` (a mirror host, or ``oci-layout:PATH``)."""
-        if not registry and not plain_http:
-            return self
-        plugins = {
-            n: replace(s, source=s.source.redirect(registry, plain_http)) for n, s in self.plugins.items()
-        }
-        return replace(self, plugins=plugins)
 
 
 def _where(path: Path | None, plugin: str | None = None) -> str:
@@ -145,7 +135,7 @@ def parse_plugin(name: str, raw: Any, default_registry: str, path: Path | None =
         except ValueError as e:
             raise ConfigError(f"{where}bad range {rng!r}: {e}") from None
         source = replace(source, tag=None, range=str(rng))
-    if source.digest is not None and not _DIGEST.fullmatch(source.digest):
+    if source.digest is not None and not is_digest(source.digest):
         raise ConfigError(f"{where}digest must look like sha256:<64 hex>, got {source.digest!r}")
     if source.tag is not None and not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", source.tag):
         raise ConfigError(f"{where}invalid tag {source.tag!r}")

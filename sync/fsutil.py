@@ -98,7 +98,10 @@ def read_json(path: Path) -> object | None:
         raise ConfigError(f"{path}: not valid JSON: {e}") from None
 
 
-CHUNK = 1 << 20
+# Every file and blob is read and written in 64 KiB pieces: with 1 MiB pieces glibc's
+# allocator kept several MB per download thread, and peak memory grew with module size
+# (see docs/performance.md).
+CHUNK = 64 * 1024
 
 
 def sha256_file(path: Path) -> str:

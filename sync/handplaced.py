@@ -12,8 +12,9 @@ from pathlib import Path
 
 from sync.artifact import WASM_HEADER
 from sync.errors import UsageError
+from sync.filenames import EXTRA_FILES
 from sync.fsutil import hash_file, sha256_file, write_atomic
-from sync.lock import EXTRA_FILES, LOCAL, Lock, LockEntry
+from sync.lock import LOCAL, Lock, LockEntry
 from sync.names import is_name, is_version
 from sync.times import iso_time
 from sync.tree.files import metadata_text, sha256_file_text

@@ -30,14 +30,13 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from sync.errors import ConfigError
+from sync.filenames import EXTRA_FILES
 from sync.fsutil import read_json, write_if_changed
-from sync.names import check_name, check_version
+from sync.names import check_name, check_version, is_digest, is_sha256
 
 LOCAL = "local"
 FORMATS = ("tar+gzip", "wasm-layer", LOCAL)
-_HEX64 = re.compile(r"[0-9a-f]{64}")
 _HEX32 = re.compile(r"[0-9a-f]{32}")
-EXTRA_FILES = ("spec.yaml", "README.md", "README_EN.md")
 
 
 @dataclass(frozen=True)
@@ -132,12 +131,12 @@ def _entry(name: str, version: str, raw: Any, where: str) -> LockEntry:
         raise ConfigError(f"{w}missing or bad field {e}") from None
     if entry.format not in FORMATS:
         raise ConfigError(f"{w}unknown format {entry.format!r}")
-    if not _HEX64.fullmatch(entry.sha256) or not _HEX32.fullmatch(entry.md5) or entry.size < 0:
+    if not is_sha256(entry.sha256) or not _HEX32.fullmatch(entry.md5) or entry.size < 0:
         raise ConfigError(f"{w}bad sha256, md5 or size")
-    if not entry.is_local and not (isinstance(entry.digest, str) and re.fullmatch(r"sha256:[0-9a-f]{64}", entry.digest)):
+    if not entry.is_local and not is_digest(entry.digest):
         raise ConfigError(f"{w}bad digest {entry.digest!r}")
     for fname, sha in entry.files.items():
-        if fname not in EXTRA_FILES or not isinstance(sha, str) or not _HEX64.fullmatch(sha):
+        if fname not in EXTRA_FILES or not is_sha256(sha):
             raise ConfigError(f"{w}bad files entry {fname!r}")
     return entry
 

@@ -1,4 +1,4 @@
-"""Validation of the names that become paths: plugin names and served versions.
+"""Validation of the names that become paths: plugin names, served versions and digests.
 
 A served name or version is one path component under the tree. Anything that could
 escape it (``..``, separators, control characters, odd Unicode) is refused here, once.
@@ -12,6 +12,19 @@ from sync.errors import ConfigError
 
 _NAME = re.compile(r"[a-z0-9](?:[a-z0-9_-]{0,126}[a-z0-9])?")
 _VERSION = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._+-]{0,126})?")
+# the one digest syntax this project accepts (a store directory and a blob path are built from it)
+DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+HEX64 = re.compile(r"[0-9a-f]{64}")  # a bare sha256, as the lock and the snapshot files write it
+
+
+def is_digest(value: object) -> bool:
+    """``value`` is ``sha256:`` and 64 lowercase hex digits."""
+    return isinstance(value, str) and DIGEST.fullmatch(value) is not None
+
+
+def is_sha256(value: object) -> bool:
+    """``value`` is 64 lowercase hex digits."""
+    return isinstance(value, str) and HEX64.fullmatch(value) is not None
 
 
 def check_name(name: object, where: str = "") -> str:

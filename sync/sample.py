@@ -15,6 +15,7 @@ import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sync.filenames import README, README_EN, SPEC
 from sync.artifact import EXTRA_TYPES, WASM_HEADER, WASM_LAYER
 from sync.oci.manifest import OCI_MANIFEST
 
@@ -118,7 +119,7 @@ def build_artifact(
         layers.append(desc)
 
     if fmt == "tar+gzip":
-        extras = {"README_EN.md": readme_en, "README.md": readme, "spec.yaml": spec}
+        extras = {README_EN: readme_en, README: readme, SPEC: spec}
         for name, text in extras.items():
             if text is not None:
                 add(_TYPE_OF[name], text.encode(), name)

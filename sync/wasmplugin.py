@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from sync.errors import UsageError
+from sync.filenames import SPEC
 from sync.oci.versions import best_tag
 from sync.tree.layout import URL_PREFIX, Tree
 
@@ -65,7 +66,7 @@ def load_index(tree: Tree) -> list[Served]:
 def load_spec(tree: Tree, served: Served) -> Placement:
     """Phase and priority from the version's ``spec.yaml``; nothing when it is absent or odd."""
     try:
-        doc = yaml.safe_load((tree.version_dir(served.name, served.version) / "spec.yaml").read_text(encoding="utf-8"))
+        doc = yaml.safe_load((tree.version_dir(served.name, served.version) / SPEC).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
         return Placement()
     return placement_of(doc)

@@ -15,6 +15,7 @@ from typing import Iterable
 from sync.catalog.markdown import render_markdown, split_front_matter
 from sync.catalog.page import Header, PluginView, Readme, render_page, version_key
 from sync.catalog.snippets import served, wasmplugin_yaml
+from sync.filenames import README, README_EN
 from sync.fsutil import write_if_changed
 from sync.lock import LockEntry
 from sync.tree.files import index_document
@@ -66,18 +67,18 @@ def plugin_view(tree: Tree, entries: list[LockEntry]) -> PluginView:
     readmes: list[Readme] = []
     description = None
     vdir = tree.version_dir(newest.name, newest.version)
-    for fname in ("README_EN.md", "README.md"):
+    for fname in (README_EN, README):
         text = _read_inside(tree, vdir / fname)
         if text is None:
             continue
         meta, _ = split_front_matter(text)
         description = description or _description(meta)
-        if fname == "README_EN.md":
+        if fname == README_EN:
             lang, label = "en", "English"
         elif _CJK.search(text):
             lang, label = "zh", "中文"
         else:
-            lang, label = "", "README.md"
+            lang, label = "", README
         readmes.append(Readme(lang, label, render_markdown(text)))
     return PluginView(
         name=newest.name,

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -27,6 +26,7 @@ from sync.errors import UsageError
 from sync.fsutil import write_atomic
 from sync.github.actions import add_summary, set_outputs
 from sync.lock import Lock, diff_locks
+from sync.names import is_digest
 from sync.oci.reference import parse_source
 from sync.release import gitrepo
 from sync.release.chart import released_chart
@@ -38,7 +38,6 @@ from sync.release.tags import ROLLING, image_refs
 if TYPE_CHECKING:
     from sync.release.publish import Published
 
-_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -81,7 +80,7 @@ def _image_name(text: str | None) -> str | None:
 
 
 def _check_args(args: argparse.Namespace) -> None:
-    if args.image_digest and not _DIGEST.fullmatch(args.image_digest):
+    if args.image_digest and not is_digest(args.image_digest):
         raise UsageError(f"--image-digest {args.image_digest!r}: expected sha256: and 64 hex digits")
     if args.publish and not args.repo:
         raise UsageError("--publish needs --repo OWNER/REPO (or $GITHUB_REPOSITORY)")

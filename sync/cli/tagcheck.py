@@ -10,17 +10,16 @@ holds); exits 1 when it holds other content, which a release never overwrites.
 from __future__ import annotations
 
 import argparse
-import re
 
 from sync.config import DEFAULT_REGISTRY
 from sync.errors import SyncError, UsageError
 from sync.github.actions import add_summary, set_outputs
+from sync.names import is_digest
 from sync.oci.reference import parse_source
 from sync.oci.registry import RegistryClient
 from sync.release.immutable import Action, Wanted, decide
 from sync.release.published import read_tag
 
-_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 
 
 class TagMoved(SyncError):
@@ -50,7 +49,7 @@ def _wanted(args: argparse.Namespace) -> Wanted:
         if not sep or not key or not value:
             raise UsageError(f"--label {item!r}: expected KEY=VALUE")
         labels[key] = value
-    if args.digest is not None and not _DIGEST.fullmatch(args.digest):
+    if args.digest is not None and not is_digest(args.digest):
         raise UsageError(f"--digest {args.digest!r}: expected sha256: and 64 hex digits")
     if args.digest is None and not labels:
         raise UsageError("give --label KEY=VALUE or --digest: what identifies the content to push")

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import BinaryIO, Iterator
 
 from sync.errors import NotFound, RegistryError
+from sync.names import is_digest
 from sync.oci.manifest import MAX_MANIFEST, Descriptor, Manifest
 from sync.oci.reference import Source
 
@@ -43,7 +44,7 @@ class LayoutSource:
 
     def _blob_path(self, src: Source, digest: str) -> Path:
         algo, _, hexd = digest.partition(":")
-        if algo != "sha256" or len(hexd) != 64 or not all(c in "0123456789abcdef" for c in hexd):
+        if not is_digest(digest):
             raise RegistryError(f"unsupported digest {digest!r}")
         return Path(src.host) / "blobs" / algo / hexd
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, BinaryIO, ContextManager, Protocol
 
 from sync.errors import ArtifactError
+from sync.names import is_digest
 from sync.oci.reference import Source
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -35,7 +36,7 @@ class Descriptor:
         if not isinstance(raw, dict):
             raise ArtifactError("manifest has a malformed descriptor")
         digest, size = raw.get("digest"), raw.get("size")
-        if not isinstance(digest, str) or not digest.startswith("sha256:") or len(digest) != 71:
+        if not isinstance(digest, str) or not is_digest(digest):
             raise ArtifactError(f"unsupported descriptor digest {digest!r}")
         if not isinstance(size, int) or size < 0:
             raise ArtifactError(f"descriptor {digest} has no valid size")

@@ -32,7 +32,6 @@ DEFAULT_BRANCH = "plugin-sync/update"
 MARKER = "plugin-sync:fingerprint"
 _MARKER_RX = re.compile(r"<!--\s*" + re.escape(MARKER) + r"=([0-9a-f]{64})\s*-->")
 MAX_BODY = 60_000  # GitHub refuses bodies over 65536 characters
-RESULTS = ("created", "updated", "unchanged", "skipped")
 
 
 def lock_content(lock: Lock) -> str:
@@ -61,10 +60,6 @@ class Publication:
     @property
     def writes(self) -> tuple[FileChange, ...]:
         return tuple(f for f in self.files if f.data is not None)
-
-    @property
-    def deletes(self) -> tuple[str, ...]:
-        return tuple(f.path for f in self.files if f.data is None)
 
 
 def fingerprint(files: Iterable[FileChange], lock_path: str, local_lock: Lock) -> str:

@@ -64,10 +64,6 @@ def track_of(tag: str) -> str:
     return ROLLING if tag.startswith(ROLLING_PREFIX) else GATEWAY
 
 
-def is_latest(version: semver.Version, existing: Iterable[semver.Version] = ()) -> bool:
-    return "latest" in version_tags(version, existing)
-
-
 def image_refs(image: str, tags: Iterable[str]) -> tuple[str, ...]:
     """``image:tag`` for each tag (``image`` without a tag or digest)."""
     return tuple(f"{image}:{t}" for t in tags)

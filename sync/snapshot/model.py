@@ -26,10 +26,8 @@ import re
 from dataclasses import dataclass
 
 from sync.errors import ConfigError
-from sync.names import check_name, check_version
+from sync.names import DIGEST, HEX64, check_name, check_version
 
-DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
-HEX64 = re.compile(r"[0-9a-f]{64}")
 _HOST = re.compile(r"(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:]+\])(?::[0-9]{1,5})?")
 _REPO = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*")
 _TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")

@@ -23,6 +23,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from sync.filenames import EXTRA_FILES
 from sync.names import check_name, check_version, is_name, is_version
 
 URL_PREFIX = "/plugins"
@@ -37,8 +38,7 @@ LOCK_FILE = ".lock"
 JOURNAL = ".journal.json"
 INVENTORY = "snapshot-inventory.json"  # a tree built from a snapshot: upstream's inventory
 SNAPSHOT_STATE = ".snapshot.json"      # ... and the lock it was committed with (not served)
-ROOT_FILES = (INDEX_JSON, *CATALOG_FILES)
-VERSION_FILES = (WASM, WASM_GZ, SHA256_FILE, METADATA, "spec.yaml", "README.md", "README_EN.md")
+VERSION_FILES = (WASM, WASM_GZ, SHA256_FILE, METADATA, *EXTRA_FILES)
 
 
 def url_path(name: str, version: str) -> str:

@@ -12,12 +12,11 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from sync.fsutil import tmp_name
+from sync.fsutil import CHUNK, tmp_name
 from sync.lock import Lock
 from sync.tree.layout import WASM, WASM_GZ, Tree
 
 LEVEL = 6
-CHUNK = 1024 * 1024
 
 
 def _needs(wasm: Path, gz: Path, local: bool) -> bool:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sync.fsutil import hash_file, sha256_file
+from sync.fsutil import CHUNK, hash_file, sha256_file
 from sync.lock import Lock, LockEntry
 from sync.names import is_name, is_version
 from sync.tree.files import index_document, metadata_text, sha256_file_text
@@ -36,7 +36,7 @@ def _gunzip_sha(path: Path) -> str | None:
     sha = hashlib.sha256()
     try:
         with gzip.open(path, "rb") as f:
-            while chunk := f.read(1 << 20):
+            while chunk := f.read(CHUNK):
                 sha.update(chunk)
     except (OSError, EOFError, zlib.error):
         return None

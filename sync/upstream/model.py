@@ -13,7 +13,7 @@ from typing import Any, Iterable, Mapping
 
 from sync.config import Config
 from sync.errors import ConfigError, UsageError
-from sync.names import is_name
+from sync.names import is_name, is_sha256
 from sync.times import utc_iso
 from sync.upstream.catalog import Catalog, CatalogPlugin
 from sync.upstream.inputs import hits
@@ -199,7 +199,7 @@ class SnapshotAdded:
                       int(raw["pr"]) if raw.get("pr") is not None else None, str(raw.get("merged") or ""))
         except (KeyError, TypeError, ValueError) as e:
             raise ConfigError(f"{where}bad snapshot entry: {e}") from None
-        if not re.fullmatch(r"[0-9a-f]{64}", out.sha256) or not _SHA_REF.fullmatch(out.commit):
+        if not is_sha256(out.sha256) or not _SHA_REF.fullmatch(out.commit):
             raise ConfigError(f"{where}snapshot {out.gateway_version}: bad sha256 or commit")
         return out
 
