@@ -218,6 +218,7 @@ def parse_config(raw: Any, path: Path | None = None) -> Config:
 
 def load_config(path: Path) -> Config:
     text = read_input(path, " (create one, or run 'plugin-sync import')")
+    assert text is not None  # a missing file is a ConfigError when a hint is given
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as e:

@@ -93,7 +93,8 @@ def read_json(path: Path) -> object | None:
     if text is None:
         return None
     try:
-        return json.loads(text)
+        data: object = json.loads(text)
+        return data
     except json.JSONDecodeError as e:
         raise ConfigError(f"{path}: not valid JSON: {e}") from None
 

@@ -71,7 +71,7 @@ class RetryPolicy:
         (``limit_wait``, then doubling), or None when the tries are spent."""
         if attempt >= self.attempts:
             return None
-        return self.limit_wait * 2 ** (attempt - 1)
+        return float(self.limit_wait * 2 ** (attempt - 1))
 
     def is_retryable(self, status: int, headers: Mapping[str, str]) -> bool:
         if status in self.statuses:

@@ -44,7 +44,8 @@ def run(args: argparse.Namespace) -> int:
     labels = tuple(args.labels) if args.labels is not None else config.labels
     say = (lambda m: print(f"plugin-sync: {m}", file=sys.stderr)) if args.verbose else (lambda m: None)
     gh = connect()
-    results, failed = {}, 0
+    results: dict[str, dict[str, object]] = {}
+    failed = 0
     for snap in changes.snapshots:
         try:
             with github_errors("request failed"):

@@ -62,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
     if src.kind != "registry" or src.digest or not src.tag:
         raise UsageError(f"{args.reference!r}: give REGISTRY/NAME:TAG")
     src = src.redirect(None, plain_http=args.plain_http)
+    assert src.tag is not None  # checked above; a redirect keeps the tag
     ref = f"{src.host}/{src.repository}:{src.tag}"
     decision = decide(ref, read_tag(RegistryClient(), src, src.tag), wanted)
     set_outputs({"action": decision.action.value, "digest": decision.digest or ""})

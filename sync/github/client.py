@@ -100,7 +100,7 @@ class PolicyRetry(Retry):
     def is_exhausted(self) -> bool:
         return False  # the policy decides in increment()
 
-    def increment(  # type: ignore[override]
+    def increment(
         self,
         method: str | None = None,
         url: str | None = None,
@@ -112,13 +112,14 @@ class PolicyRetry(Retry):
         attempt = len(self.history) + 1
         status = getattr(response, "status", None) if response is not None else None
         headers = response.headers if response is not None else None
+        wait: float | None
         if status == 403 and headers is not None and not self.policy.is_retryable(status, headers):
             wait = self._told_rate_limit(response, url, attempt)
         else:
             wait = self.policy.delay(attempt, status, headers)
         if wait is None:
             reason = error or ResponseError(f"giving up after {attempt} tries, last status {status}")
-            raise MaxRetryError(_pool, url, reason) from reason  # type: ignore[arg-type]
+            raise MaxRetryError(_pool, url, reason) from reason
         new = super().increment(method, url, response, error, _pool, _stacktrace)
         new.wait = wait
         return new

@@ -11,7 +11,7 @@ import json
 import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import Any, BinaryIO, Iterator
 
 from sync.errors import NotFound, RegistryError
 from sync.names import is_digest
@@ -23,10 +23,10 @@ REF_NAME = "org.opencontainers.image.ref.name"
 
 class LayoutSource:
     def __init__(self) -> None:
-        self._index: dict[str, list[dict[str, object]]] = {}
+        self._index: dict[str, list[dict[str, Any]]] = {}
         self._lock = threading.Lock()
 
-    def _entries(self, src: Source) -> list[dict[str, object]]:
+    def _entries(self, src: Source) -> list[dict[str, Any]]:
         with self._lock:
             if src.host not in self._index:
                 root = Path(src.host)
@@ -54,7 +54,7 @@ class LayoutSource:
             names = (f"{src.repository}:{ref}", ref)
             for name in names:
                 for m in self._entries(src):
-                    if (m.get("annotations") or {}).get(REF_NAME) == name:  # type: ignore[union-attr]
+                    if (m.get("annotations") or {}).get(REF_NAME) == name:
                         digest = str(m.get("digest"))
                         break
                 if digest:
@@ -73,7 +73,7 @@ class LayoutSource:
     def tags(self, src: Source) -> list[str]:
         out = []
         for m in self._entries(src):
-            name = str((m.get("annotations") or {}).get(REF_NAME, ""))  # type: ignore[union-attr]
+            name = str((m.get("annotations") or {}).get(REF_NAME, ""))
             repo, sep, tag = name.rpartition(":")
             if sep and repo == src.repository:
                 out.append(tag)

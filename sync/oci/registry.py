@@ -11,6 +11,7 @@ through the shared retry policy. Blob bodies are returned unverified and undecod
 
 from __future__ import annotations
 
+import re
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -19,7 +20,6 @@ from urllib.parse import urljoin
 
 import requests
 import urllib3
-from oras.auth.utils import parse_auth_header
 
 from sync.errors import AuthError, IntegrityError, NotFound, RegistryError
 from sync.http import make_session, timeouts
@@ -28,8 +28,14 @@ from sync.oci.manifest import ACCEPT, MAX_MANIFEST, Descriptor, Manifest
 from sync.oci.reference import Source
 from sync.retry import RetryPolicy
 
-
 OAUTH_CLIENT_ID = "plugin-sync"  # the client_id of the OAuth2 token request
+_CHALLENGE_PARAM = re.compile(r'([A-Za-z][A-Za-z0-9_-]*)="([^"]*)"')
+
+
+def challenge_params(challenge: str) -> dict[str, str]:
+    """The ``key="value"`` parameters of a ``WWW-Authenticate`` challenge (``realm``,
+    ``service``, ``scope``), keys in lower case."""
+    return {k.lower(): v for k, v in _CHALLENGE_PARAM.findall(challenge)}
 
 
 class _Retryable(Exception):
@@ -100,23 +106,24 @@ class RegistryClient:
             return True
         if scheme != "bearer":
             return False
-        h = parse_auth_header(challenge)
-        if not h.realm:
+        h = challenge_params(challenge)
+        realm, service, scope = h.get("realm"), h.get("service"), h.get("scope")
+        if not realm:
             return False
-        params = {k: v for k, v in (("service", h.service), ("scope", h.scope)) if v}
-        if not h.scope:
+        params = {k: v for k, v in (("service", service), ("scope", scope)) if v}
+        if not scope:
             params["scope"] = f"repository:{src.repository}:pull"
         try:
             if isinstance(creds, IdentityToken):
                 # the OAuth2 form of the token spec: the identity token is a refresh token
                 form = {**params, "grant_type": "refresh_token", "refresh_token": creds.token,
                         "client_id": OAUTH_CLIENT_ID}
-                r = self._send("POST", str(h.realm), data=form)
+                r = self._send("POST", realm, data=form)
             else:
                 headers = {"Authorization": creds.header()} if creds else {}
-                r = self._send("GET", str(h.realm), headers=headers, params=params)
+                r = self._send("GET", realm, headers=headers, params=params)
         except requests.RequestException as e:
-            raise RegistryError(f"token service {h.realm} unreachable: {type(e).__name__}") from None
+            raise RegistryError(f"token service {realm} unreachable: {type(e).__name__}") from None
         if r.status_code in (400, 401, 403) and creds is not None:
             what = "identity token" if isinstance(creds, IdentityToken) else "credentials"
             raise AuthError(f"{src.host}: {what} refused by the token service ({r.status_code})")

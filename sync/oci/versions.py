@@ -320,7 +320,7 @@ def parse_range(text: str) -> Range:
             sets = sets[:1]
         else:
             sets = real
-            anything = [s for s in sets if len(s) == 1 and s[0].version is None]
+            anything: list[tuple[Comparator, ...]] = [s for s in sets if len(s) == 1 and s[0].version is None]
             if len(sets) > 1 and anything:
                 sets = anything[:1]
     return Range(tuple(sets))

@@ -63,7 +63,7 @@ class Publication:
 
 
 def fingerprint(files: Iterable[FileChange], lock_path: str, local_lock: Lock) -> str:
-    items = []
+    items: list[list[str | None]] = []
     for f in sorted(files, key=lambda f: f.path):
         if f.path == lock_path and f.data is not None:
             items.append([f.path, "lock:" + hashlib.sha256(lock_content(local_lock).encode()).hexdigest()])

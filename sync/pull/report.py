@@ -41,10 +41,14 @@ class PullReport:
     def failed(self) -> list[PluginResult]:
         return [o for o in self.outcomes if o.status == "failed"]
 
+    def counts(self) -> dict[str, int]:
+        """How many plugins were added, updated, unchanged and failed."""
+        return {s: sum(o.status == s for o in self.outcomes) for s in ("added", "updated", "unchanged", "failed")}
+
     def to_json(self) -> dict[str, object]:
         return {
             "plugins": [o.__dict__ for o in sorted(self.outcomes, key=lambda o: o.name)],
-            "summary": {s: sum(o.status == s for o in self.outcomes) for s in ("added", "updated", "unchanged", "failed")},
+            "summary": self.counts(),
             "registryRequests": self.requests,
             "blobBytes": self.blob_bytes,
             "seconds": round(self.seconds, 3),
@@ -87,8 +91,7 @@ def result_line(o: PluginResult) -> str:
 
 
 def summary(report: PullReport) -> str:
-    counts = report.to_json()["summary"]
-    parts = [f"{n} {s}" for s, n in counts.items() if n]  # type: ignore[union-attr]
+    parts = [f"{n} {s}" for s, n in report.counts().items() if n]
     mib = report.blob_bytes / (1 << 20)
     text = f"{', '.join(parts) or 'nothing to do'}; {mib:.1f} MiB downloaded in {report.seconds:.1f}s"
     if report.gzipped:

@@ -9,6 +9,7 @@ import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Callable, Mapping
 
@@ -190,12 +191,12 @@ def run_pull(
         tasks: dict[str, tuple[Callable[[], tuple[list[LockEntry], PluginResult]], str]] = {}
         if options.locked:
             for (name, digest), group in locked_groups(old).items():
-                tasks[f"{name}@{digest}"] = ((lambda n=name, g=group: puller.pull_locked(n, g)), group[0].source)
+                tasks[f"{name}@{digest}"] = (partial(puller.pull_locked, name, group), group[0].source)
         else:
             assert config is not None
             for name, spec in config.plugins.items():
                 if not options.only or name in options.only:
-                    tasks[name] = ((lambda s=spec: puller.pull_plugin(s)), spec.source.reference())
+                    tasks[name] = (partial(puller.pull_plugin, spec), spec.source.reference())
         results: dict[str, list[LockEntry]] = {}
         outcomes: list[PluginResult] = []
         failed: set[str] = set()

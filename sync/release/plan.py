@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import semver
 
@@ -105,7 +106,7 @@ def plan_release(
     reasons, others = classify(diff, changed_paths, rules)
     level = max((r.level for r in reasons), default=Level.NONE)
     since = f"since {base.tag}" if base else "in the repository"
-    common = dict(base=base, level=level, reasons=tuple(reasons), diff=diff, paths=tuple(others))
+    common: dict[str, Any] = dict(base=base, level=level, reasons=tuple(reasons), diff=diff, paths=tuple(others))
     warnings: list[str] = []
 
     if override is not None:

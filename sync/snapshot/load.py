@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 from sync.config import Config
 from sync.errors import ConfigError
@@ -33,6 +34,11 @@ def newest_snapshot(directory: Path) -> Path:
     return max(found)[1]
 
 
+def _in_range(rng: str) -> Callable[[str], bool]:
+    """Whether a tag is the one ``rng`` picks among itself alone (it satisfies the range)."""
+    return lambda t: best_tag([t], rng) == t
+
+
 def configured(config: Config) -> dict[str, Configured]:
     """plugins.yaml's plugins as the unmanaged check compares them."""
     out: dict[str, Configured] = {}
@@ -40,7 +46,7 @@ def configured(config: Config) -> dict[str, Configured]:
         s = spec.source
         rng = s.range
         out[name] = Configured(name, ImageRef(s.host, s.repository), s.tag, rng, s.digest,
-                               (lambda t, r=rng: best_tag([t], r) == t) if rng else None)
+                               _in_range(rng) if rng else None)
     return out
 
 

@@ -58,7 +58,7 @@ class ApiReader:
         with github_errors(f"listing merged PRs of {self.upstream}"):
             pulls = self.repo.get_pulls(state="closed", base=self.branch, sort="updated", direction="desc")
             for pr in pulls:
-                if position is not None and utc_iso(pr.updated_at) < position.merged:
+                if position is not None and pr.updated_at is not None and utc_iso(pr.updated_at) < position.merged:
                     break
                 if pr.merged_at is None:
                     continue

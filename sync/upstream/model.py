@@ -350,9 +350,9 @@ def touched(merges: Iterable[Merge], config: Config, catalogs: Mapping[str, Cata
                             marked = True
             else:
                 ext = extension_dir(path)
-                name = config.name_for_upstream_dir(ext.name) if ext else None
-                if ext is not None and name is not None and is_name(name):
-                    mark(name, m, ext)
+                dir_name = config.name_for_upstream_dir(ext.name) if ext else None
+                if ext is not None and dir_name is not None and is_name(dir_name):
+                    mark(dir_name, m, ext)
                     marked = True
             if not marked:
                 nums = other.setdefault(path, [])

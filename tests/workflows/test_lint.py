@@ -1,7 +1,8 @@
 """actionlint and zizmor (offline) over every workflow: no finding at all from actionlint, and
 none at all from zizmor with its "pedantic" persona (every severity and confidence, the
 "auditor" persona's findings included). ruff and vermin over the package: nothing newer than
-Python 3.10, the oldest Python it supports. import-linter over the package: no layer imports
+Python 3.10, the oldest Python it supports. mypy, strict, over the package: no error.
+import-linter over the package: no layer imports
 one above it, no package imports in a circle (the contracts are in pyproject.toml)."""
 
 from __future__ import annotations
@@ -115,3 +116,19 @@ def test_import_linter_does_report_an_upward_import_and_a_cycle(tmp_path: Path) 
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "layers BROKEN" in proc.stdout and "no package cycles BROKEN" in proc.stdout, proc.stdout
     assert "sync.tree.store -> sync.catalog" in proc.stdout, proc.stdout
+
+
+def test_mypy_strict_finds_nothing_in_the_package() -> None:
+    """``[tool.mypy]`` in pyproject.toml: strict, on sync/, as Python 3.10 sees it."""
+    proc = run_tool("mypy", "--no-incremental", "--cache-dir", "/dev/null")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Success: no issues found" in proc.stdout, proc.stdout
+
+
+def test_mypy_does_report_an_untyped_function_and_a_wrong_type(tmp_path: Path) -> None:
+    """The check above is not vacuous: strict mode refuses what the package must not hold."""
+    bad = tmp_path / "bad.py"
+    bad.write_text("def f(x):\n    return x\n\n\ndef g() -> int:\n    return 'a'\n")
+    proc = run_tool("mypy", "--strict", "--no-incremental", "--cache-dir", "/dev/null", str(bad))
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "[no-untyped-def]" in proc.stdout and "[return-value]" in proc.stdout, proc.stdout
