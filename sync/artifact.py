@@ -20,10 +20,9 @@ from pathlib import Path
 from typing import BinaryIO, ContextManager, Callable
 
 from sync.errors import ArtifactError, IntegrityError
-from sync.filenames import README, README_EN, SPEC
+from sync.filenames import README, README_EN, SPEC, WASM
 from sync.fsutil import CHUNK
 from sync.oci.manifest import Descriptor, Manifest
-from sync.tree.layout import WASM
 
 TAR_GZIP = ("application/vnd.oci.image.layer.v1.tar+gzip", "application/vnd.docker.image.rootfs.diff.tar.gzip")
 WASM_LAYER = "application/vnd.module.wasm.content.layer.v1+wasm"
@@ -38,11 +37,48 @@ MAX_MODULE = int(os.environ.get("PLUGIN_SYNC_MAX_MODULE_BYTES", 256 * 1024 * 102
 MAX_EXTRA = 4 * 1024 * 1024
 
 
+class Format:
+    """One artifact format: its name in the lock, the media types of the layer holding the
+    module, and how the module comes out of that layer (``extract``)."""
+
+    name: str
+    media_types: tuple[str, ...]
+
+    def extract(self, blob: _Verified, out: _ModuleWriter) -> None:
+        raise NotImplementedError
+
+
+class TarGzip(Format):
+    """``plugin.tar.gz``: a tar+gzip layer holding one ``.wasm`` (``oras push`` of the file)."""
+
+    name = "tar+gzip"
+    media_types = TAR_GZIP
+
+    def extract(self, blob: _Verified, out: _ModuleWriter) -> None:
+        _untar_module(blob, out)
+
+
+class WasmLayer(Format):
+    """One layer holding the raw module."""
+
+    name = "wasm-layer"
+    media_types = (WASM_LAYER,)
+
+    def extract(self, blob: _Verified, out: _ModuleWriter) -> None:
+        while chunk := blob.read(CHUNK):
+            out.write(chunk)
+
+
+# every accepted format, in the order a manifest's layers are reported
+FORMATS: tuple[Format, ...] = (TarGzip(), WasmLayer())
+_BY_NAME = {f.name: f for f in FORMATS}
+
+
 @dataclass(frozen=True)
 class Plan:
     """What to fetch from one manifest."""
 
-    format: str  # "tar+gzip" or "wasm-layer"
+    format: str  # a Format's name: "tar+gzip" or "wasm-layer"
     module: Descriptor
     extras: dict[str, Descriptor]  # file name -> layer
 
@@ -57,8 +93,7 @@ class Fetched:
 
 def plan(manifest: Manifest) -> Plan:
     """Classify a manifest's layers. Raises ArtifactError naming what was found."""
-    tars = [d for d in manifest.layers if d.media_type in TAR_GZIP]
-    raws = [d for d in manifest.layers if d.media_type == WASM_LAYER]
+    found = [(f, d) for f in FORMATS for d in manifest.layers if d.media_type in f.media_types]
     extras: dict[str, Descriptor] = {}
     for d in manifest.layers:
         name = EXTRA_TYPES.get(d.media_type)
@@ -68,16 +103,16 @@ def plan(manifest: Manifest) -> Plan:
             if d.size > MAX_EXTRA:
                 raise ArtifactError(f"{name} layer is {d.size} bytes, more than {MAX_EXTRA}")
             extras[name] = d
-    if tars and raws or len(tars) + len(raws) > 1:
-        found = ", ".join(f"{d.media_type} ({d.title or d.digest[:19]})" for d in tars + raws)
-        raise ArtifactError(f"more than one wasm layer: {found}")
-    if not tars and not raws:
-        found = ", ".join(sorted({d.media_type for d in manifest.layers})) or "no layers"
-        raise ArtifactError(f"no plugin layer (expected plugin.tar.gz or a wasm layer); found: {found}")
-    module = (tars or raws)[0]
+    if len(found) > 1:
+        listed = ", ".join(f"{d.media_type} ({d.title or d.digest[:19]})" for _, d in found)
+        raise ArtifactError(f"more than one wasm layer: {listed}")
+    if not found:
+        listed = ", ".join(sorted({d.media_type for d in manifest.layers})) or "no layers"
+        raise ArtifactError(f"no plugin layer (expected plugin.tar.gz or a wasm layer); found: {listed}")
+    fmt, module = found[0]
     if module.size > MAX_MODULE:
         raise ArtifactError(f"plugin layer is {module.size} bytes, more than the limit {MAX_MODULE}")
-    return Plan("tar+gzip" if tars else "wasm-layer", module, extras)
+    return Plan(fmt.name, module, extras)
 
 
 class _Verified:
@@ -184,11 +219,7 @@ def fetch(p: Plan, open_blob: BlobOpener, dest: Path) -> Fetched:
         with open_blob(p.module) as body:
             blob = _Verified(body, p.module)
             try:
-                if p.format == "tar+gzip":
-                    _untar_module(blob, out)
-                else:
-                    while chunk := blob.read(CHUNK):
-                        out.write(chunk)
+                _BY_NAME[p.format].extract(blob, out)
             except IntegrityError:
                 raise
             except ArtifactError:

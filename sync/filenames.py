@@ -1,5 +1,8 @@
-"""The names of the extra files a plugin artifact may carry beside its module; the lock
-records their sha256, the tree serves them in each version directory."""
+"""The names of a plugin version's files: its module, and the extra files an artifact may
+carry beside it (the lock records their sha256, the tree serves them in each version
+directory)."""
+
+WASM = "plugin.wasm"
 
 SPEC = "spec.yaml"
 README = "README.md"  # the plugin's default language (Chinese for most Higress plugins)

@@ -30,12 +30,13 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from sync.errors import ConfigError
+from sync.artifact import FORMATS as artifact_formats
 from sync.filenames import EXTRA_FILES
 from sync.fsutil import read_json, write_if_changed
 from sync.names import check_name, check_version, is_digest, is_sha256
 
 LOCAL = "local"
-FORMATS = ("tar+gzip", "wasm-layer", LOCAL)
+FORMATS = (*(f.name for f in artifact_formats), LOCAL)  # the names the lock accepts
 _HEX32 = re.compile(r"[0-9a-f]{32}")
 
 

@@ -24,10 +24,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sync.filenames import EXTRA_FILES
+from sync.filenames import WASM as WASM  # the tree serves it in each version directory
 from sync.names import check_name, check_version, is_name, is_version
 
 URL_PREFIX = "/plugins"
-WASM = "plugin.wasm"
 WASM_GZ = "plugin.wasm.gz"
 SHA256_FILE = "plugin.wasm.sha256"
 METADATA = "metadata.txt"
