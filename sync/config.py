@@ -94,9 +94,8 @@ def _where(path: Path | None, plugin: str | None = None) -> str:
     return prefix
 
 
-def parse_plugin(name: str, raw: Any, default_registry: str, path: Path | None = None) -> PluginSpec:
-    where = _where(path, name)
-    check_name(name, _where(path))
+def _plugin_mapping(raw: Any, where: str) -> dict[Any, Any]:
+    """A plugin's entry as a mapping: empty, a bare source string, or a mapping of known keys."""
     if raw is None:
         raw = {}
     if isinstance(raw, str):
@@ -109,17 +108,25 @@ def parse_plugin(name: str, raw: Any, default_registry: str, path: Path | None =
     for key in ("source", "registry", "repository", "tag", "digest", "range", "category"):
         if key in raw and raw[key] is not None and not isinstance(raw[key], (str, int, float)):
             raise ConfigError(f"{where}{key} must be a string")
+    return raw
+
+
+def _base_source(name: str, raw: dict[Any, Any], default_registry: str, where: str) -> Source:
+    """The repository the plugin comes from: ``source``, or ``registry``/``repository``."""
     try:
         if raw.get("source"):
             if any(raw.get(k) for k in ("registry", "repository")):
                 raise ConfigError(f"{where}give either source or registry/repository, not both")
-            source = parse_source(str(raw["source"]), default_registry)
-        else:
-            registry = str(raw.get("registry") or default_registry)
-            repository = str(raw.get("repository") or f"plugins/{name}")
-            source = parse_source(f"oci://{registry}/{repository}", default_registry, need_tag=False)
+            return parse_source(str(raw["source"]), default_registry)
+        registry = str(raw.get("registry") or default_registry)
+        repository = str(raw.get("repository") or f"plugins/{name}")
+        return parse_source(f"oci://{registry}/{repository}", default_registry, need_tag=False)
     except ConfigError as e:
         raise ConfigError(f"{where}{e}") from None
+
+
+def _pinned(source: Source, raw: dict[Any, Any], where: str) -> Source:
+    """``source`` with the entry's ``tag``, ``digest`` or ``range``, each checked."""
     tag = raw.get("tag")
     digest = raw.get("digest")
     rng = raw.get("range")
@@ -141,7 +148,11 @@ def parse_plugin(name: str, raw: Any, default_registry: str, path: Path | None =
         raise ConfigError(f"{where}invalid tag {source.tag!r}")
     if not (source.tag or source.digest or source.range):
         raise ConfigError(f"{where}needs a tag, a digest or a range")
+    return source
 
+
+def _served_versions(raw: dict[Any, Any], source: Source, where: str) -> tuple[str, ...]:
+    """The entry's explicit ``versions`` (one or a list), checked against its source."""
     versions_raw = raw.get("versions", [])
     if versions_raw is None:
         versions_raw = []
@@ -156,18 +167,31 @@ def parse_plugin(name: str, raw: Any, default_registry: str, path: Path | None =
         raise ConfigError(f"{where}a source pinned only by digest needs explicit versions")
     if not versions and source.tag:
         check_version(source.tag, where)
-    category = raw.get("category")
+    return versions
+
+
+def _upstream_dirs(raw: dict[Any, Any], where: str) -> tuple[str, ...]:
     upstream = raw.get("upstream") or []
     if isinstance(upstream, str):
         upstream = [upstream]
     if not isinstance(upstream, list) or not all(isinstance(u, str) for u in upstream):
         raise ConfigError(f"{where}upstream must be a list of directory names")
+    return tuple(upstream)
+
+
+def parse_plugin(name: str, raw: Any, default_registry: str, path: Path | None = None) -> PluginSpec:
+    where = _where(path, name)
+    check_name(name, _where(path))
+    entry = _plugin_mapping(raw, where)
+    source = _pinned(_base_source(name, entry, default_registry, where), entry, where)
+    versions = _served_versions(entry, source, where)
+    category = entry.get("category")
     return PluginSpec(
         name=name,
         source=source,
         versions=versions,
         category=str(category) if category is not None else None,
-        upstream_dirs=tuple(upstream),
+        upstream_dirs=_upstream_dirs(entry, where),
     )
 
 
