@@ -16,8 +16,8 @@ from sync.errors import ConfigError
 from sync.snapshot.model import parse_snapshot
 from sync.upstream.catalog import Catalog
 from sync.upstream.catalogread import parse_catalog
-from sync.upstream.model import (Changes, Merge, PluginChange, Position, SinceRef, SnapshotAdded, after,
-                                 build_changes, touched)
+from sync.upstream.changes import after, build_changes, touched
+from sync.upstream.model import Changes, Merge, PluginChange, Position, SinceRef, SnapshotAdded
 from sync.upstream.paths import CATALOG_PATH, snapshot_version, version_of
 
 
@@ -118,4 +118,5 @@ def detect(
         catalogs=catalogs,
         snapshots=snapshots,
         warnings=warnings,
+        touched_paths=t,
     )

@@ -8,6 +8,8 @@ import pytest
 
 from sync.config import parse_config
 from sync.errors import ConfigError, UsageError
+from sync.times import utc_iso
+from sync.upstream.changes import after, build_changes
 from sync.upstream.model import (
     Changes,
     Merge,
@@ -15,12 +17,9 @@ from sync.upstream.model import (
     Position,
     PrRef,
     SinceRef,
-    after,
-    build_changes,
     parse_since,
     pr_of_subject,
     title_of_subject,
-    utc_iso,
 )
 
 GO = "plugins/wasm-go/extensions"
