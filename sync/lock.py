@@ -178,6 +178,14 @@ class LockDiff:
     def empty(self) -> bool:
         return not (self.added or self.removed or self.changed)
 
+    def rows(self) -> list[tuple[LockEntry | None, LockEntry | None]]:
+        """Every changed entry as ``(old, new)``, by plugin and version: ``(None, new)`` added,
+        ``(old, None)`` removed. What each lock-diff table (PR body, release notes) lists."""
+        keyed: list[tuple[tuple[str, str], LockEntry | None, LockEntry | None]] = [
+            *((e.key, None, e) for e in self.added), *((n.key, o, n) for o, n in self.changed),
+            *((e.key, e, None) for e in self.removed)]
+        return [(o, n) for _, o, n in sorted(keyed, key=lambda r: r[0])]
+
     def plugins(self) -> list[str]:
         """Names of plugins with any change, sorted."""
         names = {e.name for e in self.added + self.removed} | {n.name for _, n in self.changed}

@@ -143,9 +143,10 @@ def _digest(e: LockEntry | None) -> str:
     return _short(e.digest)
 
 
-def _row(name: str, version: str, old: LockEntry | None, new: LockEntry | None) -> str:
+def _row(old: LockEntry | None, new: LockEntry | None) -> str:
     cur = new or old
     assert cur is not None
+    name, version = cur.name, cur.version
     sha = f"`{new.sha256}`" if new else "removed"
     size = f"{new.size:,}" if new else "—"
     return f"| {name} | {version} | {_digest(old)} | {_digest(new)} | {sha} | {size} |"
@@ -167,12 +168,7 @@ def body(
     lines = [f"<!-- {MARKER}={pub.fingerprint} -->", ""]
     lines.append("Opened by `plugin-sync propose`: merging it updates what the plugin server serves.")
     lines.append("")
-    rows = (
-        [_row(e.name, e.version, None, e) for e in pub.diff.added]
-        + [_row(n.name, n.version, o, n) for o, n in pub.diff.changed]
-        + [_row(e.name, e.version, e, None) for e in pub.diff.removed]
-    )
-    rows.sort()
+    rows = [_row(old, new) for old, new in pub.diff.rows()]
     if rows:
         lines += [
             "| Plugin | Version | Old digest | New digest | sha256 (plugin.wasm) | Size (bytes) |",

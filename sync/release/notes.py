@@ -59,16 +59,14 @@ def _pair(old: str, new: str) -> str:
     return new if old == new else f"{old} → {new}"
 
 
-def _rows(plan: Plan) -> list[tuple[tuple[str, str], str]]:
-    rows: list[tuple[tuple[str, str], str]] = []
-    for e in plan.diff.added:
-        rows.append((e.key, f"| {_code(e.name)} | {_code(e.version)} | added | {_digest(e)} | {_code(e.sha256)} |"))
-    for o, n in plan.diff.changed:
-        rows.append((n.key, f"| {_code(n.name)} | {_code(n.version)} | content changed | "
-                            f"{_pair(_digest(o), _digest(n))} | {_pair(_code(o.sha256), _code(n.sha256))} |"))
-    for e in plan.diff.removed:
-        rows.append((e.key, f"| {_code(e.name)} | {_code(e.version)} | removed | {_digest(e)} | {_code(e.sha256)} |"))
-    return sorted(rows)
+def _row(o: LockEntry | None, n: LockEntry | None) -> str:
+    if o is None and n is not None:
+        return f"| {_code(n.name)} | {_code(n.version)} | added | {_digest(n)} | {_code(n.sha256)} |"
+    if n is None and o is not None:
+        return f"| {_code(o.name)} | {_code(o.version)} | removed | {_digest(o)} | {_code(o.sha256)} |"
+    assert o is not None and n is not None
+    return (f"| {_code(n.name)} | {_code(n.version)} | content changed | "
+            f"{_pair(_digest(o), _digest(n))} | {_pair(_code(o.sha256), _code(n.sha256))} |")
 
 
 def _summary(plan: Plan) -> str:
@@ -96,10 +94,10 @@ def render_notes(plan: Plan, image: ImageInfo = ImageInfo()) -> str:
         out.append("")
         out.append("This is a pre-release: only its own image tag is pushed, `rolling-latest` does not move.")
     out += ["", "## Plugins", "", _summary(plan)]
-    rows = _rows(plan)
+    rows = [_row(o, n) for o, n in plan.diff.rows()]
     if rows:
         out += ["", "| Plugin | Version | Change | Digest | sha256 |", "| --- | --- | --- | --- | --- |"]
-        out += [r for _, r in rows]
+        out += rows
     if plan.paths:
         out += ["", "## Other shipped changes", ""]
         out += [f"- {_code(p)}" for p in plan.paths[:MAX_PATHS]]
