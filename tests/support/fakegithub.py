@@ -44,6 +44,7 @@ from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
 DOCS = "https://docs.github.com/rest"
 BOT = "plugin-sync-bot"
+TOKEN = "ghp_FAKEtoken_4b1d3c0ffee5ecre7"  # the token tests give the fake server and the client
 
 
 def iso(ts: float) -> str:
