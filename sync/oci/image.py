@@ -1,8 +1,11 @@
-"""What an image tag holds: its digest and, per platform, the labels of the image config.
+"""What a tag holds: its digest and, per platform, the labels of the image config and the
+annotations of the manifest.
 
-Reads an image index (or a single image manifest) and each platform's config blob, checking
-every digest. BuildKit's attestation manifests (``vnd.docker.reference.type:
-attestation-manifest``) are counted, not read. A tag the registry does not have is None.
+Reads an image index (or a single manifest) and each platform's config blob, checking every
+digest. BuildKit's attestation manifests (``vnd.docker.reference.type: attestation-manifest``)
+are counted, not read. An OCI artifact that is no image (a Helm chart) has annotations and no
+labels. A tag the registry does not have is None. The one reader of tags for both release
+tracks (``sync.release.published`` and ``sync.release.gateway``).
 """
 
 from __future__ import annotations
@@ -21,11 +24,15 @@ MAX_CONFIG = 1024 * 1024
 _REFERENCE_TYPE = "vnd.docker.reference.type"
 
 
+IMAGE_CONFIGS = ("application/vnd.oci.image.config.v1+json", "application/vnd.docker.container.image.v1+json")
+
+
 @dataclass(frozen=True)
 class PlatformImage:
     platform: str  # os/arch[/variant]; "" for a single-platform manifest without an index
     digest: str  # the platform manifest's digest
-    labels: Mapping[str, str] = field(default_factory=dict)
+    labels: Mapping[str, str] = field(default_factory=dict)  # the image config's
+    annotations: Mapping[str, str] = field(default_factory=dict)  # the manifest's
 
 
 @dataclass(frozen=True)
@@ -34,6 +41,7 @@ class TaggedImage:
     digest: str  # what the tag points at (index or manifest)
     platforms: tuple[PlatformImage, ...]
     attestations: int = 0
+    annotations: Mapping[str, str] = field(default_factory=dict)  # the index's, for an index
 
     def label_values(self, label: str) -> set[str | None]:
         """The values ``label`` has across platforms (None where a platform lacks it)."""
@@ -62,12 +70,19 @@ def _get(client: RegistryClient, src: Source, ref: str) -> tuple[str, bytes]:
     return digest, raw
 
 
+def _annotations(doc: dict[str, Any]) -> dict[str, str]:
+    ann = doc.get("annotations")
+    return {str(k): str(v) for k, v in ann.items()} if isinstance(ann, dict) else {}
+
+
 def _platform(client: RegistryClient, src: Source, digest: str, raw: bytes, platform: str) -> PlatformImage:
     data = _json(raw, f"{src.repository}@{digest[:19]}")
     config = data.get("config")
     if not isinstance(config, dict):
-        raise ArtifactError(f"{src.repository}@{digest[:19]}: no image config")
+        raise ArtifactError(f"{src.repository}@{digest[:19]}: no config")
     desc = Descriptor.parse(config)
+    if desc.media_type not in IMAGE_CONFIGS:  # an artifact (a Helm chart): annotations only
+        return PlatformImage(platform, digest, {}, _annotations(data))
     if desc.size > MAX_CONFIG:
         raise ArtifactError(f"{src.repository}@{digest[:19]}: image config larger than {MAX_CONFIG} bytes")
     with client.blob(src, desc) as body:
@@ -78,7 +93,7 @@ def _platform(client: RegistryClient, src: Source, digest: str, raw: bytes, plat
     labels = (cfg.get("config") or {}).get("Labels") or {}
     if not isinstance(labels, dict):
         raise ArtifactError(f"{src.repository}: image config labels are not an object")
-    return PlatformImage(platform, digest, {str(k): str(v) for k, v in labels.items()})
+    return PlatformImage(platform, digest, {str(k): str(v) for k, v in labels.items()}, _annotations(data))
 
 
 def read_image(client: RegistryClient, src: Source, tag: str) -> TaggedImage | None:
@@ -91,7 +106,8 @@ def read_image(client: RegistryClient, src: Source, tag: str) -> TaggedImage | N
     data = _json(raw, reference)
     if data.get("mediaType") not in (OCI_INDEX, DOCKER_LIST) and "manifests" not in data:
         return TaggedImage(reference, digest, (_platform(client, src, digest, raw, ""),))
-    platforms, attestations = [], 0
+    platforms: list[PlatformImage] = []
+    attestations = 0
     for m in data.get("manifests") or []:
         if not isinstance(m, dict):
             raise ArtifactError(f"{reference}: malformed index entry")
@@ -103,4 +119,4 @@ def read_image(client: RegistryClient, src: Source, tag: str) -> TaggedImage | N
         d = str(m.get("digest", ""))
         _, praw = _get(client, src, d)
         platforms.append(_platform(client, src, d, praw, name))
-    return TaggedImage(reference, digest, tuple(platforms), attestations)
+    return TaggedImage(reference, digest, tuple(platforms), attestations, _annotations(data))
