@@ -193,3 +193,93 @@ def test_any_input_gives_only_the_renderers_own_markup(text: str) -> None:
 @given(st.text(max_size=300))
 def test_arbitrary_text_never_raises_and_stays_safe(text: str) -> None:
     assert_safe(render_markdown(text))
+
+
+# ---------------------------------------------------------------- cases from real Higress READMEs
+
+
+def test_strong_emphasis_nests() -> None:
+    assert render_markdown("***x***\n") == "<p><em><strong>x</strong></em></p>\n"
+    assert render_markdown("这是**粗体**文字\n") == "<p>这是<strong>粗体</strong>文字</p>\n"
+
+
+def test_a_bare_link_stops_at_chinese_punctuation() -> None:
+    out = render_markdown("访问 http://example.com:8081。当前端口\n")
+    assert out == (
+        '<p>访问 <a href="http://example.com:8081" rel="noopener noreferrer nofollow">http://example.com:8081</a>'
+        "。当前端口</p>\n"
+    )
+    # a bare domain or address without a scheme stays text, as before
+    assert "<a" not in render_markdown("www.example.com dev@example.org //evil.example/x ftp://f.example/\n")
+
+
+def test_setext_headings_are_shifted_too() -> None:
+    assert render_markdown("Title\n=====\n\nSub\n---\n") == "<h3>Title</h3>\n<h4>Sub</h4>\n"
+
+
+def test_entities_are_decoded_and_escaped_again() -> None:
+    assert render_markdown("a &amp; &copy; &#x41; &lt;b&gt;\n") == "<p>a &amp; © A &lt;b&gt;</p>\n"
+
+
+def test_reference_links_follow_the_same_rules() -> None:
+    out = render_markdown('see [docs][d] and [bad][b]\n\n[d]: https://higress.io "T"\n[b]: javascript:alert(1)\n')
+    assert out == (
+        '<p>see <a href="https://higress.io" rel="noopener noreferrer nofollow">docs</a>'
+        ' and <span class="link-removed">bad</span></p>\n'
+    )
+
+
+def test_hard_breaks() -> None:
+    assert render_markdown("one  \ntwo\\\nthree\n") == "<p>one<br>\ntwo<br>\nthree</p>\n"
+
+
+def test_an_image_inside_a_link_is_its_label() -> None:
+    out = render_markdown("[![logo](https://img.example/l.png)](https://higress.io)\n")
+    assert out == '<p><a href="https://higress.io" rel="noopener noreferrer nofollow">[image: logo]</a></p>\n'
+
+
+class Nesting(HTMLParser):
+    """Checks that every element the output opens is closed, in order."""
+
+    VOID = {"br", "hr"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.stack: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag not in self.VOID:
+            self.stack.append(tag)
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        raise AssertionError(f"self-closing <{tag} />")
+
+    def handle_endtag(self, tag: str) -> None:
+        assert self.stack and self.stack[-1] == tag, (tag, self.stack)
+        self.stack.pop()
+
+
+def assert_well_formed(html_text: str) -> None:
+    n = Nesting()
+    n.feed(html_text)
+    n.close()
+    assert not n.stack, (n.stack, html_text)
+    assert "<script" not in html_text.lower()
+    assert not re.search(r'href="\s*javascript:', html_text, re.IGNORECASE), html_text
+
+
+_PIECES = [
+    "<script>", "</script>", "<img src=x onerror=alert(1)>", "<a href='javascript:x'>", "</a>", "<br>", "<br/>",
+    "<", ">", "&", "&amp;", "&#x3c;", "&lt;script&gt;", '"', "'", "`", "``", "*", "**", "***", "_", "__", "~~",
+    "[", "]", "(", ")", "![", "](", "]: ", "<https://e.org/>", "javascript:", "JaVaScRiPt:", "data:text/html,",
+    "https://e.org/", "http://example.com:8081", "。", "当", "mailto:a@b.c", "|", "|--|", "\\", "#", "# ", "=\n",
+    "-\n", "- ", "1. ", "> ", "```", "~~~", "    ", "  \n", "\n", "\n\n", "---", ":", "a", "b c", "on", "=", "\t",
+]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES), max_size=80).map("".join))
+def test_generated_readmes_are_safe_and_well_formed(text: str) -> None:
+    out = render_markdown(text)
+    assert_safe(out)
+    assert_well_formed(out)

@@ -4,9 +4,7 @@ from typing import Iterator
 
 import pytest
 
-from tests.support.fakegithub import FakeGitHub
-
-TOKEN = "ghp_FAKEtoken_4b1d3c0ffee5ecre7"
+from tests.support.fakegithub import TOKEN, FakeGitHub
 
 
 @pytest.fixture

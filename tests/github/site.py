@@ -11,6 +11,7 @@ import pytest
 from sync.cli import main
 from sync.lock import Lock, LockEntry
 from tests.support.fakegithub import FakeGitHub, Repo, client_env
+from tests.support.locks import numbered
 
 REPO = "acme/plugin-server"
 CONFIG = b"""schemaVersion: 1
@@ -30,12 +31,6 @@ WASM_V2 = b"\x00asm\x01\x00\x00\x00" + bytes(reversed(range(256))) * 5 + b"\r\n\
 HAND = "plugins/custom/1.0.0"
 
 
-def entry(name: str, version: str, n: int, pulled: str = "2025-01-01T00:00:00Z") -> LockEntry:
-    return LockEntry(name=name, version=version, source=f"oci://r.example/plugins/{name}:{version}",
-                     digest="sha256:" + f"{n:x}" * 64, format="tar+gzip", sha256=f"{n + 1:x}" * 64,
-                     md5=f"{n + 2:x}" * 32, size=1000 * n, pulled=pulled)
-
-
 def hand_placed(wasm: bytes) -> LockEntry:
     return LockEntry(name="custom", version="1.0.0", source="local", digest=None, format="local",
                      sha256=hashlib.sha256(wasm).hexdigest(), md5=hashlib.md5(wasm).hexdigest(), size=len(wasm),
@@ -43,7 +38,7 @@ def hand_placed(wasm: bytes) -> LockEntry:
 
 
 def lock_v1() -> Lock:
-    return Lock.from_entries([entry("basic-auth", "1.0.0", 1), entry("key-auth", "1.0.0", 2), hand_placed(WASM_V1)])
+    return Lock.from_entries([numbered("basic-auth", "1.0.0", 1), numbered("key-auth", "1.0.0", 2), hand_placed(WASM_V1)])
 
 
 def site_files(lock: Lock, wasm: bytes, cursor: bytes | None = None) -> dict[str, bytes | None]:
@@ -94,7 +89,7 @@ class Site:
     def bump(self, n: int = 3) -> Lock:
         """A pull that brought a new basic-auth artifact (with a fresh pull time)."""
         lock = lock_v1()
-        lock.put(entry("basic-auth", "1.0.0", n, pulled="2025-03-01T00:00:00Z"))
+        lock.put(numbered("basic-auth", "1.0.0", n, pulled="2025-03-01T00:00:00Z"))
         self.set_lock(lock)
         return lock
 

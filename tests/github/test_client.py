@@ -11,7 +11,7 @@ import pytest
 from sync.errors import UsageError
 from sync.github.client import GitHubError, api_url, connect, github_errors
 from sync.retry import RetryPolicy
-from tests.github.conftest import TOKEN
+from tests.support.fakegithub import TOKEN
 from tests.support.fakegithub import FakeGitHub, client_env
 
 POLICY = RetryPolicy(attempts=4, base=0.01, cap=0.05, max_wait=5)

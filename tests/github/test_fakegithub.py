@@ -13,7 +13,7 @@ from github import InputGitTreeElement
 
 from sync.github.client import connect
 from sync.retry import RetryPolicy
-from tests.github.conftest import TOKEN
+from tests.support.fakegithub import TOKEN
 from tests.support.fakegithub import FakeGitHub, blob_sha, client_env
 
 NO_RETRY = RetryPolicy(attempts=1)

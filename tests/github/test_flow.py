@@ -13,7 +13,7 @@ from sync.cli import main
 from sync.propose.cursor import load_cursor, parse_cursor
 from sync.sample import build_artifact, wasm_module, write_layout
 from tests.support.fakegithub import FakeGitHub, client_env
-from tests.upstream.gitrepo import UpstreamGit
+from tests.support.git import GitRepo
 
 GO = "plugins/wasm-go/extensions"
 CPP = "plugins/wasm-cpp/extensions"
@@ -46,7 +46,7 @@ class Pipeline:
         self.checkout = tmp / "co"
         self.checkout.mkdir()
         self.layout: dict[str, bytes] = {}
-        self.upstream = UpstreamGit(tmp / "higress")
+        self.upstream = GitRepo(tmp / "higress")
         self.repo = fake.state.create_repo(REPO)
 
     def publish_artifact(self, name: str, tag: str, seed: int) -> None:
@@ -85,8 +85,8 @@ def test_detect_pull_propose_merge_and_a_late_artifact(
         monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
         p = Pipeline(tmp_path, fake, capsys)
         up = p.upstream
-        up.commit("import", {f"{GO}/basic-auth/VERSION": "1.0.0\n", f"{CPP}/key_auth/VERSION": "1.0.0\n"},
-                  day(6))
+        up.commit("import", files={f"{GO}/basic-auth/VERSION": "1.0.0\n", f"{CPP}/key_auth/VERSION": "1.0.0\n"},
+                  date=day(6))
         up.squash(200, "ci: tidy", {".github/x.yml": "x\n"}, day(5))
         p.publish_artifact("basic-auth", "1.0.0", 1)
         p.publish_artifact("key-auth", "1.0.0", 2)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.github.conftest import TOKEN
+from tests.support.fakegithub import TOKEN
 from tests.github.site import HAND, REPO, WASM_V1, WASM_V2, Site, hand_placed, lock_v1, site_files
 from tests.support.fakegithub import FakeGitHub, State
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from sync.propose.cursor import Cursor, PendingPlugin, Advance
-from sync.lock import Lock, LockEntry
+from sync.lock import Lock
 from sync.github.model import PullInfo, blob_sha
 from sync.propose.plan import (
     body,
@@ -15,17 +15,10 @@ from sync.propose.plan import (
     title,
 )
 from sync.upstream.model import Changes, PluginChange, Position, PrRef
+from tests.support.locks import numbered
 
 LOCK = "plugins.lock.json"
 CURSOR = "upstream-cursor.json"
-
-
-def entry(name: str, version: str, n: int, *, local: bool = False, pulled: str = "2025-01-01T00:00:00Z") -> LockEntry:
-    return LockEntry(
-        name=name, version=version, source="local" if local else f"oci://r.example/plugins/{name}:{version}",
-        digest=None if local else "sha256:" + f"{n:x}" * 64, format="local" if local else "tar+gzip",
-        sha256=f"{n + 1:x}" * 64, md5=f"{n + 2:x}" * 32, size=1000 * n, pulled=pulled,
-    )
 
 
 def files_of(lock: Lock, **extra: bytes) -> dict[str, bytes]:
@@ -36,7 +29,7 @@ def base_of(files: dict[str, bytes]) -> dict[str, str]:
     return {p: blob_sha(d) for p, d in files.items()}
 
 
-BASE_LOCK = Lock.from_entries([entry("basic-auth", "1.0.0", 1), entry("key-auth", "1.0.0", 2)])
+BASE_LOCK = Lock.from_entries([numbered("basic-auth", "1.0.0", 1), numbered("key-auth", "1.0.0", 2)])
 
 
 def test_nothing_changed_is_empty() -> None:
@@ -60,8 +53,8 @@ def test_the_cursor_alone_opens_no_pull_request() -> None:
 
 
 def test_a_new_artifact_publishes_lock_and_cursor() -> None:
-    local = Lock.from_entries([entry("basic-auth", "1.0.0", 3), entry("key-auth", "1.0.0", 2),
-                               entry("ai-cache", "0.1.0", 4)])
+    local = Lock.from_entries([numbered("basic-auth", "1.0.0", 3), numbered("key-auth", "1.0.0", 2),
+                               numbered("ai-cache", "0.1.0", 4)])
     base_files = files_of(BASE_LOCK, **{CURSOR: b"old"})
     local_files = files_of(local, **{CURSOR: b"new"})
     pub = plan(base_of(base_files), BASE_LOCK, local, local_files, lock_path=LOCK, riders=[CURSOR])
@@ -85,8 +78,8 @@ def test_a_new_artifact_publishes_lock_and_cursor() -> None:
 
 
 def test_hand_placed_files_are_written_and_stale_ones_deleted() -> None:
-    base = Lock.from_entries([*BASE_LOCK.sorted(), entry("custom", "1.0.0", 5, local=True)])
-    local = Lock.from_entries([*BASE_LOCK.sorted(), entry("custom", "1.0.0", 6, local=True)])
+    base = Lock.from_entries([*BASE_LOCK.sorted(), numbered("custom", "1.0.0", 5, local=True)])
+    local = Lock.from_entries([*BASE_LOCK.sorted(), numbered("custom", "1.0.0", 6, local=True)])
     d = "plugins/custom/1.0.0"
     base_files = files_of(base, **{f"{d}/plugin.wasm": b"\x00asm-old", f"{d}/old.txt": b"x",
                                    "plugins/README.md": b"keep"})
@@ -101,7 +94,7 @@ def test_hand_placed_files_are_written_and_stale_ones_deleted() -> None:
 
 
 def test_a_removed_hand_placed_plugin_loses_its_files() -> None:
-    base = Lock.from_entries([entry("custom", "1.0.0", 5, local=True)])
+    base = Lock.from_entries([numbered("custom", "1.0.0", 5, local=True)])
     d = "plugins/custom/1.0.0"
     base_files = files_of(base, **{f"{d}/plugin.wasm": b"w"})
     local = Lock()
@@ -116,7 +109,7 @@ def pull(n: int, state: str, fp: str | None, merged: bool = False, created: str 
 
 
 def test_decide() -> None:
-    local = Lock.from_entries([entry("basic-auth", "1.0.0", 3)])
+    local = Lock.from_entries([numbered("basic-auth", "1.0.0", 3)])
     pub = plan(base_of(files_of(BASE_LOCK)), BASE_LOCK, local, files_of(local), lock_path=LOCK)
     fp = pub.fingerprint
     assert decide(pub, []).action == "create"
@@ -132,7 +125,7 @@ def test_decide() -> None:
 
 
 def test_body_links_upstream_prs_and_lists_pending() -> None:
-    local = Lock.from_entries([entry("basic-auth", "1.0.0", 3), entry("key-auth", "1.0.0", 2)])
+    local = Lock.from_entries([numbered("basic-auth", "1.0.0", 3), numbered("key-auth", "1.0.0", 2)])
     pub = plan(base_of(files_of(BASE_LOCK)), BASE_LOCK, local, files_of(local), lock_path=LOCK)
     p1 = PrRef(101, "feat: realm | pipes <b>", "https://github.com/higress-group/higress/pull/101", "2025-01-02T00:00:00Z")
     p2 = PrRef(102, "key", "https://github.com/higress-group/higress/pull/102", "2025-01-03T00:00:00Z")
@@ -150,7 +143,7 @@ def test_body_links_upstream_prs_and_lists_pending() -> None:
 
 
 def test_many_plugins_title_and_body_limit() -> None:
-    local = Lock.from_entries([entry(f"p{i:04d}", "1.0.0", 1 + i % 9) for i in range(2000)])
+    local = Lock.from_entries([numbered(f"p{i:04d}", "1.0.0", 1 + i % 9) for i in range(2000)])
     pub = plan({}, Lock(), local, files_of(local), lock_path=LOCK)
     assert title(pub) == "plugin-sync: update 2000 plugins"
     text = body(pub)

@@ -13,7 +13,7 @@ import pytest
 from sync.cli import main
 from sync.github.model import blob_sha
 from tests.support.fakegithub import FakeGitHub, Repo, client_env
-from tests.upstream.conftest import SNAPSHOT, SNAPSHOT_PATH, release_history
+from tests.support.upstream import SNAPSHOT, SNAPSHOT_PATH, release_history
 
 SHA = hashlib.sha256(SNAPSHOT).hexdigest()
 OLD_LINE = f"{'1' * 64}  2.2.3.json\n"

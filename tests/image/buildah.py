@@ -46,6 +46,16 @@ class Buildah:
         return ["buildah", "--storage-driver", self.driver, "--root", str(self.dir / f"storage-{self.driver}"),
                 "--runroot", str(self.dir / f"run-{self.driver}")]
 
+    @property
+    def env(self) -> dict[str, str]:
+        """The caller's environment with an empty registry credentials file of buildah's own:
+        no credentials of the machine are used, and buildah does not refuse the missing
+        ``$DOCKER_CONFIG/config.json`` the tests point it at."""
+        auth = self.dir / "auth.json"
+        if not auth.exists():
+            auth.write_text('{"auths": {}}\n')
+        return {**os.environ, "REGISTRY_AUTH_FILE": str(auth)}
+
     def pick_driver(self) -> str:
         """overlay if a trivial build works with it here, else vfs."""
         probe = self.dir / "probe"
@@ -58,7 +68,7 @@ class Buildah:
         return self.driver
 
     def run(self, *args: str, check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess[str]:
-        p = subprocess.run([*self.global_args, *args], capture_output=True, text=True, timeout=timeout)
+        p = subprocess.run([*self.global_args, *args], capture_output=True, text=True, timeout=timeout, env=self.env)
         if check and p.returncode != 0:
             raise AssertionError(f"buildah {' '.join(args[:2])} failed ({p.returncode}):\n{p.stdout[-4000:]}\n{p.stderr[-4000:]}")
         return p
@@ -134,7 +144,7 @@ class Container:
         """Run the image's entrypoint (as root: buildah run hands the process the caller's
         stdout, which user 101 may not open) until it answers on ``port``."""
         args = [*self.buildah.global_args, "run", "--isolation", "chroot", "--user", "0", self.name, "--", *entrypoint]
-        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=self.buildah.env)
         base = f"http://127.0.0.1:{port}"
         try:
             deadline = time.monotonic() + 30

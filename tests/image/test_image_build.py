@@ -20,7 +20,7 @@ import requests
 from sync.sample import build_artifact, wasm_module
 from tests.image.buildah import Buildah
 from tests.image.conftest import build_context
-from tests.snapshot.conftest import Built, rewrite
+from tests.support.snapshot import Built, rewrite
 from tests.support.registry import Registry
 
 HIGRESS_COMMIT = "7774663e4353652f5c3cecd7e98a1a43b05ee15c"

@@ -15,7 +15,7 @@ from sync.oci.auth import Basic, IdentityToken, credentials_lookup
 from sync.oci.reference import parse_source
 from sync.oci.registry import RegistryClient
 from sync.sample import wasm_module
-from tests.pull.conftest import Workspace, artifact, assert_no_traceback
+from tests.support.workspace import Workspace, artifact, assert_no_traceback
 from tests.support.registry import running_registry
 from tests.support.tokenserver import TokenService
 

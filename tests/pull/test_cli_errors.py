@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.pull.conftest import Workspace, assert_no_traceback
+from tests.support.workspace import Workspace, assert_no_traceback
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ import hashlib
 import json
 
 from sync.sample import wasm_module
-from tests.pull.conftest import Workspace, artifact, assert_no_traceback
+from tests.support.workspace import Workspace, artifact, assert_no_traceback
 
 
 def test_metadata_records_and_pull_keeps_hand_placed(ws: Workspace) -> None:

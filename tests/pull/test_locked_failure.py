@@ -10,8 +10,7 @@ import sys
 import pytest
 
 from sync.cli import main
-from tests.pull.conftest import Workspace, artifact
-from tests.snapshot.conftest import tree_state
+from tests.support.workspace import Workspace, artifact, tree_state
 
 
 def _two_plugins(ws: Workspace) -> None:

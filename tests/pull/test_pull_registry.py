@@ -13,7 +13,7 @@ import pytest
 import wasmtime
 
 from sync.sample import wasm_module
-from tests.pull.conftest import Workspace, artifact, assert_no_traceback
+from tests.support.workspace import Workspace, artifact, assert_no_traceback
 
 
 def sha(data: bytes) -> str:

@@ -13,6 +13,7 @@ from sync.oci.manifest import Manifest
 from sync.oci.reference import parse_source
 from sync.oci.versions import best_tag
 from sync.sample import build_artifact, wasm_module
+from tests.support.locks import entry
 
 TAGS = ["1.0.0", "2.0.0", "2.0.3", "2.1.0-rc.1", "3.0.0", "latest", "v2.0.9", "2.0"]
 
@@ -70,8 +71,7 @@ def test_bad_references(bad: str) -> None:
 
 
 def _e(name: str, version: str, sha: str, pulled: str = "t1") -> LockEntry:
-    return LockEntry(name, version, f"oci://h/{name}:{version}", "sha256:" + sha * 64, "tar+gzip", sha * 64, "0" * 32, 1,
-                     pulled=pulled)
+    return entry(name, version, sha, pulled=pulled, sha256=sha * 64)
 
 
 def test_diff_locks_ignores_timestamps() -> None:

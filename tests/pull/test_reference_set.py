@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sync.properties import load_properties
 from sync.sample import build_artifact, wasm_module
-from tests.pull.conftest import Workspace
+from tests.support.workspace import Workspace
 
 REFERENCE = Path(__file__).resolve().parents[2] / "samples" / "reference" / "higress-console.plugins.properties"
 

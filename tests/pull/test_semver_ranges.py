@@ -21,7 +21,7 @@ import pytest
 from sync.errors import ConfigError
 from sync.config import parse_config
 from sync.oci.versions import best_tag, parse_range, parse_version
-from tests.pull.conftest import Workspace, assert_no_traceback
+from tests.support.workspace import Workspace, assert_no_traceback
 from tests.pull.npm_semver_fixtures import EXCLUDE, INCLUDE, PARSE
 
 TAGS = "0.0.3 0.0.5 0.1.0 1.0.0 1.2.0 1.2.5 1.9.9 2.0.0 2.1.0 2.1.3-rc.1 2.1.3 2.2.0-beta.1 3.0.0-beta.1 latest".split()

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from sync.lock import Lock
-from tests.pull.conftest import Result, Workspace, artifact
+from tests.support.workspace import Result, Workspace, artifact
 from tests.support.registry import Registry
 
 

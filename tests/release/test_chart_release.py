@@ -15,8 +15,8 @@ import yaml
 from sync.cli import main
 from sync.errors import UsageError
 from sync.release.chart import REVISION, released_chart
-from tests.release.gitutil import Repo
-from tests.release.lockdata import lock
+from tests.support.git import GitRepo
+from tests.support.locks import lock
 from tests.support.registry import Registry, running_registry
 
 CHART = Path(__file__).resolve().parents[2] / "charts" / "higress-plugin-server"
@@ -45,8 +45,8 @@ def test_a_broken_chart_file_is_a_usage_error(text: str) -> None:
 
 
 @pytest.fixture
-def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Repo:
-    r = Repo(tmp_path / "plugin-server")
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> GitRepo:
+    r = GitRepo(tmp_path / "plugin-server")
     r.write("plugins.yaml", "schemaVersion: 1\nplugins: {}\n")
     r.write_lock(lock({"basic-auth@2.0.0": 1}))
     shutil.copytree(CHART, r.path / "charts" / "higress-plugin-server")
@@ -57,12 +57,11 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Repo:
 
 @pytest.fixture
 def registry(monkeypatch: pytest.MonkeyPatch) -> Iterator[Registry]:
-    monkeypatch.setenv("DOCKER_CONFIG", "/nonexistent-docker-config")
     with running_registry() as reg:
         yield reg
 
 
-def test_release_sets_the_chart_then_helm_packages_and_pushes_it(repo: Repo, registry: Registry, tmp_path: Path,
+def test_release_sets_the_chart_then_helm_packages_and_pushes_it(repo: GitRepo, registry: Registry, tmp_path: Path,
                                                                  capsys: pytest.CaptureFixture[str]) -> None:
     head = repo.head()
     assert main(["release", "--release-version", "1.4.0", "--chart", "charts/higress-plugin-server"]) == 0
@@ -81,7 +80,7 @@ def test_release_sets_the_chart_then_helm_packages_and_pushes_it(repo: Repo, reg
     assert main(["tag-check", ref, "--plain-http", "--label", f"{REVISION}={'0' * 40}"]) == 1
 
 
-def test_no_release_leaves_the_chart_alone(repo: Repo, capsys: pytest.CaptureFixture[str]) -> None:
+def test_no_release_leaves_the_chart_alone(repo: GitRepo, capsys: pytest.CaptureFixture[str]) -> None:
     repo.tag("v1.0.0")
     before = (repo.path / "charts" / "higress-plugin-server" / "Chart.yaml").read_text()
     assert main(["release", "--chart", "charts/higress-plugin-server"]) == 0
@@ -89,6 +88,6 @@ def test_no_release_leaves_the_chart_alone(repo: Repo, capsys: pytest.CaptureFix
     assert (repo.path / "charts" / "higress-plugin-server" / "Chart.yaml").read_text() == before
 
 
-def test_a_missing_chart_is_exit_2(repo: Repo, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_missing_chart_is_exit_2(repo: GitRepo, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["release", "--release-version", "1.4.0", "--chart", "nowhere"]) == 2
     assert "no Chart.yaml there" in capsys.readouterr().err

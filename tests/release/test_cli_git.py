@@ -11,8 +11,8 @@ import pytest
 
 from sync.cli import main
 from sync.release import gitrepo
-from tests.release.gitutil import Repo
-from tests.release.lockdata import lock
+from tests.support.git import GitRepo
+from tests.support.locks import lock
 
 pytestmark = pytest.mark.usefixtures("git_env")
 BASE = {"basic-auth@2.0.0": 1, "key-auth@2.0.0": 1}
@@ -38,8 +38,8 @@ def parse_outputs(path: Path) -> dict[str, str]:
 
 
 @pytest.fixture
-def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Repo:
-    r = Repo(tmp_path / "plugin-server")
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> GitRepo:
+    r = GitRepo(tmp_path / "plugin-server")
     r.write("plugins.yaml", CONFIG)
     r.write_lock(lock(BASE))
     r.write("Dockerfile", "FROM scratch\n")
@@ -57,7 +57,7 @@ def release(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[s
     return code, cap.out, cap.err
 
 
-def test_first_release_is_1_0_0(repo: Repo, capsys: pytest.CaptureFixture[str], tmp_path: Path,
+def test_first_release_is_1_0_0(repo: GitRepo, capsys: pytest.CaptureFixture[str], tmp_path: Path,
                                 monkeypatch: pytest.MonkeyPatch) -> None:
     out_file, summary = tmp_path / "out", tmp_path / "summary"
     monkeypatch.setenv("GITHUB_OUTPUT", str(out_file))
@@ -78,7 +78,7 @@ def test_first_release_is_1_0_0(repo: Repo, capsys: pytest.CaptureFixture[str], 
     assert "## plugin-server 1.0.0" in summary.read_text()
 
 
-def test_added_plugin_after_a_tag_is_minor(repo: Repo, capsys: pytest.CaptureFixture[str]) -> None:
+def test_added_plugin_after_a_tag_is_minor(repo: GitRepo, capsys: pytest.CaptureFixture[str]) -> None:
     repo.tag("v1.0.0", annotated=True)
     repo.write_lock(lock({**BASE, "hmac-auth@1.0.0": 1}))
     repo.write("docs/hmac.md", "notes\n")
@@ -92,7 +92,7 @@ def test_added_plugin_after_a_tag_is_minor(repo: Repo, capsys: pytest.CaptureFix
     assert "docs/hmac.md" not in out
 
 
-def test_removed_and_changed_since_the_tag(repo: Repo, capsys: pytest.CaptureFixture[str]) -> None:
+def test_removed_and_changed_since_the_tag(repo: GitRepo, capsys: pytest.CaptureFixture[str]) -> None:
     repo.tag("v1.4.2")
     repo.write_lock(lock({"basic-auth@2.0.0": 2}))
     repo.commit("drop key-auth, rebuild basic-auth")
@@ -105,7 +105,7 @@ def test_removed_and_changed_since_the_tag(repo: Repo, capsys: pytest.CaptureFix
         "removed key-auth 2.0.0", "content changed basic-auth 2.0.0", "nginx/default.conf changed"]
 
 
-def test_nothing_shipped_is_no_release(repo: Repo, capsys: pytest.CaptureFixture[str], tmp_path: Path,
+def test_nothing_shipped_is_no_release(repo: GitRepo, capsys: pytest.CaptureFixture[str], tmp_path: Path,
                                        monkeypatch: pytest.MonkeyPatch) -> None:
     out_file = tmp_path / "out"
     monkeypatch.setenv("GITHUB_OUTPUT", str(out_file))
@@ -121,7 +121,7 @@ def test_nothing_shipped_is_no_release(repo: Repo, capsys: pytest.CaptureFixture
     assert outputs["release"] == "false" and outputs["version"] == "" and outputs["tags"] == ""
 
 
-def test_head_already_released(repo: Repo, capsys: pytest.CaptureFixture[str]) -> None:
+def test_head_already_released(repo: GitRepo, capsys: pytest.CaptureFixture[str]) -> None:
     repo.tag("v1.0.0")
     repo.write("Dockerfile", "FROM scratch\nUSER 101\n")
     repo.commit("user")
@@ -135,7 +135,7 @@ def test_head_already_released(repo: Repo, capsys: pytest.CaptureFixture[str]) -
     assert [r["text"] for r in doc["reasons"]] == ["Dockerfile changed"]
 
 
-def test_lock_missing_at_the_tag_is_empty(repo: Repo, capsys: pytest.CaptureFixture[str]) -> None:
+def test_lock_missing_at_the_tag_is_empty(repo: GitRepo, capsys: pytest.CaptureFixture[str]) -> None:
     repo.git("rm", "-q", "plugins.lock.json")
     repo.commit("no lock yet")
     repo.tag("v0.1.0")
@@ -156,7 +156,7 @@ def test_lock_missing_at_the_tag_is_empty(repo: Repo, capsys: pytest.CaptureFixt
     (("--image-digest", "sha256:abc"), "expected sha256: and 64 hex digits"),
     (("--publish",), "--publish needs --repo OWNER/REPO"),
 ])
-def test_bad_input_exits_2_in_one_line(repo: Repo, capsys: pytest.CaptureFixture[str],
+def test_bad_input_exits_2_in_one_line(repo: GitRepo, capsys: pytest.CaptureFixture[str],
                                        args: tuple[str, ...], message: str) -> None:
     repo.tag("v1.0.0")
     repo.write("Dockerfile", "FROM scratch\nUSER 101\n")
@@ -177,7 +177,7 @@ def test_bad_input_exits_2_in_one_line(repo: Repo, capsys: pytest.CaptureFixture
         assert lines == [lines[0]] and lines[0].startswith("plugin-sync: error: ")
 
 
-def test_bad_lock_at_the_tag_is_named(repo: Repo, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_lock_at_the_tag_is_named(repo: GitRepo, capsys: pytest.CaptureFixture[str]) -> None:
     repo.write("plugins.lock.json", "{not json")
     repo.commit("broken")
     repo.tag("v1.0.0")
@@ -196,7 +196,7 @@ def test_not_a_checkout_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert code == 2 and "not inside a git checkout" in err
 
 
-def test_history_splits_tags_reachable_from_head(repo: Repo) -> None:
+def test_history_splits_tags_reachable_from_head(repo: GitRepo) -> None:
     first = repo.head()
     repo.tag("v1.0.0", annotated=True)
     repo.git("checkout", "-q", "-b", "next")
@@ -212,7 +212,7 @@ def test_history_splits_tags_reachable_from_head(repo: Repo) -> None:
     assert [(str(r.version), r.commit) for r in h.others] == [("2.0.0", nxt)]
 
 
-def test_maintenance_release_does_not_move_latest(repo: Repo, capsys: pytest.CaptureFixture[str]) -> None:
+def test_maintenance_release_does_not_move_latest(repo: GitRepo, capsys: pytest.CaptureFixture[str]) -> None:
     repo.tag("v1.4.2")
     repo.git("checkout", "-q", "-b", "next")
     repo.write_lock(lock({"basic-auth@2.0.0": 1}))
@@ -226,7 +226,7 @@ def test_maintenance_release_does_not_move_latest(repo: Repo, capsys: pytest.Cap
     assert doc["version"] == "1.4.3" and doc["tags"] == ["rolling-1.4.3", "rolling-1.4", "rolling-1"] and doc["latest"] is False
 
 
-def test_config_in_a_subdirectory(repo: Repo, capsys: pytest.CaptureFixture[str]) -> None:
+def test_config_in_a_subdirectory(repo: GitRepo, capsys: pytest.CaptureFixture[str]) -> None:
     repo.tag("v1.0.0")
     repo.write("deploy/plugins.yaml", CONFIG)
     repo.write_lock(lock({"basic-auth@2.0.0": 1}), "deploy/plugins.lock.json")
@@ -239,7 +239,7 @@ def test_config_in_a_subdirectory(repo: Repo, capsys: pytest.CaptureFixture[str]
     assert "patch  deploy/plugins.yaml changed" in out
 
 
-def test_notes_file(repo: Repo, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_notes_file(repo: GitRepo, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     notes = tmp_path / "notes.md"
     code, doc, _ = release(capsys, "--json", "--notes", str(notes))
     assert code == 0 and isinstance(doc, dict)

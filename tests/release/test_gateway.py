@@ -86,7 +86,6 @@ def test_read_snapshot(snapshots: Path) -> None:
 @pytest.fixture
 def registry(monkeypatch: pytest.MonkeyPatch) -> Iterator[Registry]:
     monkeypatch.setenv("PLUGIN_SYNC_RETRY_BASE", "0.01")
-    monkeypatch.setenv("DOCKER_CONFIG", "/nonexistent-docker-config")
     with running_registry() as r:
         yield r
 

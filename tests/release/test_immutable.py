@@ -66,7 +66,6 @@ def test_nothing_to_compare_is_a_programming_error() -> None:
 
 @pytest.fixture
 def registry(monkeypatch: pytest.MonkeyPatch) -> Iterator[Registry]:
-    monkeypatch.setenv("DOCKER_CONFIG", "/nonexistent-docker-config")
     monkeypatch.setenv("PLUGIN_SYNC_RETRY_ATTEMPTS", "1")
     with running_registry() as r:
         yield r

@@ -17,7 +17,7 @@ from sync.release.notes import ImageInfo, release_title, render_notes
 from sync.release.plan import Plan, base_release, plan_release
 from sync.release.shipping import ShipRules
 from sync.release.version import History, Release
-from tests.release.lockdata import lock
+from tests.support.locks import lock
 
 GOLDEN = Path(__file__).parent / "golden"
 HEAD = "f" * 40

@@ -11,9 +11,9 @@ from typing import Any, Iterator
 import pytest
 
 from sync.cli import main
-from tests.release.gitpush import push
-from tests.release.gitutil import Repo
-from tests.release.lockdata import lock
+from tests.support.gitpush import push
+from tests.support.git import GitRepo
+from tests.support.locks import lock
 from tests.support import fakegithub as fg
 
 pytestmark = pytest.mark.usefixtures("git_env")
@@ -36,9 +36,9 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[fg.FakeGitHub]:
 
 
 @pytest.fixture
-def local(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Repo:
+def local(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> GitRepo:
     """A released v1.0.0, then a commit that adds a plugin: the next release is 1.1.0."""
-    r = Repo(tmp_path / "plugin-server")
+    r = GitRepo(tmp_path / "plugin-server")
     r.write("plugins.yaml", "schemaVersion: 1\nplugins: {}\n")
     r.write_lock(lock(BASE))
     r.write("Dockerfile", "FROM scratch\n")
@@ -65,7 +65,7 @@ def release_json(fake: fg.FakeGitHub) -> list[dict[str, Any]]:
     return [json.loads(w.body) for w in fake.writes() if w.method == "POST" and w.path.endswith("/releases")]
 
 
-def test_publish_creates_the_tag_and_release_once(fake: fg.FakeGitHub, local: Repo,
+def test_publish_creates_the_tag_and_release_once(fake: fg.FakeGitHub, local: GitRepo,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
     head = push(local, remote(fake), tags=("v1.0.0",))
     code, out, _ = publish(capsys, "--image", "registry.example/higress/plugin-server", "--image-digest", DIGEST)
@@ -91,7 +91,7 @@ def test_publish_creates_the_tag_and_release_once(fake: fg.FakeGitHub, local: Re
     assert len(repo.releases) == 1
 
 
-def test_republish_after_the_tag_was_fetched(fake: fg.FakeGitHub, local: Repo,
+def test_republish_after_the_tag_was_fetched(fake: fg.FakeGitHub, local: GitRepo,
                                              capsys: pytest.CaptureFixture[str]) -> None:
     """A re-run whose checkout holds the new tag: --release-version of the tag on HEAD is accepted."""
     push(local, remote(fake), tags=("v1.0.0",))
@@ -104,7 +104,7 @@ def test_republish_after_the_tag_was_fetched(fake: fg.FakeGitHub, local: Repo,
     assert (code, out) == (0, "no release: HEAD is already released as v1.1.0\npublish: nothing to publish\n")
 
 
-def test_changed_notes_update_the_release(fake: fg.FakeGitHub, local: Repo,
+def test_changed_notes_update_the_release(fake: fg.FakeGitHub, local: GitRepo,
                                           capsys: pytest.CaptureFixture[str]) -> None:
     push(local, remote(fake), tags=("v1.0.0",))
     assert publish(capsys)[0] == 0
@@ -115,7 +115,7 @@ def test_changed_notes_update_the_release(fake: fg.FakeGitHub, local: Repo,
     assert fake.count("PATCH", r"/releases/\d+$") == 1 and fake.count("POST", r"/git/refs$") == 1
 
 
-def test_tag_without_release_gets_its_release(fake: fg.FakeGitHub, local: Repo,
+def test_tag_without_release_gets_its_release(fake: fg.FakeGitHub, local: GitRepo,
                                               capsys: pytest.CaptureFixture[str]) -> None:
     """A publish that stopped after the tag: the next one adds the release, keeps the tag."""
     head = push(local, remote(fake), tags=("v1.0.0",))
@@ -130,7 +130,7 @@ def test_tag_without_release_gets_its_release(fake: fg.FakeGitHub, local: Repo,
     assert fake.count("POST", r"/git/refs$") == 0
 
 
-def test_tag_on_another_commit_is_never_moved(fake: fg.FakeGitHub, local: Repo,
+def test_tag_on_another_commit_is_never_moved(fake: fg.FakeGitHub, local: GitRepo,
                                               capsys: pytest.CaptureFixture[str]) -> None:
     push(local, remote(fake), tags=("v1.0.0",))
     repo = remote(fake)
@@ -144,7 +144,7 @@ def test_tag_on_another_commit_is_never_moved(fake: fg.FakeGitHub, local: Repo,
     assert fake.writes() == []
 
 
-def test_prerelease_is_not_latest(fake: fg.FakeGitHub, local: Repo, capsys: pytest.CaptureFixture[str]) -> None:
+def test_prerelease_is_not_latest(fake: fg.FakeGitHub, local: GitRepo, capsys: pytest.CaptureFixture[str]) -> None:
     push(local, remote(fake), tags=("v1.0.0",))
     code, out, _ = publish(capsys, "--release-version", "2.1.0-rc.1")
     assert code == 0 and "tags: rolling-2.1.0-rc.1\n" in out
@@ -153,7 +153,7 @@ def test_prerelease_is_not_latest(fake: fg.FakeGitHub, local: Repo, capsys: pyte
     assert release_json(fake)[0]["make_latest"] == "false"
 
 
-def test_github_refusal_is_one_line_without_the_token(fake: fg.FakeGitHub, local: Repo,
+def test_github_refusal_is_one_line_without_the_token(fake: fg.FakeGitHub, local: GitRepo,
                                                       capsys: pytest.CaptureFixture[str]) -> None:
     push(local, remote(fake), tags=("v1.0.0",))
     fake.fail("POST", r"/releases$", 422, times=1)
@@ -163,7 +163,7 @@ def test_github_refusal_is_one_line_without_the_token(fake: fg.FakeGitHub, local
     assert len(err.splitlines()) == 1
 
 
-def test_nothing_to_publish_touches_nothing(fake: fg.FakeGitHub, local: Repo,
+def test_nothing_to_publish_touches_nothing(fake: fg.FakeGitHub, local: GitRepo,
                                             capsys: pytest.CaptureFixture[str]) -> None:
     local.tag("v1.1.0")
     code, out, _ = publish(capsys)

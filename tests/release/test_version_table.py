@@ -13,7 +13,7 @@ from sync.lock import diff_locks
 from sync.release.plan import Plan, base_release, plan_release
 from sync.release.shipping import ShipRules
 from sync.release.version import History, Release
-from tests.release.lockdata import lock
+from tests.support.locks import lock
 
 HEAD = "f" * 40
 LOCK = "plugins.lock.json"

@@ -20,7 +20,7 @@ from pathlib import Path
 from sync import artifact as artifacts
 from sync.oci.manifest import OCI_MANIFEST, Manifest
 from sync.sample import EMPTY_CONFIG, TITLE, Artifact, build_artifact, wasm_module
-from tests.pull.conftest import Result, Workspace
+from tests.support.workspace import Result, Workspace
 from tests.reliability.conftest import assert_verified, failure_line, inproc, served
 from tests.support.faultproxy import FaultProxy
 from tests.support.registry import Registry

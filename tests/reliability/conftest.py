@@ -13,7 +13,7 @@ import pytest
 
 from sync.cli import main
 from sync.fsutil import write_atomic
-from tests.pull.conftest import Result, Workspace, assert_no_traceback
+from tests.support.workspace import Result, Workspace, assert_no_traceback
 from tests.reliability.record import DOC, Collector, render
 from tests.support.faultproxy import FaultProxy
 from tests.support.registry import Registry, running_registry
@@ -42,15 +42,7 @@ def reliability(request: pytest.FixtureRequest) -> Iterator[Collector]:
 
 @pytest.fixture(autouse=True)
 def reliability_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PLUGIN_SYNC_RETRY_BASE", "0.01")
-    monkeypatch.delenv("PLUGIN_SYNC_RETRY_ATTEMPTS", raising=False)
-    monkeypatch.delenv("PLUGIN_SYNC_RETRY_MAX_WAIT", raising=False)
-    monkeypatch.delenv("PLUGIN_SYNC_MAX_MODULE_BYTES", raising=False)
-    monkeypatch.delenv("PLUGIN_SYNC_REGISTRY_USERNAME", raising=False)
-    monkeypatch.delenv("PLUGIN_SYNC_REGISTRY_PASSWORD", raising=False)
-    monkeypatch.setenv("DOCKER_CONFIG", "/nonexistent-docker-config")
-    for var in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"):
-        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("PLUGIN_SYNC_RETRY_BASE", "0.01")  # the rest is cleared by tests/conftest.py
 
 
 @pytest.fixture(scope="module")

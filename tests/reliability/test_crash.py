@@ -24,7 +24,7 @@ import pytest
 from sync.config import Config, dump_config
 from sync.properties import load_properties
 from sync.sample import build_artifact, wasm_module
-from tests.pull.conftest import Workspace
+from tests.support.workspace import Workspace
 from tests.reliability.conftest import HERE, assert_verified, inproc, served
 from tests.reliability.record import Collector
 from tests.support.registry import Registry, running_registry

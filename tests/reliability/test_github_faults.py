@@ -11,7 +11,7 @@ from typing import Iterator
 
 import pytest
 
-from tests.github.conftest import TOKEN
+from tests.support.fakegithub import TOKEN
 from tests.github.site import REPO, WASM_V1, Site, lock_v1, site_files
 from tests.reliability.record import Collector
 from tests.support.fakegithub import FakeGitHub, Pull, State

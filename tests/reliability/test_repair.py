@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from sync.sample import build_artifact, wasm_module
-from tests.pull.conftest import Workspace
+from tests.support.workspace import Workspace
 from tests.reliability.conftest import assert_verified, inproc, served
 from tests.reliability.record import Collector
 from tests.support.registry import Registry

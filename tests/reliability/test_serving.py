@@ -26,7 +26,7 @@ import pytest
 from sync.config import Config, PluginSpec, dump_config
 from sync.oci.reference import Source
 from sync.sample import build_artifact, wasm_module
-from tests.pull.conftest import Workspace
+from tests.support.workspace import Workspace
 from tests.reliability.conftest import assert_verified
 from tests.reliability.record import Collector
 from tests.support.nginx import NginxServer, running_nginx

@@ -8,8 +8,8 @@ from typing import Any, Callable
 
 import pytest
 
-from tests.pull.conftest import assert_no_traceback
-from tests.snapshot.conftest import Built, SnapshotWorkspace, tree_state
+from tests.support.snapshot import Built, SnapshotWorkspace
+from tests.support.workspace import assert_no_traceback, tree_state
 
 
 def _first_mapped(b: Built) -> dict[str, Any]:

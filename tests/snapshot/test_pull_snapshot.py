@@ -7,8 +7,8 @@ import os
 
 from sync.sample import build_artifact, wasm_module
 
-from tests.pull.conftest import assert_no_traceback
-from tests.snapshot.conftest import SnapshotWorkspace, sha256, tree_state
+from tests.support.snapshot import SnapshotWorkspace
+from tests.support.workspace import assert_no_traceback, sha256, tree_state
 
 
 def test_serves_every_mapped_path_alias_and_unmanaged_plugin_byte_exact_and_nothing_else(sws: SnapshotWorkspace) -> None:

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from sync.sample import build_artifact, wasm_module
-from tests.pull.conftest import Workspace, assert_no_traceback
+from tests.support.workspace import Workspace, assert_no_traceback
 
 
 def _snapshot(ws: Workspace, digest: str) -> Path:

@@ -14,11 +14,11 @@ test inject faults per route and count requests::
         assert repo.files_at("plugin-sync/update")["plugins.lock.json"] == local_bytes
         assert gh.count("POST", r"/pulls$") == 1
 
-Routes: repositories, branches, commits (list, one with files), pulls (list with
-state/head/base filters and sorting, create, get, update, files), issue labels, repository
-labels, the Git Data API (blobs, trees with ``base_tree``, commits, refs incl. matching-refs,
-annotated tags), contents, releases (create, list, by id, by tag, latest, update, delete,
-assets upload/list/download), repository and workflow dispatches, ``/rate_limit`` and ``/user``.
+Routes, only those something calls (the code under test, or this fake's own tests):
+repositories, one commit with its files, pulls (list with state/head/base filters and
+sorting, create, get, update, files), an issue and adding its labels, the Git Data API
+(blobs, trees with ``base_tree``, commits, refs incl. matching-refs, annotated tags read),
+contents, releases (create, list, by tag, latest, update, asset upload) and workflow dispatches.
 A repository moved with ``state.rename`` answers its old name's paths with GitHub's 301 (307
 for writes) to ``/repositories/<id>/...``, which is served too.
 
@@ -44,6 +44,7 @@ from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
 DOCS = "https://docs.github.com/rest"
 BOT = "plugin-sync-bot"
+TOKEN = "ghp_FAKEtoken_4b1d3c0ffee5ecre7"  # the token tests give the fake server and the client
 
 
 def iso(ts: float) -> str:
@@ -1075,29 +1076,9 @@ _MOVED = re.compile(r"^/repos/(?P<name>[^/]+/[^/]+)(?P<rest>/.*)?$")
 _BY_ID = re.compile(r"^/repositories/(?P<id>\d+)(?P<rest>/.*)?$")
 
 
-@route("GET", "/user")
-def _get_user(c: _Ctx) -> Response:
-    return Response(200, _user(c.fake.state, BOT))
-
-
-@route("GET", "/rate_limit")
-def _get_rate_limit(c: _Ctx) -> Response:
-    core = {"limit": 5000, "remaining": 4999, "reset": int(time.time()) + 3600, "used": 1}
-    return Response(200, {"resources": {"core": core, "search": core, "graphql": core}, "rate": core})
-
-
 @route("GET", R)
 def _get_repo(c: _Ctx) -> Response:
     return Response(200, _repo_json(c.repo))
-
-
-@route("POST", R + "/dispatches")
-def _dispatch(c: _Ctx) -> Response:
-    data = c.json()
-    if not isinstance(data.get("event_type"), str):
-        raise _invalid("event_type is required", "Repository", "missing_field", "event_type")
-    c.repo.dispatches.append(data)
-    return Response(204, None)
 
 
 @route("POST", R + "/actions/workflows/(?P<workflow>[^/]+)/dispatches")
@@ -1124,44 +1105,6 @@ def _workflow_dispatch(c: _Ctx, workflow: str) -> Response:
         raise HTTPError(422, f"Required input '{missing[0]}' not provided")
     c.repo.workflow_dispatches.append({"workflow": workflow, "ref": ref, "inputs": dict(inputs)})
     return Response(204, None)
-
-
-@route("GET", R + "/branches/(?P<branch>.+)")
-def _get_branch(c: _Ctx, branch: str) -> Response:
-    sha = c.repo.ref(f"heads/{branch}")
-    if sha is None:
-        raise HTTPError(404, "Branch not found")
-    api = c.fake.state.api
-    return Response(200, {"name": branch, "commit": _commit_json(c.repo, sha, False), "protected": False,
-                          "_links": {"self": f"{api}/repos/{c.repo.full_name}/branches/{branch}",
-                                     "html": f"{c.fake.state.web}/{c.repo.full_name}/tree/{branch}"}})
-
-
-@route("GET", R + "/commits")
-def _list_commits(c: _Ctx) -> Response:
-    repo = c.repo
-    start = repo.resolve(c.qs.get("sha"))
-    if start is None:
-        if not repo.refs:
-            raise HTTPError(409, "Git Repository is empty.")
-        raise _not_found()
-    shas = sorted(repo.ancestors(start), key=lambda s: (repo.commit(s).committer.date, s), reverse=True)
-    since, until, only = c.qs.get("since"), c.qs.get("until"), c.qs.get("path")
-    out = []
-    for s in shas:
-        when = repo.commit(s).committer.date
-        if since and when < parse_time(since):
-            continue
-        if until and when > parse_time(until):
-            continue
-        if only:
-            cm = repo.commit(s)
-            old = repo.commit(cm.parents[0]).tree if cm.parents else repo.empty_tree()
-            names = {f["filename"] for f in repo.diff(old, cm.tree)}
-            if not any(n == only or n.startswith(only.rstrip("/") + "/") for n in names):
-                continue
-        out.append(_commit_json(repo, s, False))
-    return _page(c.fake, c.path, c.qs, out)
 
 
 @route("GET", R + "/commits/(?P<ref>[^/]+)")
@@ -1279,12 +1222,6 @@ def _get_issue(c: _Ctx, number: str) -> Response:
     return Response(200, _issue_json(c.repo, _pull(c.repo, number)))
 
 
-@route("GET", R + r"/issues/(?P<number>\d+)/labels")
-def _issue_labels(c: _Ctx, number: str) -> Response:
-    p = _pull(c.repo, number)
-    return _page(c.fake, c.path, c.qs, [_label_json(c.repo, n) for n in p.labels])
-
-
 def _label_names(data: Any) -> list[str]:
     raw = data.get("labels") if isinstance(data, dict) else data
     if not isinstance(raw, list):
@@ -1307,49 +1244,6 @@ def _add_labels(c: _Ctx, number: str) -> Response:
         if name not in p.labels:
             p.labels.append(name)
     return Response(200, [_label_json(c.repo, n) for n in p.labels])
-
-
-@route("PUT", R + r"/issues/(?P<number>\d+)/labels")
-def _set_labels(c: _Ctx, number: str) -> Response:
-    p = _pull(c.repo, number)
-    names = _label_names(json.loads(c.body or b"{}"))
-    for name in names:
-        _ensure_label(c.repo, name)
-    p.labels = list(dict.fromkeys(names))
-    return Response(200, [_label_json(c.repo, n) for n in p.labels])
-
-
-@route("DELETE", R + r"/issues/(?P<number>\d+)/labels/(?P<name>.+)")
-def _remove_label(c: _Ctx, number: str, name: str) -> Response:
-    p = _pull(c.repo, number)
-    if name not in p.labels:
-        raise HTTPError(404, "Label does not exist")
-    p.labels.remove(name)
-    return Response(200, [_label_json(c.repo, n) for n in p.labels])
-
-
-@route("GET", R + "/labels")
-def _list_labels(c: _Ctx) -> Response:
-    return _page(c.fake, c.path, c.qs, [_label_json(c.repo, n) for n in sorted(c.repo.labels)])
-
-
-@route("GET", R + "/labels/(?P<name>.+)")
-def _get_label(c: _Ctx, name: str) -> Response:
-    if name not in c.repo.labels:
-        raise _not_found()
-    return Response(200, _label_json(c.repo, name))
-
-
-@route("POST", R + "/labels")
-def _create_label(c: _Ctx) -> Response:
-    data = c.json()
-    name = data.get("name")
-    if not isinstance(name, str) or not name:
-        raise _invalid("name is missing", "Label", "missing_field", "name")
-    if name in c.repo.labels:
-        raise _invalid("already_exists", "Label", "already_exists", "name")
-    _ensure_label(c.repo, name, str(data.get("color") or "ededed"), data.get("description"))
-    return Response(201, _label_json(c.repo, name))
 
 
 # -- git data
@@ -1470,24 +1364,6 @@ def _get_git_commit(c: _Ctx, sha: str) -> Response:
     return Response(200, _git_commit_json(c.repo, sha))
 
 
-@route("POST", R + "/git/tags")
-def _create_tag(c: _Ctx) -> Response:
-    repo, data = c.repo, c.json()
-    tag, message, obj, kind = data.get("tag"), data.get("message", ""), data.get("object"), data.get("type", "commit")
-    if not isinstance(tag, str) or not isinstance(obj, str) or obj not in repo.objects:
-        raise HTTPError(422, "Object does not exist")
-    tagger = data.get("tagger") or {}
-    person = Person(str(tagger.get("name") or BOT), str(tagger.get("email") or f"{BOT}@example.com"),
-                    parse_time(tagger.get("date")) if tagger.get("date") else time.time())
-    sha = repo.put(TagObj(tag, str(message), obj, str(kind), person))
-    api = c.fake.state.api
-    return Response(201, {"sha": sha, "node_id": f"T_{sha}", "url": f"{api}/repos/{repo.full_name}/git/tags/{sha}",
-                          "tag": tag, "message": message, "tagger": _person(person),
-                          "object": {"type": kind, "sha": obj, "url": f"{api}/repos/{repo.full_name}/git/commits/{obj}"},
-                          "verification": {"verified": False, "reason": "unsigned", "signature": None,
-                                           "payload": None}})
-
-
 @route("GET", R + "/git/tags/(?P<sha>[0-9a-f]{40})")
 def _get_tag(c: _Ctx, sha: str) -> Response:
     t = c.repo.objects.get(sha)
@@ -1506,22 +1382,6 @@ def _get_ref(c: _Ctx, ref: str) -> Response:
     if full not in c.repo.refs:
         raise _not_found()
     return Response(200, _ref_json(c.repo, full))
-
-
-@route("GET", R + "/git/refs/(?P<ref>.+)")
-def _get_refs_legacy(c: _Ctx, ref: str) -> Response:
-    full = "refs/" + ref
-    if full in c.repo.refs:
-        return Response(200, _ref_json(c.repo, full))
-    matches = [r for r in sorted(c.repo.refs) if r.startswith(full.rstrip("/") + "/")]
-    if not matches:
-        raise _not_found()
-    return _page(c.fake, c.path, c.qs, [_ref_json(c.repo, r) for r in matches])
-
-
-@route("GET", R + "/git/refs")
-def _list_refs(c: _Ctx) -> Response:
-    return _page(c.fake, c.path, c.qs, [_ref_json(c.repo, r) for r in sorted(c.repo.refs)])
 
 
 @route("GET", R + "/git/matching-refs/(?P<ref>.*)")
@@ -1558,15 +1418,6 @@ def _update_ref(c: _Ctx, ref: str) -> Response:
         raise HTTPError(422, "Update is not a fast forward")
     repo.refs[full] = sha
     return Response(200, _ref_json(repo, full))
-
-
-@route("DELETE", R + "/git/refs/(?P<ref>.+)")
-def _delete_ref(c: _Ctx, ref: str) -> Response:
-    full = "refs/" + ref
-    if full not in c.repo.refs:
-        raise HTTPError(422, "Reference does not exist")
-    del c.repo.refs[full]
-    return Response(204, None)
 
 
 @route("GET", R + "/contents(?:/(?P<path>.*))?")
@@ -1657,11 +1508,6 @@ def _release_by_tag(c: _Ctx, tag: str) -> Response:
     return Response(200, _release_json(c.repo, rel))
 
 
-@route("GET", R + r"/releases/(?P<rid>\d+)")
-def _get_release(c: _Ctx, rid: str) -> Response:
-    return Response(200, _release_json(c.repo, _release(c.repo, rid)))
-
-
 @route("PATCH", R + r"/releases/(?P<rid>\d+)")
 def _update_release(c: _Ctx, rid: str) -> Response:
     repo, rel, data = c.repo, _release(c.repo, rid), c.json()
@@ -1680,19 +1526,6 @@ def _update_release(c: _Ctx, rid: str) -> Response:
             rel.published_at = time.time()
         rel.draft = bool(data["draft"])
     return Response(200, _release_json(repo, rel))
-
-
-@route("DELETE", R + r"/releases/(?P<rid>\d+)")
-def _delete_release(c: _Ctx, rid: str) -> Response:
-    rel = _release(c.repo, rid)
-    c.repo.releases.remove(rel)
-    return Response(204, None)
-
-
-@route("GET", R + r"/releases/(?P<rid>\d+)/assets")
-def _list_assets(c: _Ctx, rid: str) -> Response:
-    rel = _release(c.repo, rid)
-    return _page(c.fake, c.path, c.qs, [_asset_json(c.repo, rel, a) for a in rel.assets])
 
 
 @route("POST", R + r"/releases/(?P<rid>\d+)/assets")
@@ -1715,21 +1548,6 @@ def _asset(repo: Repo, aid: str) -> tuple[Release, Asset]:
             if a.id == int(aid):
                 return rel, a
     raise _not_found()
-
-
-@route("GET", R + r"/releases/assets/(?P<aid>\d+)")
-def _get_asset(c: _Ctx, aid: str) -> Response:
-    rel, a = _asset(c.repo, aid)
-    if "application/octet-stream" in c.headers.get("accept", ""):
-        return Response(200, a.data, {"Content-Type": "application/octet-stream"})
-    return Response(200, _asset_json(c.repo, rel, a))
-
-
-@route("DELETE", R + r"/releases/assets/(?P<aid>\d+)")
-def _delete_asset(c: _Ctx, aid: str) -> Response:
-    rel, a = _asset(c.repo, aid)
-    rel.assets.remove(a)
-    return Response(204, None)
 
 
 def client_env(fake: FakeGitHub, token: str | None = None) -> dict[str, str]:

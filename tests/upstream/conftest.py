@@ -1,24 +1,21 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
 import pytest
 
 from tests.support.fakegithub import FakeGitHub, Pull, Repo, client_env, parse_time
-from tests.upstream.gitrepo import UpstreamGit
-
-GO = "plugins/wasm-go/extensions"
-CPP = "plugins/wasm-cpp/extensions"
-RUST = "plugins/wasm-rust/extensions"
+from tests.support.git import GitRepo
+from tests.support.upstream import CPP, GO, RUST, release_history
 
 
 @pytest.fixture
-def upstream(tmp_path: Path) -> UpstreamGit:
+def upstream(tmp_path: Path) -> GitRepo:
     """A small higress-like history: squash merges on main, one true merge, one direct push."""
-    g = UpstreamGit(tmp_path / "higress")
-    g.commit("initial import", {"README.md": "higress\n", f"{GO}/basic-auth/main.go": "package main\n",
-                                f"{GO}/basic-auth/VERSION": "1.0.0\n"}, "2025-01-01T00:00:00Z")
+    g = GitRepo(tmp_path / "higress")
+    g.commit("initial import", files={"README.md": "higress\n", f"{GO}/basic-auth/main.go": "package main\n",
+                                f"{GO}/basic-auth/VERSION": "1.0.0\n"}, date="2025-01-01T00:00:00Z")
     g.squash(101, "feat: basic-auth realm", {f"{GO}/basic-auth/main.go": "package main // realm\n",
                                              f"{GO}/basic-auth/VERSION": "1.1.0\n"}, "2025-01-02T00:00:00Z")
     g.squash(102, "feat(cpp): key auth header", {f"{CPP}/key_auth/plugin.cc": "int x;\n",
@@ -29,7 +26,7 @@ def upstream(tmp_path: Path) -> UpstreamGit:
              "2025-01-04T00:00:00Z")
     g.squash(104, "docs: typo", {"docs/guide.md": "guide\n", "plugins/wasm-go/pkg/wrapper/w.go": "package w\n"},
              "2025-01-05T00:00:00Z")
-    g.commit("direct push without a PR", {f"{GO}/ai-proxy/main.go": "package main\n"}, "2025-01-06T00:00:00Z")
+    g.commit("direct push without a PR", files={f"{GO}/ai-proxy/main.go": "package main\n"}, date="2025-01-06T00:00:00Z")
     g.merge_branch(105, [("wip: inner change (#999)", {f"{GO}/ai-cache/main.go": "package main\n"}),
                          ("more", {f"{GO}/ai-cache/VERSION": "0.1.0\n"})], "2025-01-07T00:00:00Z")
     g.squash(106, "fix: basic-auth nil check", {f"{GO}/basic-auth/main.go": "package main // nil\n"},
@@ -76,40 +73,11 @@ def fake_upstream(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[FakeGitHub,
         yield fake, repo
 
 
-DATA = Path(__file__).resolve().parent / "data"
-CATALOG = (DATA / "catalog.json").read_bytes()  # upstream's real plugins/release/catalog.json
-# upstream's real 2.2.4 snapshot, as this repository commits it (byte-exact)
-SNAPSHOT = (Path(__file__).resolve().parents[2] / "snapshots" / "2.2.4.json").read_bytes()
-SNAPSHOT_PATH = "plugins/release/snapshots/2.2.4.json"
-
-
-def release_history(merge: Callable[[int, str, dict[str, bytes | str | None], str], str]) -> dict[int, str]:
-    """Upstream as it works now, one squash merge at a time: before the catalog, the catalog
-    added, a shared input changed, the MCP library changed, a snapshot added, a Rust plugin
-    and a plugin the plugin server does not serve. Returns PR number -> merge commit."""
-    steps: list[tuple[int, str, dict[str, bytes | str | None]]] = [
-        (201, "fix: basic-auth realm, go builder flags", {f"{GO}/basic-auth/main.go": "package main // 201\n",
-                                                          "plugins/wasm-go/Makefile": "all:\n\tgo build\n"}),
-        (202, "feat: release catalog; jsonrpc-converter fix", {"plugins/release/catalog.json": CATALOG,
-                                                               f"{GO}/jsonrpc-converter/main.go": "package main\n",
-                                                               f"{GO}/jsonrpc-converter/VERSION": "2.0.1\n"}),
-        (203, "build: bump the go builder", {"plugins/wasm-go/Makefile": "all:\n\ttinygo build\n"}),
-        (204, "fix(mcp): session handling", {"plugins/wasm-go/pkg/mcp/server.go": "package mcp\n"}),
-        (205, "release: gateway 2.2.4 plugin snapshot", {SNAPSHOT_PATH: SNAPSHOT}),
-        (206, "fix(rust): data masking", {f"{RUST}/ai-data-masking/src/lib.rs": "fn mask(){}\n"}),
-        (207, "docs: hello world", {f"{GO}/hello-world/main.go": "package main // hi\n"}),
-    ]
-    out = {}
-    for i, (number, title, files) in enumerate(steps):
-        out[number] = merge(number, title, files, f"2026-07-{i + 1:02d}T00:00:00Z")
-    return out
-
-
 @pytest.fixture
-def release_git(tmp_path: Path) -> tuple[UpstreamGit, dict[int, str]]:
-    g = UpstreamGit(tmp_path / "higress-release")
-    g.commit("initial import", {f"{GO}/basic-auth/main.go": "package main\n", "plugins/wasm-go/Makefile": "all:\n"},
-             "2026-06-01T00:00:00Z")
+def release_git(tmp_path: Path) -> tuple[GitRepo, dict[int, str]]:
+    g = GitRepo(tmp_path / "higress-release")
+    g.commit("initial import", files={f"{GO}/basic-auth/main.go": "package main\n", "plugins/wasm-go/Makefile": "all:\n"},
+             date="2026-06-01T00:00:00Z")
     return g, release_history(lambda n, t, f, d: g.squash(n, t, f, d))
 
 

@@ -13,7 +13,7 @@ from sync.upstream.apireader import ApiReader
 from sync.upstream.detect import detect
 from sync.upstream.model import parse_since
 from tests.support.fakegithub import FakeGitHub, Repo, client_env
-from tests.upstream.conftest import CPP, GO, RUST
+from tests.support.upstream import CPP, GO, RUST
 
 
 def test_merged_prs_map_to_plugins_with_versions(fake_upstream: tuple[FakeGitHub, Repo]) -> None:

@@ -21,8 +21,8 @@ from sync.upstream.inputs import glob_match, hits
 from sync.upstream.model import Changes, parse_since
 from sync.upstream.paths import snapshot_version
 from tests.support.fakegithub import FakeGitHub, Repo
-from tests.upstream.conftest import CATALOG, GO, SNAPSHOT, SNAPSHOT_PATH
-from tests.upstream.gitrepo import UpstreamGit
+from tests.support.upstream import CATALOG, GO, SNAPSHOT, SNAPSHOT_PATH
+from tests.support.git import GitRepo
 
 CONFIG = parse_config({
     "schemaVersion": 1,
@@ -133,7 +133,7 @@ def check_release_window(ch: Changes, shas: dict[int, str], url: str) -> None:
     assert ch.warnings == ()
 
 
-def test_detect_through_git(release_git: tuple[UpstreamGit, dict[int, str]]) -> None:
+def test_detect_through_git(release_git: tuple[GitRepo, dict[int, str]]) -> None:
     g, shas = release_git
     r = GitReader(g.path, "higress-group/higress", "HEAD", "https://github.com")
     ch = detect(r, r.resolve(parse_since("2026-06-15")), CONFIG, have_config=True)
@@ -149,7 +149,7 @@ def test_detect_through_the_api(release_api: tuple[FakeGitHub, Repo, dict[int, s
     assert fake.count("GET", r"/contents/plugins/release/catalog\.json$") == 7
 
 
-def test_an_alias_served_here_is_reported_too(release_git: tuple[UpstreamGit, dict[int, str]]) -> None:
+def test_an_alias_served_here_is_reported_too(release_git: tuple[GitRepo, dict[int, str]]) -> None:
     g, _ = release_git
     r = GitReader(g.path, "higress-group/higress")
     ch = detect(r, r.resolve(parse_since("#201")), CONFIG, have_config=True, served_names=["jsonrpc-converter"])
@@ -158,7 +158,7 @@ def test_an_alias_served_here_is_reported_too(release_git: tuple[UpstreamGit, di
 
 
 def test_a_broken_catalog_falls_back_to_directories_with_a_warning(
-        release_git: tuple[UpstreamGit, dict[int, str]]) -> None:
+        release_git: tuple[GitRepo, dict[int, str]]) -> None:
     g, _ = release_git
     g.squash(208, "oops", {"plugins/release/catalog.json": "{", f"{GO}/ai-agent/main.go": "package main\n",
                            "plugins/release/snapshots/9.9.9.json": SNAPSHOT,
@@ -174,7 +174,7 @@ def test_a_broken_catalog_falls_back_to_directories_with_a_warning(
 
 
 def test_the_cli_reports_snapshots_in_json_and_step_outputs(
-        release_git: tuple[UpstreamGit, dict[int, str]], tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        release_git: tuple[GitRepo, dict[int, str]], tmp_path: Path, capsys: pytest.CaptureFixture[str],
         monkeypatch: pytest.MonkeyPatch) -> None:
     g, shas = release_git
     (tmp_path / "plugins.yaml").write_text("schemaVersion: 1\nplugins:\n"

@@ -12,7 +12,7 @@ from sync.propose.cursor import Cursor, PendingPlugin, save_cursor
 from sync.upstream.model import Position, PrRef
 from tests.support.fakegithub import FakeGitHub, Repo
 from tests.upstream.conftest import TOKEN
-from tests.upstream.gitrepo import UpstreamGit
+from tests.support.git import GitRepo
 
 CONFIG = """schemaVersion: 1
 upstream:
@@ -42,7 +42,7 @@ def detect(capsys: pytest.CaptureFixture[str], work: Path, *args: str) -> tuple[
     return rc, out.out, out.err
 
 
-def test_json_document_and_actions_outputs(upstream: UpstreamGit, work: Path,
+def test_json_document_and_actions_outputs(upstream: GitRepo, work: Path,
                                            capsys: pytest.CaptureFixture[str]) -> None:
     rc, out, _ = detect(capsys, work, "--git", str(upstream.path), "--since", "#101", "--json")
     assert rc == 0
@@ -65,7 +65,7 @@ def test_json_document_and_actions_outputs(upstream: UpstreamGit, work: Path,
 
 
 def test_the_cursor_is_the_default_start_and_pending_plugins_come_back(
-        upstream: UpstreamGit, work: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        upstream: GitRepo, work: Path, capsys: pytest.CaptureFixture[str]) -> None:
     sha = upstream.git("log", "--format=%H", "-F", "--grep", "(#106)")
     old = PrRef(90, "old change", "https://github.com/higress-group/higress/pull/90", "2025-01-01T00:00:00Z")
     save_cursor(work / "upstream-cursor.json",
@@ -81,13 +81,13 @@ def test_the_cursor_is_the_default_start_and_pending_plugins_come_back(
     assert rc == 0 and "key-auth 2.0.0 #90 [pending]" in out and "1 merge(s) since #106" in out
 
 
-def test_nothing_new(upstream: UpstreamGit, work: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_nothing_new(upstream: GitRepo, work: Path, capsys: pytest.CaptureFixture[str]) -> None:
     rc, out, _ = detect(capsys, work, "--git", str(upstream.path), "--since", "#107")
     assert rc == 0 and "no plugin changed" in out
     assert "changed=false\nplugins=[]\n" in (work.parent / "out.txt").read_text()
 
 
-def test_where_to_start_must_be_known(upstream: UpstreamGit, work: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_where_to_start_must_be_known(upstream: GitRepo, work: Path, capsys: pytest.CaptureFixture[str]) -> None:
     rc, _, err = detect(capsys, work, "--git", str(upstream.path))
     assert rc == 2 and "no --since given and no cursor" in err and err.count("\n") == 1
     save_cursor(work / "upstream-cursor.json", Cursor("someone/else", Position("2025-01-01T00:00:00Z")))

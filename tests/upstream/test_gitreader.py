@@ -11,15 +11,15 @@ from sync.errors import UsageError
 from sync.upstream.detect import detect
 from sync.upstream.gitreader import GitReader
 from sync.upstream.model import Position, parse_since
-from tests.upstream.conftest import CPP, GO, RUST
-from tests.upstream.gitrepo import UpstreamGit
+from tests.support.upstream import CPP, GO, RUST
+from tests.support.git import GitRepo
 
 
-def reader(g: UpstreamGit) -> GitReader:
+def reader(g: GitRepo) -> GitReader:
     return GitReader(g.path, "higress-group/higress", "HEAD", "https://github.example")
 
 
-def test_first_parent_squash_merges_map_to_plugins(upstream: UpstreamGit) -> None:
+def test_first_parent_squash_merges_map_to_plugins(upstream: GitRepo) -> None:
     r = reader(upstream)
     since = r.resolve(parse_since("#101"))
     assert since.pr == 101 and since.merged == "2025-01-02T00:00:00Z"
@@ -38,7 +38,7 @@ def test_first_parent_squash_merges_map_to_plugins(upstream: UpstreamGit) -> Non
     assert ch.last is not None and ch.last.pr == 107
 
 
-def test_since_a_sha_a_time_and_nothing_new(upstream: UpstreamGit) -> None:
+def test_since_a_sha_a_time_and_nothing_new(upstream: GitRepo) -> None:
     r = reader(upstream)
     sha_104 = upstream.git("log", "--format=%H", "--grep", r"(#104)", "-F")
     pos = r.resolve(parse_since(sha_104[:10]))
@@ -51,15 +51,15 @@ def test_since_a_sha_a_time_and_nothing_new(upstream: UpstreamGit) -> None:
 
 
 def test_renamed_and_deleted_plugin_paths_count(tmp_path: Path) -> None:
-    g = UpstreamGit(tmp_path / "u")
-    g.commit("init", {f"{GO}/old-name/main.go": "package main\n"}, "2025-01-01T00:00:00Z")
+    g = GitRepo(tmp_path / "u")
+    g.commit("init", files={f"{GO}/old-name/main.go": "package main\n"}, date="2025-01-01T00:00:00Z")
     g.git("mv", f"{GO}/old-name", f"{GO}/new-name")
     g.squash(5, "rename plugin", {}, "2025-01-02T00:00:00Z")
     ch = detect(reader(g), Position("2025-01-01T00:00:00Z"), parse_config(None), have_config=False)
     assert [(p.name, p.version) for p in ch.plugins] == [("new-name", None), ("old-name", None)]
 
 
-def test_bad_references_are_usage_errors(upstream: UpstreamGit, tmp_path: Path) -> None:
+def test_bad_references_are_usage_errors(upstream: GitRepo, tmp_path: Path) -> None:
     r = reader(upstream)
     with pytest.raises(UsageError, match=r"ends in \(#4242\)"):
         r.resolve(parse_since("#4242"))

@@ -19,7 +19,7 @@ from sync.upstream.gitreader import GitReader
 from sync.upstream.model import Position, parse_since
 from tests.support.fakegithub import FakeGitHub, Repo
 from tests.upstream.conftest import TOKEN
-from tests.upstream.gitrepo import UpstreamGit
+from tests.support.git import GitRepo
 
 
 @pytest.fixture
@@ -66,7 +66,7 @@ def test_the_api_reader_follows_the_move_and_names_the_new_home(moved: tuple[Fak
     assert fake.count("GET", r"^/repos/higress-group/higress/pulls$") >= 1
 
 
-def test_a_clone_knows_the_move_without_asking(upstream: UpstreamGit) -> None:
+def test_a_clone_knows_the_move_without_asking(upstream: GitRepo) -> None:
     r = GitReader(upstream.path, "alibaba/higress", "HEAD", "https://github.com")
     assert r.upstream == "higress-group/higress"
     assert r.merges_after(r.resolve(parse_since("#106")))[0].url == "https://github.com/higress-group/higress/pull/107"

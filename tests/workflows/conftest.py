@@ -1,6 +1,3 @@
 from __future__ import annotations
 
-import pytest
-
-from tests.release.conftest import no_actions_env  # noqa: F401 - autouse fixture
-from tests.release.gitutil import git_env  # noqa: F401 - a fixture
+from tests.support.git import git_env  # noqa: F401 - a fixture

@@ -17,8 +17,8 @@ from sync.cli import build_parser, main
 from sync.release.notes import ATTESTATIONS, OIDC_ISSUER, RELEASE_REF, RELEASE_WORKFLOW
 from sync.release.plan import BUMPS
 from sync.release.shipping import ShipRules
-from tests.release.gitutil import Repo
-from tests.release.lockdata import lock
+from tests.support.git import GitRepo
+from tests.support.locks import lock
 from tests.workflows.workflows import ROOT, load
 
 WF = load("release.yml")
@@ -111,7 +111,7 @@ def test_publish_tags_the_built_version_with_its_digest() -> None:
 
 def test_outputs_the_workflow_reads_are_written_by_release(tmp_path: Path, git_env: None,
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    repo = Repo(tmp_path / "r")
+    repo = GitRepo(tmp_path / "r")
     repo.write_lock(lock({"basic-auth@2.0.0": 1}))
     repo.write("plugins.yaml", "schemaVersion: 1\nplugins: {}\n")
     repo.commit("initial")
@@ -270,12 +270,12 @@ def test_the_published_release_shows_the_verification_the_workflow_runs(
         tmp_path: Path, git_env: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """The publish step's command, with the environment the workflow gives it, against the fake
     GitHub: the release it creates tells users to run the same cosign checks the image job ran."""
-    from tests.release.gitpush import push
+    from tests.support.gitpush import push
     from tests.support import fakegithub as fg
 
     token, slug, image = "ghp_release_secret_0123456789", "acme/plugin-server", "registry.example/higress/plugin-server"
     digest = "sha256:" + "cd" * 32
-    repo = Repo(tmp_path / "r")
+    repo = GitRepo(tmp_path / "r")
     repo.write("plugins.yaml", "schemaVersion: 1\nplugins: {}\n")
     repo.write_lock(lock({"basic-auth@2.0.0": 1}))
     repo.commit("initial")

@@ -7,7 +7,7 @@ server, which (like GitHub) only accepts refs to objects it holds.
 
 from __future__ import annotations
 
-from tests.release.gitutil import Repo
+from tests.support.git import GitRepo
 from tests.support import fakegithub as fg
 
 
@@ -19,7 +19,7 @@ def _person(line: str) -> fg.Person:
     return fg.Person(name, email, float(ts))
 
 
-def _tree(local: Repo, remote: fg.Repo, sha: str) -> str:
+def _tree(local: GitRepo, remote: fg.Repo, sha: str) -> str:
     raw = local.raw("tree", sha)
     entries: list[fg.Entry] = []
     i = 0
@@ -36,7 +36,7 @@ def _tree(local: Repo, remote: fg.Repo, sha: str) -> str:
     return sha
 
 
-def _commit(local: Repo, remote: fg.Repo, sha: str) -> None:
+def _commit(local: GitRepo, remote: fg.Repo, sha: str) -> None:
     head, _, message = local.raw("commit", sha).decode().partition("\n\n")
     fields: dict[str, list[str]] = {}
     for line in head.splitlines():
@@ -48,7 +48,7 @@ def _commit(local: Repo, remote: fg.Repo, sha: str) -> None:
     assert remote.put(obj) == sha
 
 
-def push(local: Repo, remote: fg.Repo, branch: str = "main", tags: tuple[str, ...] = ()) -> str:
+def push(local: GitRepo, remote: fg.Repo, branch: str = "main", tags: tuple[str, ...] = ()) -> str:
     """Copy every commit reachable from ``branch`` and set the branch (and lightweight
     ``tags``) on the fake repo. Returns the branch's commit."""
     for sha in local.git("rev-list", "--reverse", branch).split():
