@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import html
 import re
-from typing import Any, Sequence
+from typing import Any, cast, Sequence
 
 import yaml
 from markdown_it import MarkdownIt
@@ -74,7 +74,7 @@ def render_markdown(text: str) -> str:
         env = {}
         tokens = _MD.parse(escaped, env)
     _rewrite(tokens)
-    return _MD.renderer.render(tokens, _MD.options, env)
+    return str(_MD.renderer.render(tokens, _MD.options, env))
 
 
 def _code_pipes_escaped(body: str, tokens: list[Token]) -> str:
@@ -159,7 +159,7 @@ def _close(kept: bool) -> Token:
 
 def _image(token: Token, inside_link: bool) -> list[Token]:
     """An image as a link to it, labelled with its alt text: nothing is loaded."""
-    alt = _MD.renderer.renderInlineAsText(token.children or [], _MD.options, {})
+    alt = _RENDERER.renderInlineAsText(token.children or [], _MD.options, {})
     label = Token("text", "", 0, content=f"[image: {alt}]" if alt else "[image]")
     if inside_link:  # a link cannot hold another
         return [label]
@@ -225,10 +225,14 @@ def _markdown() -> MarkdownIt:
                     renderer_cls=_Renderer)
     md.enable(["table", "strikethrough", "linkify"])
     md.inline.ruler.at("emphasis", _emphasis)
-    md.linkify.set({"fuzzy_link": False, "fuzzy_email": False})  # bare URLs only with a scheme
-    md.linkify.add("ftp:", None).add("//", None)
-    md.validateLink = lambda url: True  # every link is parsed; _inline keeps only the safe ones
+    linkify = md.linkify
+    assert linkify is not None  # linkify-it-py is installed (a dependency)
+    linkify.set({"fuzzy_link": False, "fuzzy_email": False})  # bare URLs only with a scheme
+    linkify.add("ftp:", None).add("//", None)
+    # every link is parsed; _inline keeps only the safe ones
+    setattr(md, "validateLink", lambda url: True)  # noqa: B010 - a hook markdown-it-py documents
     return md
 
 
 _MD = _markdown()
+_RENDERER = cast(_Renderer, _MD.renderer)  # renderer_cls=_Renderer above
