@@ -16,9 +16,11 @@ from typing import Iterable
 
 import semver
 
+from sync.errors import UsageError
 from sync.oci.image import TaggedImage
 from sync.release.snapshots import GatewaySnapshot
 from sync.release.tags import GATEWAY, image_tags
+from sync.release.version import parse_version
 
 # the labels upstream's build and the console check on every platform of a gateway image
 LABEL_REVISION = "org.opencontainers.image.revision"
@@ -64,7 +66,9 @@ class GatewayPlan:
 def plan_gateway(image: str, snapshot: GatewaySnapshot, existing: TaggedImage | None,
                  released: Iterable[semver.Version], plugin_server_commit: str) -> GatewayPlan:
     """The decision, the tags to push (X.Y.Z and the floating ones it moves) and the build args."""
-    version = semver.Version.parse(snapshot.version)
+    version = parse_version(snapshot.version)
+    if version is None:
+        raise UsageError(f"gateway version {snapshot.version!r} is not X.Y.Z")
     others = [v for v in released if v != version]
     args = (("SNAPSHOT_SHA256", snapshot.sha256), ("HIGRESS_SOURCE_COMMIT", snapshot.source_commit),
             ("PLUGIN_SERVER_SOURCE_COMMIT", plugin_server_commit), ("GATEWAY_VERSION", snapshot.version))

@@ -21,6 +21,7 @@ from sync.errors import ConfigError, SyncError, UsageError
 from sync.github.model import FileChange, blob_sha
 from sync.lock import Lock, diff_locks
 from sync.propose.plan import MARKER, Publication, fingerprint
+from sync.release.version import TAG_PREFIX, parse_version
 from sync.snapshot.model import parse_snapshot
 from sync.upstream.model import SnapshotAdded
 
@@ -35,7 +36,7 @@ def snapshot_name(version: str) -> str:
 
 def _version_of(name: str) -> semver.Version | None:
     stem = name[: -len(".json")] if name.endswith(".json") else ""
-    return semver.Version.parse(stem) if stem and semver.Version.is_valid(stem) else None
+    return parse_version(stem) if stem and not stem.startswith(TAG_PREFIX) else None
 
 
 def parse_sums(text: str, where: str = SUMS_FILE) -> dict[str, str]:
@@ -82,7 +83,7 @@ class GatewaySnapshot:
 
 def read_snapshot(directory: Path, version: str) -> GatewaySnapshot:
     """``directory/X.Y.Z.json``, checked against ``directory/SHA256SUMS`` and its own gateway version."""
-    if not semver.Version.is_valid(version):
+    if version.startswith(TAG_PREFIX) or parse_version(version) is None:
         raise UsageError(f"--gateway {version!r}: expected a gateway version X.Y.Z")
     path = directory / snapshot_name(version)
     try:

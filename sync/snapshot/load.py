@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from functools import cmp_to_key
 from pathlib import Path
 from typing import Callable
 
 from sync.config import Config
 from sync.errors import ConfigError
-from sync.oci.versions import best_tag
+from sync.oci.versions import SemVer, best_tag, compare, parse_version
 from sync.snapshot.model import ImageRef, UnmanagedEntry, parse_snapshot, parse_unmanaged
 from sync.snapshot.plan import Configured, Plan, check_unmanaged, plan
 
@@ -22,16 +23,15 @@ def read_file(path: Path, what: str) -> bytes:
 
 
 def newest_snapshot(directory: Path) -> Path:
-    """The snapshot of the highest gateway version in ``directory`` (files X.Y.Z.json)."""
-    found: list[tuple[tuple[int, ...], Path]] = []
-    for p in directory.glob("*.json"):
-        try:
-            found.append((tuple(int(x) for x in p.stem.split(".")), p))
-        except ValueError:
-            continue
+    """The snapshot of the highest gateway version in ``directory`` (files X.Y.Z.json), by
+    semver precedence."""
+    found: dict[Path, SemVer] = {p: v for p in directory.glob("*.json") if (v := parse_version(p.stem)) is not None}
     if not found:
         raise ConfigError(f"{directory}: no snapshot X.Y.Z.json")
-    return max(found)[1]
+    def by_version(a: Path, b: Path) -> int:
+        return compare(found[a], found[b])
+
+    return max(found, key=cmp_to_key(by_version))
 
 
 def _in_range(rng: str) -> Callable[[str], bool]:
