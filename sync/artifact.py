@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tarfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, ContextManager, Callable
@@ -32,6 +33,12 @@ EXTRA_TYPES = {
     "application/vnd.module.wasm.doc.v1.en+markdown": README_EN,
 }
 WASM_HEADER = b"\0asm\x01\0\0\0"
+
+try:  # ISA-L's inflate: the same streams, about 3x less CPU than zlib's (docs/performance.md)
+    from isal import isal_zlib as _inflate_impl
+except ImportError:  # pragma: no cover - the fallback is the standard library
+    _inflate_impl = zlib  # type: ignore[misc]
+_GZIP_WBITS = 31  # a gzip header and trailer: the CRC-32 and length of the inflated bytes are checked
 
 MAX_MODULE = int(os.environ.get("PLUGIN_SYNC_MAX_MODULE_BYTES", 256 * 1024 * 1024))
 MAX_EXTRA = 4 * 1024 * 1024
@@ -175,10 +182,44 @@ class _ModuleWriter:
         return Fetched(self.sha.hexdigest(), self.md5.hexdigest(), self.size, {})
 
 
+class _Gunzip:
+    """The inflated bytes of a gzip stream read from ``src``, at most ``CHUNK`` per read, so
+    that no read inflates more than that before the size limit is checked. Concatenated
+    gzip members are read as one stream, as gzip(1) does; bytes after the last member are
+    an error."""
+
+    def __init__(self, src: _Verified) -> None:
+        self.src = src
+        self.d = _inflate_impl.decompressobj(_GZIP_WBITS)
+        self.pending = b""  # compressed bytes not yet given to the inflater
+
+    def read(self, n: int = -1) -> bytes:
+        want = CHUNK if n is None or n < 0 else min(n, CHUNK)
+        while True:
+            if self.d.eof:  # a member ended: another one, or the end of the stream
+                rest = self.d.unused_data
+                while len(rest) < 2 and (more := self.src.read(CHUNK)):
+                    rest += more
+                if not rest:
+                    return b""
+                if rest[:2] != b"\x1f\x8b":
+                    raise ArtifactError("plugin.tar.gz has bytes after the end of its gzip stream")
+                self.d = _inflate_impl.decompressobj(_GZIP_WBITS)
+                self.pending = rest
+            data = self.pending or self.d.unconsumed_tail or self.src.read(CHUNK)
+            self.pending = b""
+            if not data:
+                raise EOFError("the gzip stream ends early")
+            out: bytes = self.d.decompress(data, want)
+            if out:
+                return out
+
+
 def _untar_module(blob: _Verified, out: _ModuleWriter) -> None:
     found = 0
     try:
-        with tarfile.open(fileobj=blob, mode="r|gz", bufsize=CHUNK) as tf:  # type: ignore[call-overload]
+        # the gzip layer is inflated here (ISA-L's when present), the tar read as a stream
+        with tarfile.open(fileobj=_Gunzip(blob), mode="r|", bufsize=CHUNK) as tf:  # type: ignore[call-overload]
             for m in tf:
                 name = m.name
                 parts = Path(name).parts
@@ -201,7 +242,7 @@ def _untar_module(blob: _Verified, out: _ModuleWriter) -> None:
                 assert src is not None
                 while chunk := src.read(CHUNK):
                     out.write(chunk)
-    except (tarfile.TarError, EOFError, OSError) as e:
+    except (tarfile.TarError, EOFError, OSError, zlib.error, _inflate_impl.error) as e:
         if isinstance(e, FileNotFoundError):
             raise
         raise ArtifactError(f"plugin.tar.gz is not a valid tar+gzip ({type(e).__name__}: {e})") from None
