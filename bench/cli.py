@@ -38,6 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sizes", type=_typed(parse_range), help="module size range, e.g. 1M-10M")
     p.add_argument("--reps", type=_typed(lambda t: parse_counts(t)[0]), help="runs per figure (the median is shown)")
     p.add_argument("--growth", type=_typed(parse_counts), help="set sizes for the growth table, e.g. 10,52,200")
+    p.add_argument("--versions-each", type=_typed(lambda t: parse_counts(t)[0]),
+                   help="version directories per plugin in the multi-version growth row (1: no such row)")
     p.add_argument("--memory-sizes", type=_typed(parse_sizes), help="module sizes for the memory table, e.g. 1M,10M,50M")
     p.add_argument("--memory-plugins", type=_typed(lambda t: parse_counts(t)[0]), help="plugins per memory set")
     p.add_argument("--connections", type=_typed(parse_counts), help="wrk connection counts, e.g. 1,16,128")
@@ -64,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     size_range = args.sizes or (None, None)
     profile = customise(QUICK if args.quick else FULL, plugins=args.plugins, min_size=size_range[0],
-                        max_size=size_range[1], reps=args.reps, growth=args.growth, memory_sizes=args.memory_sizes,
+                        max_size=size_range[1], reps=args.reps, growth=args.growth, versions_each=args.versions_each, memory_sizes=args.memory_sizes,
                         memory_plugins=args.memory_plugins, connections=args.connections,
                         wrk_seconds=args.wrk_seconds, serving_reps=args.serving_reps)
     results = run_suite(base, profile, args.work_dir, args.keep)

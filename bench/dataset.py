@@ -37,6 +37,7 @@ class BenchPlugin:
     seed: int
     fmt: str  # "tar+gzip" or "wasm-layer"
     category: str | None = None
+    versions: tuple[str, ...] = ()  # version directories served (plugins.yaml's versions); empty: the tag
 
 
 @dataclass(frozen=True)
@@ -86,9 +87,15 @@ def uniform_set(prefix: str, count: int, size: int, seed: int = 11) -> list[Benc
 
 def config_text(plugins: list[BenchPlugin], registry: str) -> str:
     """plugins.yaml for ``plugins``, their sources on ``registry`` (redirected with --registry)."""
-    specs = {p.name: PluginSpec(p.name, Source("registry", registry, p.repository, p.tag), category=p.category)
-             for p in plugins}
+    specs = {p.name: PluginSpec(p.name, Source("registry", registry, p.repository, p.tag), versions=p.versions,
+                                category=p.category) for p in plugins}
     return dump_config(Config(plugins=specs, registry=registry))
+
+
+def with_versions(plugins: list[BenchPlugin], count: int) -> list[BenchPlugin]:
+    """The same plugins, each served under ``count`` version directories (its tag, then
+    ``<tag>-compat.1`` ...), as the console serves one artifact under several versions."""
+    return [replace(p, versions=(p.tag, *(f"{p.tag}-compat.{k}" for k in range(1, count)))) for p in plugins]
 
 
 def with_seed(p: BenchPlugin, seed: int) -> BenchPlugin:

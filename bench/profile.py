@@ -18,6 +18,7 @@ class Profile:
     max_size: int = 10 * MB
     reps: int = 3  # every figure is the median of this many runs
     growth: tuple[int, ...] = (10, 52, 200)
+    versions_each: int = 3  # the multi-version row: the main set, each plugin served under this many versions
     memory_sizes: tuple[int, ...] = (1 * MB, 10 * MB, 50 * MB)  # module size of each memory set
     memory_plugins: int = 4
     connections: tuple[int, ...] = (1, 16, 128)

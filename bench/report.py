@@ -204,14 +204,16 @@ def render(res: Results) -> str:
                      [[mib(size), str(p.memory_plugins), secs(med_of(s, lambda x: x.seconds)),
                        mb(med_of(s, lambda x: x.max_rss))] for size, s in sorted(res.memory.items())])
     if res.growth:
-        out += ["", "### How cost grows with the number of plugins", ""]
-        out += table(["Plugins", "Modules (MiB)", "Full pull (s)", "Per plugin (ms)", "Full peak memory (MB)",
-                      "No-op pull (s)", "No-op requests", "No-op downloaded (MiB)"],
-                     [[str(g.plugins), mib(g.module_bytes), secs(med_of(g.full, lambda x: x.seconds)),
+        out += ["", "### How cost grows with the number of plugins and versions", ""]
+        out += table(["Plugins", "Versions each", "Modules (MiB)", "Full pull (s)", "Per plugin (ms)",
+                      "Per MiB (ms)", "Full peak memory (MB)", "No-op pull (s)", "No-op requests",
+                      "No-op downloaded (MiB)"],
+                     [[str(g.plugins), str(g.versions), mib(g.module_bytes), secs(med_of(g.full, lambda x: x.seconds)),
                        f"{1000 * med_of(g.full, lambda x: x.seconds) / g.plugins:.0f}",
+                       f"{1000 * med_of(g.full, lambda x: x.seconds) / (g.module_bytes / MIB):.1f}",
                        mb(med_of(g.full, lambda x: x.max_rss)), secs(med_of(g.noop, lambda x: x.seconds)),
                        f"{med_of(g.noop, lambda x: x.requests):.0f}", mib(med_of(g.noop, lambda x: x.blob_bytes))]
-                      for g in sorted(res.growth, key=lambda g: g.plugins)])
+                      for g in sorted(res.growth, key=lambda g: (g.plugins, g.versions))])
     if res.serving:
         out += ["", f"### Serving plugin.wasm (wrk, {p.wrk_seconds} s per run, median of {p.serving_reps} runs, "
                 f"cycling through all {res.plugins} modules)", ""]

@@ -46,6 +46,7 @@ class Growth:
     module_bytes: int
     full: list[PullSample] = field(default_factory=list)
     noop: list[PullSample] = field(default_factory=list)
+    versions: int = 1  # version directories served per plugin (the bytes are stored once)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Callable, TypeVar
 
 from bench.baselines import Baselines
-from bench.dataset import BenchPlugin, Pushed, plugin_set, push_all, uniform_set, with_seed
+from bench.dataset import BenchPlugin, Pushed, plugin_set, push_all, uniform_set, with_seed, with_versions
 from bench.measure import Measured
 from bench.profile import Profile
 from bench.results import Changed, FullRound, Growth, Precompress, Results, Timing, Wire
@@ -138,17 +138,22 @@ class Suite:
             ws.empty()
 
     def growth(self, res: Results, main: Workspace) -> None:
-        for n in self.profile.growth:
+        rows = [(n, 1) for n in self.profile.growth]
+        if self.profile.versions_each > 1:
+            rows.append((self.profile.plugins, self.profile.versions_each))
+        for n, versions in rows:
             plugins = self.everyone[:n]
-            g = Growth(n, sum(p.size for p in plugins))
-            if n == self.profile.plugins:
+            g = Growth(n, sum(p.size for p in plugins), versions=versions)
+            if n == self.profile.plugins and versions == 1:
                 g.full = [f.pull for f in res.full]
                 g.noop = list(res.noop)
                 res.growth.append(g)
                 continue
-            ws = self.workspace(f"growth-{n}", plugins)
+            if versions > 1:
+                plugins = with_versions(plugins, versions)
+            ws = self.workspace(f"growth-{n}x{versions}", plugins)
             for r in range(self.profile.reps):
-                say(f"growth, {n} plugins, round {r + 1}/{self.profile.reps}")
+                say(f"growth, {n} plugins, {versions} version(s) each, round {r + 1}/{self.profile.reps}")
                 ws.empty()
                 g.full.append(ws.pull())
                 g.noop.append(ws.pull())

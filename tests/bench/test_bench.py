@@ -220,7 +220,7 @@ def test_serving_just_below_stock_is_not_met() -> None:
 
 def test_render_has_every_section_and_the_medians() -> None:
     text = render(results())
-    for heading in ("### Pull", "### Peak memory as module size grows", "### How cost grows with the number of plugins",
+    for heading in ("### Pull", "### Peak memory as module size grows", "### How cost grows with the number of plugins and versions",
                     "### Serving plugin.wasm", "### Bytes on the wire", "### Targets"):
         assert heading in text
     row = next(line for line in text.splitlines() if line.startswith("| Full pull into an empty tree"))
@@ -262,7 +262,9 @@ def test_a_tiny_run_end_to_end(tmp_path: Path) -> None:
     (locked_gzip,) = res["locked_gzip"]
     assert locked_gzip["blob_bytes"] == res["blob_bytes"]
     assert (res["gz_after_plain_pull"], res["gz_after_gzip_pull"]) == (0, 4)
-    assert [g["plugins"] for g in res["growth"]] == [2, 4]
+    assert [(g["plugins"], g["versions"]) for g in res["growth"]] == [(2, 1), (4, 1), (4, 3)]
+    versions = res["growth"][2]
+    assert versions["full"][0]["summary"]["added"] == 4 and versions["noop"][0]["requests"] == 4
     assert sorted(int(k) for k in res["memory"]) == [8192, 32768]
     wire = {w["config"]: w for w in res["wire"]}
     assert wire["project"]["gzip_responses"] == 4 and wire["project"]["gzip_bytes"] < wire["project"]["plain_bytes"]
