@@ -1,6 +1,6 @@
-"""The module layer's gzip stream, read by ``sync.artifact`` itself (ISA-L's inflate when
-installed, else zlib's): what gzip(1) accepts is accepted, damage is refused, and every
-read stays bounded. Blobs are served from memory: only the unpacking is under test."""
+"""The module layer's gzip stream, inflated by ``sync.artifact`` itself: what gzip(1)
+accepts is accepted, damage (a cut stream, a bad CRC, trailing bytes) is refused, and
+every read stays bounded. Blobs are served from memory: only the unpacking is under test."""
 
 from __future__ import annotations
 
