@@ -8,6 +8,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -53,8 +54,10 @@ def _readonly_mount_works() -> str | None:
     """Why a read-only bind mount cannot be made here, or None when it can."""
     if not shutil.which("unshare") or not shutil.which("mount"):
         return "unshare or mount missing"
-    probe = subprocess.run(["unshare", "-rm", "sh", "-c", "mount --bind /tmp /tmp && mount -o remount,bind,ro /tmp"],
-                           capture_output=True, text=True)
+    with tempfile.TemporaryDirectory() as d:  # a directory of its own, as the tests mount
+        q = shlex.quote(d)
+        probe = subprocess.run(["unshare", "-rm", "sh", "-c", f"mount --bind {q} {q} && mount -o remount,bind,ro {q}"],
+                               capture_output=True, text=True)
     return None if probe.returncode == 0 else f"no mount namespace: {probe.stderr.strip()}"
 
 
