@@ -34,7 +34,7 @@ EXTRA_TYPES = {
 }
 WASM_HEADER = b"\0asm\x01\0\0\0"
 
-_GZIP_WBITS = 31  # a gzip header and trailer: the CRC-32 and length of the inflated bytes are checked
+_GZIP_WBITS = 31  # a gzip header and trailer: the CRC-32 and length are checked when the reader gets there
 
 MAX_MODULE = int(os.environ.get("PLUGIN_SYNC_MAX_MODULE_BYTES", 256 * 1024 * 1024))
 MAX_EXTRA = 4 * 1024 * 1024
