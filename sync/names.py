@@ -13,6 +13,9 @@ from sync.errors import ConfigError
 _NAME = re.compile(r"[a-z0-9](?:[a-z0-9_-]{0,126}[a-z0-9])?")
 _VERSION = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._+-]{0,126})?")
 # the one digest syntax this project accepts (a store directory and a blob path are built from it)
+# a registry host[:port] (or [IPv6]:port) and an OCI repository path, as references write them
+HOST = re.compile(r"(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:]+\])(?::[0-9]{1,5})?")
+REPOSITORY = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*")
 DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 HEX64 = re.compile(r"[0-9a-f]{64}")  # a bare sha256, as the lock and the snapshot files write it
 

@@ -10,15 +10,13 @@ Text forms (as written in plugins.yaml and recorded in the lock)::
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
 from sync.errors import ConfigError
+from sync.names import HOST, REPOSITORY
 
-_REPO = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*")
-_HOST = re.compile(r"(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:]+\])(?::[0-9]{1,5})?")
 LAYOUT_PREFIX = "oci-layout:"
 
 
@@ -63,7 +61,7 @@ class Source:
 
 
 def check_host(host: str) -> str:
-    if not _HOST.fullmatch(host):
+    if not HOST.fullmatch(host):
         raise ConfigError(f"invalid registry host {host!r}")
     return host
 
@@ -76,7 +74,7 @@ def _split_ref(ref: str, need_tag: bool) -> tuple[str, str | None, str | None]:
     last = ref.rsplit("/", 1)[-1]
     if ":" in last:
         ref, tag = ref.rsplit(":", 1)
-    if not _REPO.fullmatch(ref):
+    if not REPOSITORY.fullmatch(ref):
         raise ConfigError(f"invalid repository {ref!r}")
     if need_tag and not tag and not digest:
         raise ConfigError(f"reference {ref!r} has no tag or digest")

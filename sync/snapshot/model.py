@@ -26,10 +26,8 @@ import re
 from dataclasses import dataclass
 
 from sync.errors import ConfigError
-from sync.names import DIGEST, HEX64, check_name, check_version
+from sync.names import DIGEST, HEX64, HOST, REPOSITORY, check_name, check_version
 
-_HOST = re.compile(r"(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:]+\])(?::[0-9]{1,5})?")
-_REPO = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*")
 _TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 _SEMVER = re.compile(r"(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?")
 
@@ -54,7 +52,7 @@ def parse_repository(text: object, where: str) -> ImageRef:
     if not isinstance(text, str) or "/" not in text:
         raise ConfigError(f"{where}: repository {text!r} is not HOST/REPOSITORY")
     host, repo = text.split("/", 1)
-    if not _HOST.fullmatch(host) or not _REPO.fullmatch(repo) or "." not in host and ":" not in host and host != "localhost":
+    if not HOST.fullmatch(host) or not REPOSITORY.fullmatch(repo) or "." not in host and ":" not in host and host != "localhost":
         raise ConfigError(f"{where}: repository {text!r} is not HOST/REPOSITORY")
     return ImageRef(host, repo)
 
