@@ -17,7 +17,7 @@ from bench.measure import Measured
 from bench.profile import Profile
 from bench.results import Changed, FullRound, Growth, Precompress, Results, Timing, Wire
 from bench.serving import running, wire_bytes, wrk, wrk_script
-from bench.workspace import PullSample, Workspace, clean_env
+from bench.workspace import Workspace, clean_env
 from sync.cli.pull import DEFAULT_JOBS
 from sync.config import Config
 from sync.tree import Tree

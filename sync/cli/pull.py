@@ -32,6 +32,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--locked", action="store_true", help="build exactly what the lock says; fail if the registry differs")
     p.add_argument("--gzip", action="store_true", help="also write plugin.wasm.gz for nginx's gzip_static")
     p.add_argument("--jobs", "-j", type=common.jobs, default=DEFAULT_JOBS, help=f"concurrent downloads (default {DEFAULT_JOBS})")
+    p.add_argument("--processes", type=common.jobs, default=None, metavar="N",
+                   help="worker processes sharing the downloads (default: one per core; 1: threads in this process)")
     p.add_argument("--registry", metavar="HOST[:PORT]", help="read every source from this mirror (or oci-layout:PATH)")
     p.add_argument("--plain-http", action="store_true", help="talk HTTP, not HTTPS, to the registry")
     p.add_argument("--timeout", type=seconds, default=None, help="seconds to wait for bytes before retrying (default 60)")
@@ -71,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     if (args.unmanaged_lock or args.expect_sha256) and not args.snapshot:
         raise UsageError("--unmanaged-lock and --expect-sha256 go with --snapshot")
     if args.snapshot:
-        options = PullOptions(jobs=args.jobs, gzip=args.gzip, registry=args.registry, plain_http=args.plain_http,
+        options = PullOptions(jobs=args.jobs, processes=args.processes, gzip=args.gzip, registry=args.registry, plain_http=args.plain_http,
                               read_timeout=args.timeout, lock_wait=args.wait, credentials_host=_config_registry(args))
         _check_registry(args)
         return _finish(args, _snapshot_run(args, options, Progress(0, quiet=args.json)))
@@ -84,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
         if unknown:
             raise UsageError(f"not in {common.config_path(args)}: {', '.join(unknown)}")
     options = PullOptions(
-        locked=args.locked, jobs=args.jobs, gzip=args.gzip, only=tuple(args.plugins),
+        locked=args.locked, jobs=args.jobs, processes=args.processes, gzip=args.gzip, only=tuple(args.plugins),
         registry=args.registry, plain_http=args.plain_http, read_timeout=args.timeout, lock_wait=args.wait,
         base_dir=common.config_path(args).resolve().parent,
         credentials_host=config.registry if config is not None else _config_registry(args),

@@ -56,6 +56,15 @@ class Stats:
             self.requests += requests_
             self.blob_bytes += blob_bytes
 
+    def reset(self) -> None:
+        with self.lock:
+            self.requests = self.blob_bytes = 0
+
+    def counts(self) -> tuple[int, int]:
+        """(requests, blob bytes)"""
+        with self.lock:
+            return self.requests, self.blob_bytes
+
 
 class RegistryClient:
     def __init__(

@@ -36,6 +36,7 @@ class PullReport:
     blob_bytes: int = 0
     seconds: float = 0.0
     gzipped: int = 0
+    processes: int = 1  # worker processes the downloads were shared among (1: threads in this one)
 
     @property
     def failed(self) -> list[PluginResult]:
@@ -53,6 +54,7 @@ class PullReport:
             "blobBytes": self.blob_bytes,
             "seconds": round(self.seconds, 3),
             "gzipped": self.gzipped,
+            "processes": self.processes,
         }
 
 

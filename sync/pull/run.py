@@ -7,13 +7,12 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Callable, Mapping
 
-from sync import artifact
+from sync import artifact, workers
 from sync.config import Config, PluginSpec
 from sync.errors import ArtifactError, IntegrityError, NotFound, SyncError
 from sync.lock import Lock, LockEntry
@@ -46,6 +45,7 @@ class PullOptions:
     lock_wait: float = 600.0
     base_dir: Path | None = None  # relative oci-layout paths are read from here
     credentials_host: str | None = None  # the registry the environment's credentials are for
+    processes: int | None = None  # worker processes sharing the jobs (default: one per core; sync.workers)
 
     @property
     def default_host(self) -> str | None:
@@ -200,24 +200,38 @@ def run_pull(
         results: dict[str, list[LockEntry]] = {}
         outcomes: list[PluginResult] = []
         failed: set[str] = set()
-        with ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool:
-            futures = {pool.submit(fn): key for key, (fn, _) in tasks.items()}
-            for fut in as_completed(futures):
-                key = futures[fut]
-                name = key.split("@", 1)[0]
-                try:
-                    entries, outcome = fut.result()
+
+        def done(key: str, got: tuple[list[LockEntry], PluginResult] | workers.Lost) -> None:
+            name = key.split("@", 1)[0]
+            if isinstance(got, workers.Lost):
+                outcome = PluginResult(name, "failed", source=tasks[key][1], error=got.reason)
+            else:
+                entries, outcome = got
+                if outcome.status != "failed":
                     results[key] = entries
-                except Exception as e:  # noqa: BLE001 - one plugin's failure is reported, others go on
-                    outcome = PluginResult.failure(name, e, tasks[key][1])
-                    failed.add(name)
-                outcomes.append(outcome)
-                if on_outcome:
-                    on_outcome(outcome)
+            if outcome.status == "failed":
+                failed.add(name)
+            outcomes.append(outcome)
+            if on_outcome:
+                on_outcome(outcome)
+
+        stats = puller.sources.registry.stats
+        processes = workers.processes_for(options.processes, len(tasks), options.jobs)
+        counts = workers.run({key: partial(_reported, fn, key, src) for key, (fn, src) in tasks.items()}, done,
+                             threads=options.jobs, processes=processes, start=stats.reset, finish=stats.counts)
         new = plan(old, results, failed, locked=options.locked, prune=not options.only,
                    still_served=lambda e: _served_intact(tree, e))
         commit(tree, new, None if options.locked else lock_path)
         collect_garbage(tree, new)
         gzipped = precompress(tree, new, None) if options.gzip else 0
-    stats = puller.sources.registry.stats
-    return PullReport(outcomes, stats.requests, stats.blob_bytes, time.monotonic() - start, gzipped)
+    requests, blob_bytes = map(sum, zip(stats.counts(), *counts))
+    return PullReport(outcomes, requests, blob_bytes, time.monotonic() - start, gzipped, processes)
+
+
+def _reported(fn: Callable[[], tuple[list[LockEntry], PluginResult]], key: str,
+              source: str) -> tuple[list[LockEntry], PluginResult]:
+    """``fn()``, or its failure as the plugin's result (a worker process sends it back)."""
+    try:
+        return fn()
+    except Exception as e:  # noqa: BLE001 - one plugin's failure is reported, others go on
+        return [], PluginResult.failure(key.split("@", 1)[0], e, source)

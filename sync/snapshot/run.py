@@ -9,11 +9,12 @@ removed and the tree is left exactly as it was.
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable
 
+from sync import workers
 from sync.errors import ArtifactError, SyncError
 from sync.lock import Lock, LockEntry
 from sync.oci.reference import Source
@@ -101,19 +102,29 @@ def run_snapshot(
         before = store_paths(tree)
         outcomes: list[PluginResult] = []
         entries: list[LockEntry] = []
+        stats = puller.puller.sources.registry.stats
+
+        def one(digest: str, ts: list[Target]) -> tuple[list[LockEntry], PluginResult]:
+            try:
+                return puller.artifact(digest, ts)
+            except Exception as e:  # noqa: BLE001 - reported per plugin; nothing is committed
+                return [], replace(PluginResult.failure(ts[0].owner, e), source=ts[0].source, digest=ts[0].digest)
+
+        def done(digest: str, got: tuple[list[LockEntry], PluginResult] | workers.Lost) -> None:
+            if isinstance(got, workers.Lost):
+                ts = groups[digest]
+                outcome = PluginResult(ts[0].owner, "failed", source=ts[0].source, digest=digest, error=got.reason)
+            else:
+                entries.extend(got[0])
+                outcome = got[1]
+            outcomes.append(outcome)
+            if on_outcome:
+                on_outcome(outcome)
+
+        processes = workers.processes_for(options.processes, len(groups), options.jobs)
         try:
-            with ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool:
-                futures = {pool.submit(puller.artifact, d, ts): ts for d, ts in groups.items()}
-                for fut in as_completed(futures):
-                    try:
-                        got, outcome = fut.result()
-                        entries += got
-                    except Exception as e:  # noqa: BLE001 - reported per plugin; nothing is committed
-                        ts = futures[fut]
-                        outcome = replace(PluginResult.failure(ts[0].owner, e), source=ts[0].source, digest=ts[0].digest)
-                    outcomes.append(outcome)
-                    if on_outcome:
-                        on_outcome(outcome)
+            counts = workers.run({d: partial(one, d, ts) for d, ts in groups.items()}, done, threads=options.jobs,
+                                 processes=processes, start=stats.reset, finish=stats.counts)
         except BaseException:
             remove_new(tree, before)
             raise
@@ -125,5 +136,5 @@ def run_snapshot(
             commit(tree, lock, None, _facts(p, entries))
             collect_garbage(tree, lock)
             gzipped = precompress(tree, lock, None) if options.gzip else 0
-    stats = puller.puller.sources.registry.stats
-    return PullReport(outcomes, stats.requests, stats.blob_bytes, time.monotonic() - start, gzipped)
+    requests, blob_bytes = map(sum, zip(stats.counts(), *counts))
+    return PullReport(outcomes, requests, blob_bytes, time.monotonic() - start, gzipped, processes)

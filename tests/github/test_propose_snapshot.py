@@ -29,7 +29,7 @@ def world(fake: FakeGitHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
     up = fake.state.create_repo("alibaba/higress")
     up.commit_files({"README.md": "higress\n"}, "initial", date="2026-06-01T00:00:00Z")
-    shas = release_history(lambda n, t, f, d: up.merge_pull(t, f, d, number=n).merge_commit_sha or "")
+    release_history(lambda n, t, f, d: up.merge_pull(t, f, d, number=n).merge_commit_sha or "")
     fake.state.rename("alibaba/higress", "higress-group/higress")
     ours = fake.state.create_repo("acme/plugin-server")
     ours.commit_files({"plugins.yaml": "schemaVersion: 1\nplugins: {}\n", "snapshots/SHA256SUMS": OLD_LINE},

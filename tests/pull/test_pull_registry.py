@@ -9,7 +9,6 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
 import wasmtime
 
 from sync.sample import wasm_module

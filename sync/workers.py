@@ -1,0 +1,232 @@
+"""Running many small jobs on every core: threads, and where it is safe, worker processes.
+
+A pull's work per plugin is mostly C code that releases the interpreter lock (hashing,
+inflating, writing), with a little Python per 64 KiB piece around it. In one process the
+lock changes hands tens of thousands of times and two cores do the work of about 1.3; in
+one process per core they do the work of two (docs/performance.md, "Where the time goes").
+
+``run`` gives each job to a thread, in ``processes`` worker processes of ``threads``
+threads each. The workers are forked from the caller, so a job is any callable the caller
+holds (no pickling of jobs); only the keys go to the workers and only the results come
+back, through one pipe per worker. No lock is shared between processes, so a worker that
+dies cannot block the others: its unfinished jobs are reported as ``Lost`` and the rest go
+on. Forking is only safe while the caller runs no other thread, so with threads running
+(or without ``fork``, or with ``processes`` 1) every job runs on threads in this process.
+
+A job must not raise: it returns its result (a failure is a result too). An exception that
+escapes a job anyway, or a result that cannot be sent back, becomes ``Lost``.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from typing import Any, Callable, Generic, Mapping, TypeVar
+
+T = TypeVar("T")
+S = TypeVar("S")
+
+_DONE = "\0done"  # a worker's last message: its ``finish()``
+
+
+@dataclass(frozen=True)
+class Lost:
+    """A job that gave no result: why, in one line."""
+
+    reason: str
+
+
+def usable_cpus() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def can_fork() -> bool:
+    """Whether worker processes may be forked now: Linux (or another system where ``fork``
+    is safe), and no other thread running whose locks a child could inherit held."""
+    return (sys.platform.startswith("linux") and "fork" in multiprocessing.get_all_start_methods()
+            and threading.active_count() == 1)
+
+
+def _call(job: Callable[[], T]) -> T | Lost:
+    try:
+        return job()
+    except Exception as e:  # noqa: BLE001 - a job that raises is reported, the others go on
+        return Lost(f"{type(e).__name__}: {e}")
+
+
+def processes_for(requested: int | None, jobs: int, threads: int) -> int:
+    """How many worker processes ``run`` forks for ``jobs`` jobs on ``threads`` threads:
+    ``requested`` (default: one per usable core), never more than the jobs or threads to
+    share out among them, and none (1: this process) where forking is not safe."""
+    n = usable_cpus() if requested is None else requested
+    n = min(n, jobs, threads)
+    return n if n > 1 and can_fork() else 1
+
+
+def run(
+    jobs: Mapping[str, Callable[[], T]],
+    on_result: Callable[[str, T | Lost], None],
+    *,
+    threads: int,
+    processes: int | None = None,
+    start: Callable[[], None] | None = None,
+    finish: Callable[[], S] | None = None,
+) -> list[S]:
+    """Run every job once and give each key's result to ``on_result`` (in this process,
+    one at a time, as results arrive). ``threads`` jobs run at once in all, shared out
+    among ``processes`` forked workers (``processes_for``). Each worker holds copies of
+    the caller's objects as they were when it was forked: it calls ``start()`` first (to
+    zero its counters, say) and ``finish()`` last. Returns what ``finish()`` gave in every
+    worker that ended normally; nothing when the jobs ran in this process."""
+    threads = max(1, threads)
+    n = processes_for(processes, len(jobs), threads)
+    if n == 1:
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            futures = {pool.submit(_call, job): key for key, job in jobs.items()}
+            for fut in as_completed(futures):
+                on_result(futures[fut], fut.result())
+        return []
+    return _Pool(jobs, on_result, -(-threads // n), n, start, finish).run()
+
+
+class _Worker:
+    def __init__(self, process: Any, conn: Connection) -> None:
+        self.process, self.conn = process, conn
+        self.outstanding: set[str] = set()
+        self.closed = False  # told that no more keys come
+        self.alive = True
+
+
+class _Pool(Generic[T, S]):
+    def __init__(self, jobs: Mapping[str, Callable[[], T]], on_result: Callable[[str, T | Lost], None],
+                 threads: int, processes: int, start: Callable[[], None] | None,
+                 finish: Callable[[], S] | None) -> None:
+        self.jobs, self.on_result, self.threads = jobs, on_result, threads
+        self.start, self.finish = start, finish
+        self.processes = processes
+        self.pending = deque(jobs)
+        self.finished: list[S] = []
+
+    def run(self) -> list[S]:
+        ctx = multiprocessing.get_context("fork")
+        workers: list[_Worker] = []
+        try:
+            for _ in range(self.processes):
+                mine, theirs = ctx.Pipe()
+                others = [w.conn for w in workers] + [mine]
+                p = ctx.Process(target=_serve, args=(theirs, others, self.jobs, self.threads, self.start, self.finish),
+                                daemon=True)
+                p.start()
+                theirs.close()
+                workers.append(_Worker(p, mine))
+            for w in workers:
+                self._feed(w)
+            while any(w.alive for w in workers):
+                live = [w for w in workers if w.alive]
+                ready = wait([w.conn for w in live] + [w.process.sentinel for w in live])
+                for w in live:
+                    if w.conn in ready:
+                        self._receive(w)
+                    elif w.process.sentinel in ready:
+                        self._ended(w)
+        except BaseException:
+            for w in workers:
+                if w.process.is_alive():
+                    w.process.terminate()
+            raise
+        finally:
+            for w in workers:
+                w.process.join()
+                w.conn.close()
+        for key in self.pending:  # every worker died before taking these
+            self.on_result(key, Lost("no worker process left to run it"))
+        return self.finished
+
+    def _feed(self, w: _Worker) -> None:
+        """Keep ``threads`` keys outstanding at ``w``; tell it when there are no more."""
+        while w.alive and len(w.outstanding) < self.threads and self.pending:
+            key = self.pending.popleft()
+            w.conn.send(key)
+            w.outstanding.add(key)
+        if not self.pending and not w.closed and w.alive:
+            w.conn.send(None)
+            w.closed = True
+
+    def _receive(self, w: _Worker) -> None:
+        try:
+            key, value = w.conn.recv()
+        except (EOFError, OSError):
+            self._ended(w)
+            return
+        if key == _DONE:
+            self.finished.append(value)
+            return
+        w.outstanding.discard(key)
+        self.on_result(key, value)
+        self._feed(w)
+
+    def _ended(self, w: _Worker) -> None:
+        """``w`` exited: read what it sent before, then report what it still held."""
+        while w.alive:
+            try:
+                if not w.conn.poll():
+                    break
+                key, value = w.conn.recv()
+            except (EOFError, OSError):
+                break
+            if key == _DONE:
+                self.finished.append(value)
+            else:
+                w.outstanding.discard(key)
+                self.on_result(key, value)
+        w.alive = False
+        w.process.join()
+        code = w.process.exitcode
+        why = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+        for key in sorted(w.outstanding):
+            self.on_result(key, Lost(f"the worker process running it ended ({why})"))
+        w.outstanding.clear()
+
+
+def _serve(conn: Connection, inherited: list[Connection], jobs: Mapping[str, Callable[[], Any]], threads: int,
+           start: Callable[[], None] | None, finish: Callable[[], Any] | None) -> None:
+    """A worker process: run the keys it is sent on ``threads`` threads, send back each
+    result, then ``finish()``. It leaves an interrupt to the caller, which stops it, and
+    ends when the caller does (its pipe closes)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for c in inherited:  # the caller's ends: keep them open here and a dead caller goes unnoticed
+        c.close()
+    if start:
+        start()
+    send = threading.Lock()
+
+    def one(key: str) -> None:
+        value = _call(jobs[key])
+        with send:
+            try:
+                conn.send((key, value))
+            except Exception as e:  # noqa: BLE001 - a result that does not pickle
+                conn.send((key, Lost(f"its result could not be sent back ({type(e).__name__}: {e})")))
+
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        while True:
+            try:
+                key = conn.recv()
+            except (EOFError, OSError):  # the caller is gone: nobody wants the results
+                os._exit(1)
+            if key is None:
+                break
+            pool.submit(one, key)
+    conn.send((_DONE, finish() if finish else None))
+    conn.close()
