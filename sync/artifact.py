@@ -18,7 +18,7 @@ import tarfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, ContextManager, Callable
+from typing import Any, BinaryIO, ContextManager, Callable
 
 from sync.errors import ArtifactError, IntegrityError
 from sync.filenames import README, README_EN, SPEC, WASM
@@ -35,6 +35,28 @@ EXTRA_TYPES = {
 WASM_HEADER = b"\0asm\x01\0\0\0"
 
 _GZIP_WBITS = 31  # a gzip header and trailer: the CRC-32 and length are checked when the reader gets there
+
+
+@dataclass(frozen=True)
+class Inflater:
+    """An implementation of zlib's ``decompressobj`` and the error it raises."""
+
+    name: str
+    decompressobj: Callable[[int], Any]
+    error: type[Exception]
+
+
+def _inflaters() -> dict[str, Inflater]:
+    found = {"zlib": Inflater("zlib", zlib.decompressobj, zlib.error)}
+    try:  # ISA-L: the same inflate (and the same checks) for a third of zlib's CPU
+        from isal import isal_zlib
+    except ImportError:  # a platform without its wheels
+        return found
+    return {"isal": Inflater("isal", isal_zlib.decompressobj, isal_zlib.error), **found}  # type: ignore[arg-type]
+
+
+INFLATERS = _inflaters()
+INFLATE = next(iter(INFLATERS.values()))  # ISA-L's where it is installed, else zlib's
 
 MAX_MODULE = int(os.environ.get("PLUGIN_SYNC_MAX_MODULE_BYTES", 256 * 1024 * 1024))
 MAX_EXTRA = 4 * 1024 * 1024
@@ -184,9 +206,9 @@ class _Gunzip:
     gzip members are read as one stream, as gzip(1) does; bytes after the last member are
     an error."""
 
-    def __init__(self, src: _Verified) -> None:
-        self.src = src
-        self.d = zlib.decompressobj(_GZIP_WBITS)
+    def __init__(self, src: _Verified, inflater: Inflater) -> None:
+        self.src, self.inflater = src, inflater
+        self.d = inflater.decompressobj(_GZIP_WBITS)
         self.pending = b""  # compressed bytes not yet given to the inflater
 
     def read(self, n: int = -1) -> bytes:
@@ -200,7 +222,7 @@ class _Gunzip:
                     return b""
                 if rest[:2] != b"\x1f\x8b":
                     raise ArtifactError("plugin.tar.gz has bytes after the end of its gzip stream")
-                self.d = zlib.decompressobj(_GZIP_WBITS)
+                self.d = self.inflater.decompressobj(_GZIP_WBITS)
                 self.pending = rest
             data = self.pending or self.d.unconsumed_tail or self.src.read(CHUNK)
             self.pending = b""
@@ -215,7 +237,7 @@ def _untar_module(blob: _Verified, out: _ModuleWriter) -> None:
     found = 0
     try:
         # the gzip layer is inflated here (its CRC and length checked), the tar read as a stream
-        with tarfile.open(fileobj=_Gunzip(blob), mode="r|", bufsize=CHUNK) as tf:  # type: ignore[call-overload]
+        with tarfile.open(fileobj=_Gunzip(blob, INFLATE), mode="r|", bufsize=CHUNK) as tf:  # type: ignore[call-overload]
             for m in tf:
                 name = m.name
                 parts = Path(name).parts
@@ -238,7 +260,7 @@ def _untar_module(blob: _Verified, out: _ModuleWriter) -> None:
                 assert src is not None
                 while chunk := src.read(CHUNK):
                     out.write(chunk)
-    except (tarfile.TarError, EOFError, OSError, zlib.error) as e:
+    except (tarfile.TarError, EOFError, OSError, INFLATE.error) as e:
         if isinstance(e, FileNotFoundError):
             raise
         raise ArtifactError(f"plugin.tar.gz is not a valid tar+gzip ({type(e).__name__}: {e})") from None

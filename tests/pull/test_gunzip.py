@@ -1,6 +1,7 @@
 """The module layer's gzip stream, inflated by ``sync.artifact`` itself: what gzip(1)
 accepts is accepted, damage (a cut stream, a bad CRC, trailing bytes) is refused, and
-every read stays bounded. Blobs are served from memory: only the unpacking is under test."""
+every read stays bounded, with ISA-L's inflate (the default) and zlib's alike. Blobs are
+served from memory: only the unpacking is under test."""
 
 from __future__ import annotations
 
@@ -19,6 +20,18 @@ from sync.errors import ArtifactError
 from sync.fsutil import CHUNK
 from sync.oci.manifest import Descriptor
 from sync.sample import wasm_module
+
+
+@pytest.fixture(autouse=True, params=sorted(artifact.INFLATERS))
+def inflater(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> artifact.Inflater:
+    """Every test with each inflate implementation installed (ISA-L's and zlib's)."""
+    chosen = artifact.INFLATERS[request.param]
+    monkeypatch.setattr(artifact, "INFLATE", chosen)
+    return chosen
+
+
+def test_isal_is_installed_and_first_the_default() -> None:
+    assert list(artifact.INFLATERS) == ["isal", "zlib"]
 
 
 def _tar(module: bytes) -> bytes:
@@ -82,10 +95,10 @@ def test_a_damaged_crc_is_refused(tmp_path: Path) -> None:
         _fetch(bytes(layer), tmp_path)
 
 
-def test_no_read_inflates_more_than_one_chunk() -> None:
+def test_no_read_inflates_more_than_one_chunk(inflater: artifact.Inflater) -> None:
     zeros = gzip.compress(bytes(64 * CHUNK))  # a small blob that inflates 64-fold
     desc = Descriptor(artifact.TAR_GZIP[0], "sha256:" + hashlib.sha256(zeros).hexdigest(), len(zeros))
-    reader = artifact._Gunzip(artifact._Verified(io.BytesIO(zeros), desc))
+    reader = artifact._Gunzip(artifact._Verified(io.BytesIO(zeros), desc), inflater)
     sizes = []
     while data := reader.read(-1):
         sizes.append(len(data))
