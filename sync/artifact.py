@@ -210,6 +210,7 @@ class _Gunzip:
         self.src, self.inflater = src, inflater
         self.d = inflater.decompressobj(_GZIP_WBITS)
         self.pending = b""  # compressed bytes not yet given to the inflater
+        self.started = False  # the first bytes were checked for gzip's magic number
 
     def read(self, n: int = -1) -> bytes:
         want = CHUNK if n is None or n < 0 else min(n, CHUNK)
@@ -226,9 +227,16 @@ class _Gunzip:
                 self.pending = rest
             data = self.pending or self.d.unconsumed_tail or self.src.read(CHUNK)
             self.pending = b""
+            if not self.started and data:
+                self.started = True
+                if data[:2] != b"\x1f\x8b"[: len(data)]:
+                    raise ArtifactError(f"plugin.tar.gz is not gzip (it starts with {data[:4]!r})")
             if not data:
                 raise EOFError("the gzip stream ends early")
-            out: bytes = self.d.decompress(data, want)
+            try:
+                out: bytes = self.d.decompress(data, want)
+            except self.inflater.error as e:  # named alike whichever inflater ran
+                raise ArtifactError(f"plugin.tar.gz is not a valid tar+gzip (gzip: {e})") from None
             if out:
                 return out
 
@@ -260,7 +268,7 @@ def _untar_module(blob: _Verified, out: _ModuleWriter) -> None:
                 assert src is not None
                 while chunk := src.read(CHUNK):
                     out.write(chunk)
-    except (tarfile.TarError, EOFError, OSError, INFLATE.error) as e:
+    except (tarfile.TarError, EOFError, OSError) as e:
         if isinstance(e, FileNotFoundError):
             raise
         raise ArtifactError(f"plugin.tar.gz is not a valid tar+gzip ({type(e).__name__}: {e})") from None

@@ -136,6 +136,27 @@ def test_stock_config_of_the_installed_package_is_valid_nginx(tmp_path: Path) ->
 
 # -- wrk --------------------------------------------------------------------------------
 
+def test_peak_memory_counts_every_process_of_the_command() -> None:
+    """Two forked children holding 64 MB each at the same time: the peak is at least their
+    sum, where the kernel's peak of the largest single process would say about 64 MB."""
+    from bench.measure import run
+
+    code = (
+        "import os, time\n"
+        "pids = []\n"
+        "for _ in range(2):\n"
+        "    pid = os.fork()\n"
+        "    if pid == 0:\n"
+        "        b = bytearray(os.urandom(64 << 20)); time.sleep(0.5); os._exit(0)\n"
+        "    pids.append(pid)\n"
+        "for pid in pids:\n"
+        "    os.waitpid(pid, 0)\n"
+    )
+    m = run([sys.executable, "-c", code])
+    assert m.max_rss >= 2 * (64 << 20), m.max_rss
+    assert m.max_rss < 4 * (64 << 20) + 200 * MB
+
+
 def test_wrk_script_and_summary() -> None:
     script = wrk_script(["/plugins/a/1.0.0/plugin.wasm", "/plugins/b/2.0.0/plugin.wasm"])
     assert '"/plugins/a/1.0.0/plugin.wasm", "/plugins/b/2.0.0/plugin.wasm"' in script

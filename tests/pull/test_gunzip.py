@@ -85,6 +85,18 @@ def test_bytes_after_the_gzip_stream_are_refused(tmp_path: Path) -> None:
         _fetch(gzip.compress(tar) + b"trailing junk", tmp_path)
 
 
+def test_a_layer_that_is_not_gzip_says_so(tmp_path: Path) -> None:
+    with pytest.raises(ArtifactError, match=r"plugin.tar.gz is not gzip \(it starts with b'PK\\x03\\x04'\)"):
+        _fetch(b"PK\x03\x04 a zip file" * 100, tmp_path)
+
+
+def test_damage_inside_the_stream_is_named_the_same_by_either_inflater(tmp_path: Path) -> None:
+    layer = bytearray(gzip.compress(_tar(wasm_module(4 * CHUNK, 8))))
+    layer[40:48] = b"\xff" * 8  # deflate blocks that do not decode
+    with pytest.raises(ArtifactError, match=r"not a valid tar\+gzip \(gzip: "):
+        _fetch(bytes(layer), tmp_path)
+
+
 def test_a_damaged_crc_is_refused(tmp_path: Path) -> None:
     # the same tar without its end blocks: the reader reaches the gzip trailer and checks it
     module = wasm_module(2 * CHUNK, 7)

@@ -90,7 +90,7 @@ CASES: dict[str, tuple[Callable[[], Artifact], tuple[str, ...]]] = {
         ("unsupported WebAssembly version",)),
     "layer that is not gzip": (
         lambda: custom_artifact(_tar_layer(b"PK\x03\x04 this is a zip, not a tar+gzip" * 50)),
-        ("not a valid tar+gzip",)),
+        ("plugin.tar.gz is not gzip",)),
 }
 
 

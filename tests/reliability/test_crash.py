@@ -198,6 +198,77 @@ def test_sigkill_at_random_moments_never_serves_a_broken_module(tmp_path: Path, 
         "after every other kill; every next pull completed and verified")
 
 
+WORKER_KILLS = 6  # pulls whose worker processes were killed while they downloaded
+LOST = ("the worker process running it ended (killed by signal 9)", "no worker process left to run it")
+
+
+def _workers(pid: int) -> list[int]:
+    out: list[int] = []
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            out += [int(c) for c in Path(f"/proc/{pid}/task/{task}/children").read_text().split()]
+    except OSError:
+        pass
+    return out
+
+
+def test_worker_processes_killed_fail_only_their_plugins(tmp_path: Path, console: Console,
+                                                        reliability: Collector) -> None:
+    """The pull shares its plugins among a worker process per core. Killing one worker, or
+    all of them, at a random moment fails the plugins they held or had not started, each
+    with the reason; the pull itself commits the rest, every failed plugin serves what it
+    served before, verify passes, and the next pull completes."""
+    rng = random.Random(SEED + 1)
+    ws = Workspace(tmp_path, console.registry)
+    ws.config.write_text(console.configs["a"])
+    assert inproc(ws, "pull", "--plain-http", "--registry", console.registry.host).code == 0
+    landed = tries = failed_total = 0
+    while landed < WORKER_KILLS:
+        tries += 1
+        assert tries <= 3 * WORKER_KILLS
+        target = "b" if tries % 2 else "a"
+        other = "a" if target == "b" else "b"
+        ws.config.write_text(console.configs[target])
+        proc = _start(ws, console.registry, "--json", "--processes", "2")
+        time.sleep(rng.uniform(0.15, 0.5))
+        victims = _workers(proc.pid)
+        if landed % 2 == 0:
+            victims = victims[:1]  # one worker; else every worker
+        for pid in victims:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        out, err = proc.communicate(timeout=60)
+        assert "Traceback" not in err, err
+        report = json.loads(out)
+        failed = {p["name"]: p["error"] for p in report["plugins"] if p["status"] == "failed"}
+        if not victims or not failed:  # the workers had ended before the kill
+            assert proc.returncode == 0, err
+            continue
+        landed += 1
+        failed_total += len(failed)
+        assert proc.returncode == 1 and set(failed.values()) <= set(LOST), failed
+        counts = check_served(ws.root, console, ("a", "b"))
+        assert counts[target] == 52 - len(failed) and counts[other] == len(failed), (counts, failed)
+        for name in failed:  # still what it served before, by the lock too
+            got = sha((ws.root / name / console.versions[name] / "plugin.wasm").read_bytes())
+            assert got == console.modules[other][name]
+        assert_verified(ws)
+        done = inproc(ws, "pull", "--plain-http", "--registry", console.registry.host)
+        assert done.code == 0, done.err
+        assert check_served(ws.root, console, (target,)) == {target: 52}
+        assert not list(ws.root.glob("*/.store/.staging-*"))
+        assert_verified(ws)
+    reliability.record(
+        AREA, "a pull's worker processes killed with SIGKILL while it updates every plugin (one worker, or all)",
+        landed,
+        f"{tries} pulls started; {failed_total} plugins failed in all, each with the reason "
+        "(`the worker process running it ended (killed by signal 9)` or `no worker process left to run it`); "
+        "the pull exited 1 and committed the others; every failed plugin still served its old module; verify "
+        "passed; every next pull completed, leaving no staging directory")
+
+
 def test_two_pulls_together_on_one_tree(tmp_path: Path, console: Console, reliability: Collector) -> None:
     ws = Workspace(tmp_path, console.registry)
     ws.config.write_text(console.configs["a"])
