@@ -15,6 +15,7 @@ from bench.baselines import Baselines
 from bench.dataset import BenchPlugin, Pushed, plugin_set, push_all, uniform_set, with_seed, with_versions
 from bench.measure import Measured
 from bench.profile import Profile
+from bench.report import CONTROL
 from bench.results import Changed, FullRound, Growth, Precompress, Results, Timing, Wire
 from bench.serving import running, wire_bytes, wrk, wrk_script
 from bench.workspace import Workspace, clean_env
@@ -165,9 +166,12 @@ class Suite:
         paths = [f"{URL_PREFIX}/{p.name}/{p.tag}/{WASM}" for p in self.main]
         script = self.work / "paths.lua"
         script.write_text(wrk_script(paths))
-        with running("project", ws.root, paths[0]) as project, running("stock", ws.root, paths[0]) as stock:
-            servers = [project, stock]
-            for server in servers:
+        # a second stock server beside them is the control: two equal servers differ by this much here
+        with running("project", ws.root, paths[0]) as project, running("stock", ws.root, paths[0]) as stock, \
+                running("stock", ws.root, paths[0]) as again:
+            again.name = CONTROL
+            servers = [project, stock, again]
+            for server in (project, stock):
                 plain, _ = wire_bytes(server.url, paths, gzip=False)
                 zipped, encoded = wire_bytes(server.url, paths, gzip=True)
                 res.wire.append(Wire(server.name, plain, zipped, encoded, len(paths)))

@@ -238,6 +238,14 @@ def test_serving_just_below_stock_is_not_met() -> None:
     assert got.measured == "0.98x the stock config's (runs 0.97x to 1.03x)"
     assert serving_spread(res, 1) == pytest.approx((0.97, 1.03))
 
+    # the control, a second stock server, shows how far equal servers differ; it changes no verdict
+    res.serving["stock-again"] = {1: [Load(1, 95, 1, 1.0, 2.0, 0)] * 3}
+    got = {t.name: t for t in targets(res)}["Serving throughput at least the stock config's, 1 connections"]
+    assert not got.met
+    assert got.measured == "0.98x the stock config's (runs 0.97x to 1.03x; a second stock server: 0.95x)"
+    row = next(line for line in render(res).splitlines() if line.startswith("| 1 | "))
+    assert row.split(" | ")[-2] == "0.95x"
+
 
 def test_render_has_every_section_and_the_medians() -> None:
     text = render(results())
