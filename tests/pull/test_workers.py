@@ -47,6 +47,7 @@ def test_jobs_run_in_as_many_processes_as_asked_and_every_result_arrives_once() 
     assert sorted(got) == sorted(jobs)
     assert all(got[f"k{i}"][0] == i * i for i in range(20))  # type: ignore[index]
     pids = {v[1] for v in got.values()}  # type: ignore[index]
+    assert workers.can_fork(), threading.enumerate()
     assert len(pids) == 2 and os.getpid() not in pids
     # start() ran in each worker before its jobs; finish() reports each worker's own count
     assert len(finished) == 2 and sum(finished) == 200 + 20  # type: ignore[arg-type]

@@ -229,9 +229,12 @@ def test_worker_processes_killed_fail_only_their_plugins(tmp_path: Path, console
         target = "b" if tries % 2 else "a"
         other = "a" if target == "b" else "b"
         ws.config.write_text(console.configs[target])
-        proc = _start(ws, console.registry, "--json", "--processes", "2")
-        time.sleep(rng.uniform(0.15, 0.5))
-        victims = _workers(proc.pid)
+        # one download per worker at a time, so the workers live long enough to be caught
+        proc = _start(ws, console.registry, "--json", "--processes", "2", "--jobs", "2")
+        deadline = time.monotonic() + 30
+        while not (victims := _workers(proc.pid)) and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.005)
+        time.sleep(rng.uniform(0, 0.2))
         if landed % 2 == 0:
             victims = victims[:1]  # one worker; else every worker
         for pid in victims:

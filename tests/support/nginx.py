@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import signal
 import socket
 import subprocess
-import threading
+import tempfile
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -48,28 +49,20 @@ class Response:
 
 
 class _Lines:
-    """Collects the lines of a pipe in a thread, so nginx never blocks on a full pipe."""
+    """What nginx writes to one of its output streams, kept in an anonymous file: no pipe to
+    fill up and no reader thread (a thread in the test process would keep ``sync.workers``
+    from forking there)."""
 
-    def __init__(self, stream: Any | None) -> None:
-        self._lines: list[str] = []
-        self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self._pump, args=(stream,), daemon=True)
-        self._thread.start()
-
-    def _pump(self, stream: Any | None) -> None:
-        if stream is None:
-            return
-        for raw in iter(stream.readline, b""):
-            with self._lock:
-                self._lines.append(raw.decode("utf-8", "replace").rstrip("\n"))
-        stream.close()
+    def __init__(self) -> None:
+        self.file = tempfile.TemporaryFile(mode="a+b")  # O_APPEND: reading never moves where nginx writes
 
     def lines(self) -> list[str]:
-        with self._lock:
-            return list(self._lines)
+        size = os.fstat(self.file.fileno()).st_size
+        data = os.pread(self.file.fileno(), size, 0)
+        return [line.rstrip("\r") for line in data.decode("utf-8", "replace").split("\n")[:-1]]
 
     def join(self, timeout: float) -> None:
-        self._thread.join(timeout)
+        """Nothing to wait for: every byte written is in the file."""
 
 
 @dataclass
@@ -171,11 +164,10 @@ def start_nginx(root: Path, *, host: str = HOST, port: int | None = None, templa
     for _ in range(attempts):
         chosen = port or free_port(host)
         run = prepare(Path(root), Listen(host, chosen), binary=binary, template=template)
+        out, err = _Lines(), _Lines()
         proc = subprocess.Popen(run.argv(), stdin=subprocess.DEVNULL,
-                                stdout=subprocess.PIPE if capture_access_log else subprocess.DEVNULL,
-                                stderr=subprocess.PIPE)
-        assert proc.stderr is not None
-        server = NginxServer(Path(root), chosen, host, run, proc, _Lines(proc.stdout), _Lines(proc.stderr))
+                                stdout=out.file if capture_access_log else subprocess.DEVNULL, stderr=err.file)
+        server = NginxServer(Path(root), chosen, host, run, proc, out, err)
         if _wait_up(server, start_timeout):
             return server
         server.stop()
