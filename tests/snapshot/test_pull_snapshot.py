@@ -116,3 +116,47 @@ def test_bytes_that_differ_from_the_pinned_digest_fail_and_leave_the_tree_as_it_
     assert_no_traceback(r)
     assert r.code == 1 and "waf" in r.err and "sha256" in r.err, r.err
     assert tree_state(sws.root) == before
+
+
+def test_a_worker_process_killed_mid_build_leaves_the_tree_as_it_was(sws: SnapshotWorkspace) -> None:
+    """The build shares its artifacts among worker processes: a worker killed while it
+    downloads fails the build, and everything the run stored, the other worker's new
+    artifacts included, is removed."""
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.support.faultproxy import Fault, FaultProxy
+
+    assert sws.snapshot_pull().code == 0
+    before = tree_state(sws.root)
+    assert sws.built is not None and sws.registry is not None
+    for logical, seed in (("waf", 5), ("ai-proxy", 6), ("ai-cache", 7)):  # three new artifacts to fetch
+        e = sws.built.entry(logical)
+        e["digest"] = sws.registry.push(e["image"], e["version"], build_artifact(wasm_module(4096, seed), "wasm-layer"))
+    s, u = sws.built.write(sws.dir)
+    with FaultProxy(sws.registry.host) as proxy:
+        proxy.add(Fault.stall(at=100, seconds=30, match=r"GET /v2/plugins/waf/blobs/", times=None))
+        cmd = [sys.executable, "-m", "sync", "--config", str(sws.config), "--root", str(sws.root), "--lock",
+               str(sws.lock_path), "pull", "--plain-http", "--registry", proxy.host, "--snapshot", str(s),
+               "--unmanaged-lock", str(u), "--processes", "2", "--jobs", "2", "--json"]
+        build = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 30
+        while not any(h.fault == "stall" for h in list(proxy.hits)):
+            assert time.monotonic() < deadline and build.poll() is None, "waf's blob was never asked for"
+            time.sleep(0.02)
+        workers = [int(c) for t in os.listdir(f"/proc/{build.pid}/task")
+                   for c in open(f"/proc/{build.pid}/task/{t}/children").read().split()]
+        assert workers  # the one stalled on waf, and the other unless it has run out of work
+        for pid in workers:
+            os.kill(pid, signal.SIGKILL)
+        out, err = build.communicate(timeout=60)
+    assert build.returncode == 1 and "Traceback" not in err, err
+    failed = {p["name"]: p["error"] for p in json.loads(out)["plugins"] if p["status"] == "failed"}
+    assert failed and set(failed.values()) <= {"the worker process running it ended (killed by signal 9)",
+                                               "no worker process left to run it"}, failed
+    assert tree_state(sws.root) == before  # nothing stored by the run is left, staging included
+    assert sws.cli("verify").code == 0
