@@ -1,5 +1,7 @@
 """Serving: nginx with the project's ``nginx/nginx.conf`` against nginx with the stock
-config its Debian package ships, both over the same pulled tree on loopback.
+config its Debian package ships, both over the same pulled tree on loopback. With two cores
+or more the servers run on one half of them and wrk on the other, so the load generator
+does not compete with the server it measures.
 
 The stock config is the package's ``/etc/nginx/nginx.conf`` with its default site, changed
 only where a run as this user on a free loopback port must: the listen address, the
@@ -21,7 +23,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 from sync.serve import Listen, NginxRun, find_nginx, prepare
 from tests.support.registry import free_port
@@ -81,9 +83,28 @@ def _wait_ready(url: str, path: str, proc: subprocess.Popen[bytes], timeout: flo
     raise RuntimeError(f"nginx at {url} did not serve {path} within {timeout}s")
 
 
+def split_cores() -> tuple[frozenset[int], frozenset[int]] | None:
+    """(the servers' cores, the load generator's): the upper and the lower half of the cores
+    this process may use, so that wrk does not compete with the nginx it measures. None on
+    one core."""
+    cores = sorted(os.sched_getaffinity(0))
+    if len(cores) < 2:
+        return None
+    half = len(cores) // 2
+    return frozenset(cores[half:]), frozenset(cores[:half])
+
+
+def _on(cpus: frozenset[int] | None) -> Callable[[], None] | None:
+    """A ``preexec_fn`` that confines the child (and what it forks) to ``cpus``."""
+    if cpus is None:
+        return None
+    return lambda: os.sched_setaffinity(0, cpus)
+
+
 @contextmanager
-def running(kind: str, tree: Path, probe: str) -> Iterator[Server]:
-    """nginx over ``tree`` (served at /plugins/) with the ``project`` or the ``stock`` config."""
+def running(kind: str, tree: Path, probe: str, cpus: frozenset[int] | None = None) -> Iterator[Server]:
+    """nginx over ``tree`` (served at /plugins/) with the ``project`` or the ``stock`` config,
+    its processes on ``cpus`` (default: anywhere)."""
     binary = find_nginx()
     listen = Listen(HOST, free_port())
     if kind == "project":
@@ -95,7 +116,8 @@ def running(kind: str, tree: Path, probe: str) -> Iterator[Server]:
                                      run_dir, listen))
         run = NginxRun(binary=binary, run_dir=run_dir, conf=conf, listen=listen)
     log = open(run.run_dir / "stdout.log", "wb")
-    proc = subprocess.Popen(run.argv(), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(run.argv(), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                            preexec_fn=_on(cpus))
     server = Server(kind, listen.url, proc, run)
     try:
         _wait_ready(server.url, probe, proc)
@@ -193,13 +215,13 @@ def family(pid: int) -> list[int]:
 
 
 def wrk(url: str, script: Path, connections: int, seconds: int, server_pid: int | None = None,
-        threads: int = 2) -> Load:
+        threads: int = 2, cpus: frozenset[int] | None = None) -> Load:
     threads = max(1, min(threads, connections))
     argv = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", "--timeout", "10s",
             "--latency", "-s", str(script), url]
     pids = family(server_pid) if server_pid else []
     before = process_cpu(pids)
-    p = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60)
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60, preexec_fn=_on(cpus))
     cpu = process_cpu(pids) - before
     if p.returncode != 0:
         raise RuntimeError(f"wrk failed ({p.returncode}): {p.stderr.strip()[-300:]}")

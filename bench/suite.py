@@ -17,7 +17,7 @@ from bench.measure import Measured
 from bench.profile import Profile
 from bench.report import CONTROL
 from bench.results import Changed, FullRound, Growth, Precompress, Results, Timing, Wire
-from bench.serving import running, wire_bytes, wrk, wrk_script
+from bench.serving import running, split_cores, wire_bytes, wrk, wrk_script
 from bench.workspace import Workspace, clean_env
 from sync.cli.pull import DEFAULT_JOBS
 from sync.config import Config
@@ -167,8 +167,11 @@ class Suite:
         script = self.work / "paths.lua"
         script.write_text(wrk_script(paths))
         # a second stock server beside them is the control: two equal servers differ by this much here
-        with running("project", ws.root, paths[0]) as project, running("stock", ws.root, paths[0]) as stock, \
-                running("stock", ws.root, paths[0]) as again:
+        split = split_cores()
+        servers_on, wrk_on = split if split else (None, None)
+        with running("project", ws.root, paths[0], servers_on) as project, \
+                running("stock", ws.root, paths[0], servers_on) as stock, \
+                running("stock", ws.root, paths[0], servers_on) as again:
             again.name = CONTROL
             servers = [project, stock, again]
             for server in (project, stock):
@@ -180,7 +183,8 @@ class Suite:
                 for r in range(reps):
                     for server in rotated(servers, r):
                         say(f"wrk, {server.name} config, {c} connections, round {r + 1}/{reps}")
-                        load = wrk(server.url, script, c, self.profile.wrk_seconds, server.process.pid)
+                        load = wrk(server.url, script, c, self.profile.wrk_seconds, server.process.pid,
+                                   cpus=wrk_on)
                         res.serving.setdefault(server.name, {}).setdefault(c, []).append(load)
 
     # -- the run --------------------------------------------------------------------------

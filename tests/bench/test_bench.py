@@ -305,3 +305,25 @@ def test_a_tiny_run_end_to_end(tmp_path: Path) -> None:
             assert load["requests"] > 0 and load["errors"] == 0
     assert "| No-op pull: no blob downloaded | 0 blob bytes | yes |" in p.stdout
     assert "| .gz files only with --gzip | 0 without --gzip, 4 of 4 with it | yes |" in p.stdout
+
+
+def test_servers_and_wrk_get_cores_of_their_own(tmp_path: Path) -> None:
+    """nginx (master and workers) on one half of the cores, wrk on the other half."""
+    import os
+
+    from bench.serving import family, running, split_cores
+
+    split = split_cores()
+    if split is None:
+        pytest.skip("one core: nothing to split")
+    servers_on, wrk_on = split
+    assert servers_on and wrk_on and not servers_on & wrk_on
+    assert servers_on | wrk_on == frozenset(os.sched_getaffinity(0))
+    tree = tmp_path / "plugins"
+    (tree / "a" / "1.0.0").mkdir(parents=True)
+    (tree / "a" / "1.0.0" / "plugin.wasm").write_bytes(b"\0asm\1\0\0\0")
+    (tree / "index.json").write_text("{}")
+    with running("project", tree, "/plugins/a/1.0.0/plugin.wasm", servers_on) as server:
+        pids = family(server.process.pid)
+        assert len(pids) >= 2  # the master and its workers
+        assert all(os.sched_getaffinity(pid) == servers_on for pid in pids)
