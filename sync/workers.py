@@ -163,33 +163,33 @@ class _Pool(Generic[T, S]):
             w.conn.send(None)
             w.closed = True
 
+    def _take(self, w: _Worker, key: str, value: Any) -> None:
+        """One message from ``w``: a job's result, or its ``finish()``."""
+        if key == _DONE:
+            self.finished.append(value)
+        else:
+            w.outstanding.discard(key)
+            self.on_result(key, value)
+
     def _receive(self, w: _Worker) -> None:
         try:
             key, value = w.conn.recv()
         except (EOFError, OSError):
             self._ended(w)
             return
-        if key == _DONE:
-            self.finished.append(value)
-            return
-        w.outstanding.discard(key)
-        self.on_result(key, value)
+        self._take(w, key, value)
         self._feed(w)
 
     def _ended(self, w: _Worker) -> None:
         """``w`` exited: read what it sent before, then report what it still held."""
-        while w.alive:
+        while True:
             try:
                 if not w.conn.poll():
                     break
                 key, value = w.conn.recv()
             except (EOFError, OSError):
                 break
-            if key == _DONE:
-                self.finished.append(value)
-            else:
-                w.outstanding.discard(key)
-                self.on_result(key, value)
+            self._take(w, key, value)
         w.alive = False
         w.process.join()
         code = w.process.exitcode

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Callable, Mapping
@@ -164,6 +164,47 @@ class Puller:
         return entries, out
 
 
+Outcome = tuple[list[LockEntry], PluginResult]
+
+
+@dataclass(frozen=True)
+class Task:
+    """One plugin's (or one artifact's) work, and what a report of its failure names."""
+
+    work: Callable[[], Outcome]
+    name: str
+    source: str
+    digest: str | None = None
+
+    def __call__(self) -> Outcome:
+        """``work()``, or its failure as the result (a worker process sends either back)."""
+        try:
+            return self.work()
+        except Exception as e:  # noqa: BLE001 - one plugin's failure is reported, others go on
+            return [], replace(PluginResult.failure(self.name, e, self.source), digest=self.digest)
+
+    def lost(self, reason: str) -> Outcome:
+        """The result of a task whose worker process ended before it sent one."""
+        return [], PluginResult(self.name, "failed", source=self.source, digest=self.digest, error=reason)
+
+
+def run_tasks(puller: Puller, tasks: Mapping[str, Task],
+              on_result: Callable[[str, list[LockEntry], PluginResult], None]) -> tuple[int, int, int]:
+    """Every task on ``--jobs`` threads, shared among worker processes (``sync.workers``);
+    each key's result, a failure or a lost task's too, goes to ``on_result`` as it comes.
+    Returns (worker processes, registry requests, blob bytes), the workers' counts summed."""
+    options, stats = puller.options, puller.sources.registry.stats
+
+    def done(key: str, got: Outcome | workers.Lost) -> None:
+        on_result(key, *(tasks[key].lost(got.reason) if isinstance(got, workers.Lost) else got))
+
+    processes = workers.processes_for(options.processes, len(tasks), options.jobs)
+    counts = workers.run(tasks, done, threads=options.jobs, processes=processes, start=stats.reset,
+                         finish=stats.counts)
+    requests, blob_bytes = map(sum, zip(stats.counts(), *counts))
+    return processes, requests, blob_bytes
+
+
 def _served_intact(tree: Tree, e: LockEntry) -> bool:
     """The tree serves ``e`` now: its version links to the artifact's complete store directory."""
     if not e.digest or not tree.is_pulled(e.name, e.version):
@@ -187,51 +228,32 @@ def run_pull(
     with writer_lock(tree, options.lock_wait, on_wait):
         recover(tree, lock_path)
         puller = Puller(tree, old, options)
-        # each task: what it runs, and the source a failure report names
-        tasks: dict[str, tuple[Callable[[], tuple[list[LockEntry], PluginResult]], str]] = {}
+        tasks: dict[str, Task] = {}
         if options.locked:
             for (name, digest), group in locked_groups(old).items():
-                tasks[f"{name}@{digest}"] = (partial(puller.pull_locked, name, group), group[0].source)
+                tasks[f"{name}@{digest}"] = Task(partial(puller.pull_locked, name, group), name, group[0].source)
         else:
             assert config is not None
             for name, spec in config.plugins.items():
                 if not options.only or name in options.only:
-                    tasks[name] = (partial(puller.pull_plugin, spec), spec.source.reference())
+                    tasks[name] = Task(partial(puller.pull_plugin, spec), name, spec.source.reference())
         results: dict[str, list[LockEntry]] = {}
         outcomes: list[PluginResult] = []
         failed: set[str] = set()
 
-        def done(key: str, got: tuple[list[LockEntry], PluginResult] | workers.Lost) -> None:
-            name = key.split("@", 1)[0]
-            if isinstance(got, workers.Lost):
-                outcome = PluginResult(name, "failed", source=tasks[key][1], error=got.reason)
-            else:
-                entries, outcome = got
-                if outcome.status != "failed":
-                    results[key] = entries
+        def done(key: str, entries: list[LockEntry], outcome: PluginResult) -> None:
             if outcome.status == "failed":
-                failed.add(name)
+                failed.add(tasks[key].name)
+            else:
+                results[key] = entries
             outcomes.append(outcome)
             if on_outcome:
                 on_outcome(outcome)
 
-        stats = puller.sources.registry.stats
-        processes = workers.processes_for(options.processes, len(tasks), options.jobs)
-        counts = workers.run({key: partial(_reported, fn, key, src) for key, (fn, src) in tasks.items()}, done,
-                             threads=options.jobs, processes=processes, start=stats.reset, finish=stats.counts)
+        processes, requests, blob_bytes = run_tasks(puller, tasks, done)
         new = plan(old, results, failed, locked=options.locked, prune=not options.only,
                    still_served=lambda e: _served_intact(tree, e))
         commit(tree, new, None if options.locked else lock_path)
         collect_garbage(tree, new)
         gzipped = precompress(tree, new, None) if options.gzip else 0
-    requests, blob_bytes = map(sum, zip(stats.counts(), *counts))
     return PullReport(outcomes, requests, blob_bytes, time.monotonic() - start, gzipped, processes)
-
-
-def _reported(fn: Callable[[], tuple[list[LockEntry], PluginResult]], key: str,
-              source: str) -> tuple[list[LockEntry], PluginResult]:
-    """``fn()``, or its failure as the plugin's result (a worker process sends it back)."""
-    try:
-        return fn()
-    except Exception as e:  # noqa: BLE001 - one plugin's failure is reported, others go on
-        return [], PluginResult.failure(key.split("@", 1)[0], e, source)

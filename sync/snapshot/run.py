@@ -14,13 +14,12 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Callable
 
-from sync import workers
 from sync.errors import ArtifactError, SyncError
 from sync.lock import Lock, LockEntry
 from sync.oci.reference import Source
 from sync.pull.plan import Resolved, reusable
 from sync.pull.report import PluginResult, PullReport
-from sync.pull.run import Puller, PullOptions
+from sync.pull.run import Puller, PullOptions, Task, run_tasks
 from sync.served import commit, recover
 from sync.snapshot.plan import Plan, Target, inventory
 from sync.tree import Tree
@@ -102,29 +101,16 @@ def run_snapshot(
         before = store_paths(tree)
         outcomes: list[PluginResult] = []
         entries: list[LockEntry] = []
-        stats = puller.puller.sources.registry.stats
+        tasks = {d: Task(partial(puller.artifact, d, ts), ts[0].owner, ts[0].source, d) for d, ts in groups.items()}
 
-        def one(digest: str, ts: list[Target]) -> tuple[list[LockEntry], PluginResult]:
-            try:
-                return puller.artifact(digest, ts)
-            except Exception as e:  # noqa: BLE001 - reported per plugin; nothing is committed
-                return [], replace(PluginResult.failure(ts[0].owner, e), source=ts[0].source, digest=ts[0].digest)
-
-        def done(digest: str, got: tuple[list[LockEntry], PluginResult] | workers.Lost) -> None:
-            if isinstance(got, workers.Lost):
-                ts = groups[digest]
-                outcome = PluginResult(ts[0].owner, "failed", source=ts[0].source, digest=digest, error=got.reason)
-            else:
-                entries.extend(got[0])
-                outcome = got[1]
+        def done(_: str, got: list[LockEntry], outcome: PluginResult) -> None:
+            entries.extend(got)
             outcomes.append(outcome)
             if on_outcome:
                 on_outcome(outcome)
 
-        processes = workers.processes_for(options.processes, len(groups), options.jobs)
         try:
-            counts = workers.run({d: partial(one, d, ts) for d, ts in groups.items()}, done, threads=options.jobs,
-                                 processes=processes, start=stats.reset, finish=stats.counts)
+            processes, requests, blob_bytes = run_tasks(puller.puller, tasks, done)
         except BaseException:
             remove_new(tree, before)
             raise
@@ -136,5 +122,4 @@ def run_snapshot(
             commit(tree, lock, None, _facts(p, entries))
             collect_garbage(tree, lock)
             gzipped = precompress(tree, lock, None) if options.gzip else 0
-    requests, blob_bytes = map(sum, zip(stats.counts(), *counts))
     return PullReport(outcomes, requests, blob_bytes, time.monotonic() - start, gzipped, processes)
