@@ -225,12 +225,13 @@ def render(res: Results) -> str:
         rows = []
         for c in sorted(res.serving.get("project", {})):
             a, b = res.serving["project"][c], res.serving.get("stock", {}).get(c, [])
+            control = serving_ratios(res, c, CONTROL)
             rows.append([str(c), f"{med(x.rps for x in a):.0f}", f"{med(x.rps for x in b):.0f}",
                          times(serving_ratio(res, c)),
                          " to ".join(times(x) for x in serving_spread(res, c)), f"{med(x.mib_s for x in a):.0f}", f"{med(x.mib_s for x in b):.0f}",
                          f"{med(x.p99_ms for x in a):.1f}", f"{med(x.p99_ms for x in b):.1f}",
                          f"{med(x.cpu_per_gib for x in a):.2f}", f"{med(x.cpu_per_gib for x in b):.2f}",
-                         times(med(serving_ratios(res, c, CONTROL))) if serving_ratios(res, c, CONTROL) else "",
+                         times(med(control)) if control else "",
                          str(sum(x.errors for x in a + b))])
         out += table(["Connections", "Project req/s", "Stock req/s", "Project / stock", "Runs (lowest to highest)",
                       "Project MiB/s",

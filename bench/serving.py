@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
 from sync.serve import Listen, NginxRun, find_nginx, prepare
+from tests.support.procs import children
 from tests.support.registry import free_port
 
 STOCK_MAIN = Path("/etc/nginx/nginx.conf")
@@ -203,15 +204,7 @@ def process_cpu(pids: Sequence[int]) -> float:
 
 def family(pid: int) -> list[int]:
     """``pid`` and its children (nginx's master and workers)."""
-    out = [pid]
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
-            continue
-        if ppid == pid:
-            out.append(int(stat.parent.name))
-    return out
+    return [pid, *children(pid)]
 
 
 def wrk(url: str, script: Path, connections: int, seconds: int, server_pid: int | None = None,

@@ -166,9 +166,9 @@ class Suite:
         paths = [f"{URL_PREFIX}/{p.name}/{p.tag}/{WASM}" for p in self.main]
         script = self.work / "paths.lua"
         script.write_text(wrk_script(paths))
-        # a second stock server beside them is the control: two equal servers differ by this much here
         split = split_cores()
         servers_on, wrk_on = split if split else (None, None)
+        # a second stock server beside them is the control: two equal servers differ by this much here
         with running("project", ws.root, paths[0], servers_on) as project, \
                 running("stock", ws.root, paths[0], servers_on) as stock, \
                 running("stock", ws.root, paths[0], servers_on) as again:

@@ -11,11 +11,11 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
 from tests.support.faultproxy import Fault, FaultProxy
+from tests.support.procs import children
 from tests.support.workspace import Workspace, artifact, assert_no_traceback, tree_state
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="worker processes are forked on Linux")
@@ -66,13 +66,6 @@ def test_the_default_uses_a_process_per_core_but_never_more_than_the_jobs(ws: Wo
     assert json.loads(r.out)["processes"] == 1
 
 
-def _workers_of(pid: int) -> list[int]:
-    out: list[int] = []
-    for task in os.listdir(f"/proc/{pid}/task"):
-        out += [int(c) for c in Path(f"/proc/{pid}/task/{task}/children").read_text().split()]
-    return out
-
-
 def test_a_worker_killed_mid_download_fails_only_its_plugins_and_they_keep_what_they_served(ws: Workspace) -> None:
     _publish(ws, 1)
     assert ws.pull().code == 0
@@ -91,7 +84,7 @@ def test_a_worker_killed_mid_download_fails_only_its_plugins_and_they_keep_what_
         while not any(h.fault == "stall" for h in list(proxy.hits)):
             assert time.monotonic() < deadline and pull.poll() is None, "p0's blob was never asked for"
             time.sleep(0.02)
-        for pid in _workers_of(pull.pid):
+        for pid in children(pull.pid):
             os.kill(pid, signal.SIGKILL)
         out, err = pull.communicate(timeout=60)
     assert pull.returncode == 1, err

@@ -27,6 +27,7 @@ from sync.sample import build_artifact, wasm_module
 from tests.support.workspace import Workspace
 from tests.reliability.conftest import HERE, assert_verified, inproc, served
 from tests.reliability.record import Collector
+from tests.support.procs import children
 from tests.support.registry import Registry, running_registry
 
 AREA = "Crash safety"
@@ -202,16 +203,6 @@ WORKER_KILLS = 6  # pulls whose worker processes were killed while they download
 LOST = ("the worker process running it ended (killed by signal 9)", "no worker process left to run it")
 
 
-def _workers(pid: int) -> list[int]:
-    out: list[int] = []
-    try:
-        for task in os.listdir(f"/proc/{pid}/task"):
-            out += [int(c) for c in Path(f"/proc/{pid}/task/{task}/children").read_text().split()]
-    except OSError:
-        pass
-    return out
-
-
 def test_worker_processes_killed_fail_only_their_plugins(tmp_path: Path, console: Console,
                                                         reliability: Collector) -> None:
     """The pull shares its plugins among a worker process per core. Killing one worker, or
@@ -232,7 +223,7 @@ def test_worker_processes_killed_fail_only_their_plugins(tmp_path: Path, console
         # one download per worker at a time, so the workers live long enough to be caught
         proc = _start(ws, console.registry, "--json", "--processes", "2", "--jobs", "2")
         deadline = time.monotonic() + 30
-        while not (victims := _workers(proc.pid)) and proc.poll() is None and time.monotonic() < deadline:
+        while not (victims := children(proc.pid)) and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.005)
         time.sleep(rng.uniform(0, 0.2))
         if landed % 2 == 0:

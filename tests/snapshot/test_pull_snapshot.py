@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import sys
+import time
 
 from sync.sample import build_artifact, wasm_module
 
+from tests.support.procs import children
 from tests.support.snapshot import SnapshotWorkspace
 from tests.support.workspace import assert_no_traceback, sha256, tree_state
 
@@ -122,13 +127,6 @@ def test_a_worker_process_killed_mid_build_leaves_the_tree_as_it_was(sws: Snapsh
     """The build shares its artifacts among worker processes: a worker killed while it
     downloads fails the build, and everything the run stored, the other worker's new
     artifacts included, is removed."""
-    import json
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
-
     from tests.support.faultproxy import Fault, FaultProxy
 
     assert sws.snapshot_pull().code == 0
@@ -148,8 +146,7 @@ def test_a_worker_process_killed_mid_build_leaves_the_tree_as_it_was(sws: Snapsh
         while not any(h.fault == "stall" for h in list(proxy.hits)):
             assert time.monotonic() < deadline and build.poll() is None, "waf's blob was never asked for"
             time.sleep(0.02)
-        workers = [int(c) for t in os.listdir(f"/proc/{build.pid}/task")
-                   for c in open(f"/proc/{build.pid}/task/{t}/children").read().split()]
+        workers = children(build.pid)
         assert workers  # the one stalled on waf, and the other unless it has run out of work
         for pid in workers:
             os.kill(pid, signal.SIGKILL)
