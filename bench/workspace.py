@@ -12,6 +12,7 @@ from pathlib import Path
 
 from bench.dataset import BenchPlugin, write_config
 from bench.measure import run
+from sync.filenames import CONFIG, LOCK
 
 
 @dataclass(frozen=True)
@@ -44,16 +45,16 @@ class Workspace:
                config_registry: str) -> "Workspace":
         d = parent / name
         d.mkdir(parents=True)
-        write_config(d / "plugins.yaml", plugins, config_registry)
+        write_config(d / CONFIG, plugins, config_registry)
         return cls(d, registry, clean_env(parent))
 
     @property
     def config(self) -> Path:
-        return self.dir / "plugins.yaml"
+        return self.dir / CONFIG
 
     @property
     def lock(self) -> Path:
-        return self.dir / "plugins.lock.json"
+        return self.dir / LOCK
 
     @property
     def root(self) -> Path:

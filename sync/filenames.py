@@ -1,6 +1,6 @@
 """The names of a plugin version's files: its module, and the extra files an artifact may
 carry beside it (the lock records their sha256, the tree serves them in each version
-directory)."""
+directory); and of the repository's own files: the config, the lock and the unmanaged lock."""
 
 WASM = "plugin.wasm"
 
@@ -8,3 +8,7 @@ SPEC = "spec.yaml"
 README = "README.md"  # the plugin's default language (Chinese for most Higress plugins)
 README_EN = "README_EN.md"
 EXTRA_FILES = (SPEC, README, README_EN)
+
+CONFIG = "plugins.yaml"  # the desired state
+LOCK = "plugins.lock.json"  # the resolved state, beside the config
+UNMANAGED_LOCK = "unmanaged-plugins.lock.json"  # upstream's pins of the plugins its snapshots leave out

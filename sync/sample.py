@@ -15,7 +15,7 @@ import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sync.filenames import README, README_EN, SPEC
+from sync.filenames import CONFIG, README, README_EN, SPEC
 from sync.artifact import EXTRA_TYPES, WASM_HEADER, WASM_LAYER
 from sync.oci.manifest import OCI_MANIFEST
 
@@ -178,7 +178,7 @@ def write_sample(dest: Path) -> None:
         versions = f"[{tag}, 1.0.0]" if name == "basic-auth" else f"[{tag}]"
         lines += [f"  {name}:", f"    category: {cat}", f"    source: oci-layout:oci-layout#{repo}:{tag}",
                   f"    versions: {versions}"]
-    (dest / "plugins.yaml").write_text("\n".join(lines) + "\n")
+    (dest / CONFIG).write_text("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -15,6 +15,7 @@ from typing import NoReturn, Sequence
 
 from sync import __version__
 from sync.errors import SyncError
+from sync.filenames import CONFIG
 
 # command modules, in the order `--help` lists them
 COMMANDS = (
@@ -42,7 +43,7 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="plugin-sync", description="Mirror Higress Wasm plugins from OCI into a served tree.")
     p.add_argument("--version", action="version", version=f"plugin-sync {__version__}")
-    p.add_argument("--config", default=os.environ.get("PLUGIN_SYNC_CONFIG", "plugins.yaml"),
+    p.add_argument("--config", default=os.environ.get("PLUGIN_SYNC_CONFIG", CONFIG),
                    help="the desired state (default: plugins.yaml)")
     p.add_argument("--root", default=os.environ.get("PLUGIN_SYNC_ROOT", "plugins"),
                    help="the served tree (default: plugins)")

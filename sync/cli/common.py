@@ -8,6 +8,7 @@ from pathlib import Path
 
 from sync.config import Config, load_config, parse_config
 from sync.errors import ConfigError, UsageError
+from sync.filenames import LOCK
 from sync.lock import Lock, load_lock
 from sync.tree import Tree
 from sync.upstream.model import Changes
@@ -46,7 +47,7 @@ def config_path(args: argparse.Namespace) -> Path:
 def lock_path(args: argparse.Namespace) -> Path:
     if args.lock:
         return Path(args.lock)
-    return config_path(args).resolve().parent / "plugins.lock.json"
+    return config_path(args).resolve().parent / LOCK
 
 
 def cursor_path(args: argparse.Namespace) -> Path:

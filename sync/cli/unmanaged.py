@@ -8,6 +8,7 @@ from pathlib import Path
 
 from sync.cli import common
 from sync.errors import ConfigError
+from sync.filenames import UNMANAGED_LOCK
 from sync.fsutil import write_if_changed
 from sync.oci.reference import parse_source
 from sync.snapshot.load import configured, newest_snapshot, read_file
@@ -49,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     snapshot = parse_snapshot(read_file(snapshot_path, "snapshot file"))
     entries = unmanaged_from_lock(snapshot, configured(common.config(args)), _pinned(args))
     text = unmanaged_json(entries)
-    out = args.output or base / "unmanaged-plugins.lock.json"
+    out = args.output or base / UNMANAGED_LOCK
     if args.check:
         try:
             current = out.read_text(encoding="utf-8")

@@ -16,9 +16,11 @@ from __future__ import annotations
 import posixpath
 from dataclasses import dataclass
 
+from sync.filenames import CONFIG, LOCK, UNMANAGED_LOCK
+
 # paths that ship besides the lock, the config and the hand-placed plugin tree
 SHIPPED_FILES = ("Dockerfile", ".dockerignore", "pyproject.toml", "requirements/runtime.txt", "scripts/image-tree.sh",
-                 "unmanaged-plugins.lock.json")
+                 UNMANAGED_LOCK)
 SHIPPED_DIRS = ("nginx", "charts", "sync", "snapshots")
 
 
@@ -31,8 +33,8 @@ def _clean(path: str) -> str:
 class ShipRules:
     """Which repository paths (POSIX, relative to the repository root) end up in the image."""
 
-    lock: str = "plugins.lock.json"
-    config: str = "plugins.yaml"
+    lock: str = LOCK
+    config: str = CONFIG
     root: str = "plugins"
     files: tuple[str, ...] = SHIPPED_FILES
     dirs: tuple[str, ...] = SHIPPED_DIRS

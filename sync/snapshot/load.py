@@ -8,6 +8,7 @@ from typing import Callable
 
 from sync.config import Config
 from sync.errors import ConfigError
+from sync.filenames import CONFIG
 from sync.oci.versions import SemVer, best_tag, compare, parse_version
 from sync.snapshot.model import ImageRef, UnmanagedEntry, parse_snapshot, parse_unmanaged
 from sync.snapshot.plan import Configured, Plan, check_unmanaged, plan
@@ -51,7 +52,7 @@ def configured(config: Config) -> dict[str, Configured]:
 
 
 def load_plan(snapshot: Path, expect_sha256: str | None, unmanaged: Path | None,
-              config: Config | None, config_name: str = "plugins.yaml") -> Plan:
+              config: Config | None, config_name: str = CONFIG) -> Plan:
     """Read and check everything a snapshot build needs: the snapshot (against its expected
     sha256), the unmanaged lock, and the lock against the configuration."""
     try:

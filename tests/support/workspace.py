@@ -16,6 +16,7 @@ from typing import Iterator
 import pytest
 
 from sync.cli import main
+from sync.filenames import CONFIG, LOCK
 from sync.lock import Lock, load_lock
 from sync.sample import Artifact, build_artifact, wasm_module
 from tests.support.registry import Registry, running_registry
@@ -46,7 +47,7 @@ class Workspace:
 
     @property
     def config(self) -> Path:
-        return self.dir / "plugins.yaml"
+        return self.dir / CONFIG
 
     @property
     def root(self) -> Path:
@@ -54,7 +55,7 @@ class Workspace:
 
     @property
     def lock_path(self) -> Path:
-        return self.dir / "plugins.lock.json"
+        return self.dir / LOCK
 
     def lock(self) -> Lock:
         return load_lock(self.lock_path)
