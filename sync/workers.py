@@ -130,8 +130,7 @@ class _Pool(Generic[T, S]):
                 p.start()
                 theirs.close()
                 workers.append(_Worker(p, mine))
-            for w in workers:
-                self._feed(w)
+            self._deal(workers)
             while any(w.alive for w in workers):
                 live = [w for w in workers if w.alive]
                 ready = wait([w.conn for w in live] + [w.process.sentinel for w in live])
@@ -153,15 +152,28 @@ class _Pool(Generic[T, S]):
             self.on_result(key, Lost("no worker process left to run it"))
         return self.finished
 
+    def _deal(self, workers: list[_Worker]) -> None:
+        """The first keys, one to each worker in turn, so that a few jobs still run on
+        every worker; then as ``_feed``."""
+        for _ in range(self.threads):
+            for w in workers:
+                if self.pending:
+                    self._give(w)
+        for w in workers:
+            self._feed(w)
+
     def _feed(self, w: _Worker) -> None:
         """Keep ``threads`` keys outstanding at ``w``; tell it when there are no more."""
         while w.alive and len(w.outstanding) < self.threads and self.pending:
-            key = self.pending.popleft()
-            w.conn.send(key)
-            w.outstanding.add(key)
+            self._give(w)
         if not self.pending and not w.closed and w.alive:
             w.conn.send(None)
             w.closed = True
+
+    def _give(self, w: _Worker) -> None:
+        key = self.pending.popleft()
+        w.conn.send(key)
+        w.outstanding.add(key)
 
     def _take(self, w: _Worker, key: str, value: Any) -> None:
         """One message from ``w``: a job's result, or its ``finish()``."""

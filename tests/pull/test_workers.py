@@ -54,6 +54,18 @@ def test_jobs_run_in_as_many_processes_as_asked_and_every_result_arrives_once() 
     assert counter["n"] == 0  # the caller's copy was never touched
 
 
+def test_a_few_jobs_are_dealt_out_to_every_worker_not_heaped_on_the_first() -> None:
+    # 4 jobs, 2 workers of 4 threads: each worker could hold all 4; dealt one at a time
+    # they run on both (a few large modules should use every core)
+    def job() -> int:
+        time.sleep(0.05)
+        return os.getpid()
+
+    got, _ = collect({f"k{i}": job for i in range(4)}, threads=8, processes=2)
+    pids = list(got.values())
+    assert len(set(pids)) == 2 and sorted(pids.count(p) for p in set(pids)) == [2, 2], got
+
+
 def test_one_process_or_one_job_runs_here_on_threads() -> None:
     got, finished = collect({"a": os.getpid, "b": os.getpid}, threads=2, processes=1, finish=lambda: 1)
     assert set(got.values()) == {os.getpid()} and finished == []
