@@ -154,3 +154,18 @@ def test_unhashed_or_loose_lines_are_refused() -> None:
     assert disagreements({"build-system": {"requires": []}, "project": {"dependencies": ["requests"]}},
                          [pin]) == ["requests==2.0 has no hash", "top-level set differs: lock only [], "
                                     "pyproject only ['requests']"]
+
+
+def test_every_script_installs_from_a_lock_that_exists() -> None:
+    """Each ``install_project X`` in a script names ``requirements/X.txt``, which exists
+    (``scripts/install`` passes on its checked argument)."""
+    scripts = [p for d in ("scripts", "bench", ".ci") for p in (ROOT / d).iterdir() if p.is_file()]
+    calls = [(p.name, m.group(1)) for p in scripts
+             for m in re.finditer(r"^\s*[^#\n]*\binstall_project\s+(\S+)", p.read_text(errors="replace"), re.M)
+             if not m.group(0).lstrip().startswith("install_project()")]
+    assert {name for name, _ in calls} >= {"run", "test", "demo"}, calls
+    for name, lock in calls:
+        lock = lock.strip("\"'")
+        if lock.startswith("$"):
+            continue
+        assert lock.isidentifier() and (ROOT / "requirements" / f"{lock}.txt").is_file(), (name, lock)
