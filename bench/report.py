@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence, TypeVar
 
 from bench.results import FullRound, Results, Timing
+from bench.serving import CONTROL
 from bench.workspace import PullSample
 
 T = TypeVar("T")
@@ -141,9 +142,6 @@ def targets(res: Results) -> list[Target]:
 def serving_ratio(res: Results, connections: int) -> float:
     """Median over rounds of project req/s / stock req/s (round i of each, run back to back)."""
     return med(serving_ratios(res, connections))
-
-
-CONTROL = "stock-again"  # a second server with the stock config: how far two equal servers differ here
 
 
 def serving_ratios(res: Results, connections: int, config: str = "project") -> list[float]:

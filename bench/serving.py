@@ -8,6 +8,10 @@ only where a run as this user on a free loopback port must: the listen address, 
 document root, and the pid, log and temp paths moved into a private directory. Both
 configs log every request to a file (the project's to stdout, which is sent to a file, as a
 container runtime does). Load comes from wrk, cycling through every ``plugin.wasm``.
+
+Each round starts new servers (``compared``): the project's, the stock one, and a second
+stock one as the control. Two servers of one config were seen to differ by 5 % for as long
+as they ran; new servers every round make that a noise the median evens out, not a bias.
 """
 
 from __future__ import annotations
@@ -135,6 +139,20 @@ def running(kind: str, tree: Path, probe: str, cpus: frozenset[int] | None = Non
         run.cleanup()
 
 
+CONTROL = "stock-again"  # a second server with the stock config: how far two equal servers differ here
+
+
+@contextmanager
+def compared(tree: Path, probe: str, cpus: frozenset[int] | None = None) -> Iterator[list[Server]]:
+    """The servers a serving round compares, over ``tree`` on ``cpus``: the project's
+    config, the stock one, and a second stock one as the control."""
+    with running("project", tree, probe, cpus) as project, \
+            running("stock", tree, probe, cpus) as stock, \
+            running("stock", tree, probe, cpus) as again:
+        again.name = CONTROL
+        yield [project, stock, again]
+
+
 # -- wrk ----------------------------------------------------------------------------------
 
 WRK_SCRIPT = """\
@@ -161,6 +179,7 @@ class Load:
     p99_ms: float
     errors: int
     server_cpu: float = 0.0  # CPU seconds nginx's processes spent during the run
+    server_pid: int = 0  # the nginx (master) that served the run
 
     @property
     def cpu_per_gib(self) -> float:
@@ -218,7 +237,7 @@ def wrk(url: str, script: Path, connections: int, seconds: int, server_pid: int 
     cpu = process_cpu(pids) - before
     if p.returncode != 0:
         raise RuntimeError(f"wrk failed ({p.returncode}): {p.stderr.strip()[-300:]}")
-    return replace(parse_wrk(p.stdout, connections), server_cpu=cpu)
+    return replace(parse_wrk(p.stdout, connections), server_cpu=cpu, server_pid=server_pid or 0)
 
 
 # -- bytes on the wire ----------------------------------------------------------------

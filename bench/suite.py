@@ -15,9 +15,8 @@ from bench.baselines import Baselines
 from bench.dataset import BenchPlugin, Pushed, plugin_set, push_all, uniform_set, with_seed, with_versions
 from bench.measure import Measured
 from bench.profile import Profile
-from bench.report import CONTROL
 from bench.results import Changed, FullRound, Growth, Precompress, Results, Timing, Wire
-from bench.serving import running, split_cores, wire_bytes, wrk, wrk_script
+from bench.serving import compared, split_cores, wire_bytes, wrk, wrk_script
 from bench.workspace import Workspace, clean_env
 from sync.cli.pull import DEFAULT_JOBS
 from sync.config import Config
@@ -168,19 +167,18 @@ class Suite:
         script.write_text(wrk_script(paths))
         split = split_cores()
         servers_on, wrk_on = split if split else (None, None)
-        # a second stock server beside them is the control: two equal servers differ by this much here
-        with running("project", ws.root, paths[0], servers_on) as project, \
-                running("stock", ws.root, paths[0], servers_on) as stock, \
-                running("stock", ws.root, paths[0], servers_on) as again:
-            again.name = CONTROL
-            servers = [project, stock, again]
-            for server in (project, stock):
+        with compared(ws.root, paths[0], servers_on) as servers:
+            for server in servers[:2]:
                 plain, _ = wire_bytes(server.url, paths, gzip=False)
                 zipped, encoded = wire_bytes(server.url, paths, gzip=True)
                 res.wire.append(Wire(server.name, plain, zipped, encoded, len(paths)))
-            reps = self.profile.serving_reps
-            for c in self.profile.connections:
-                for r in range(reps):
+        reps = self.profile.serving_reps
+        for c in self.profile.connections:
+            for r in range(reps):
+                # new servers every round: two servers of one config differ by a few per cent
+                # for as long as they run (where their memory lies, which worker takes the
+                # connection), a bias that new ones turn into noise the median evens out
+                with compared(ws.root, paths[0], servers_on) as servers:
                     for server in rotated(servers, r):
                         say(f"wrk, {server.name} config, {c} connections, round {r + 1}/{reps}")
                         load = wrk(server.url, script, c, self.profile.wrk_seconds, server.process.pid,

@@ -268,7 +268,7 @@ def test_a_tiny_run_end_to_end(tmp_path: Path) -> None:
     p = subprocess.run(
         [sys.executable, "-m", "bench", "--plugins", "4", "--sizes", "4K-16K", "--reps", "1", "--growth", "2,4",
          "--memory-sizes", "8K,32K", "--memory-plugins", "2", "--connections", "1,4", "--wrk-seconds", "1",
-         "--serving-reps", "1",
+         "--serving-reps", "2",
          "--output", str(out), "--json", str(raw), "--work-dir", str(tmp_path)],
         cwd=REPO, capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stderr[-3000:]
@@ -299,10 +299,13 @@ def test_a_tiny_run_end_to_end(tmp_path: Path) -> None:
     assert wire["project"]["gzip_responses"] == 4 and wire["project"]["gzip_bytes"] < wire["project"]["plain_bytes"]
     assert wire["stock"]["gzip_responses"] == 0 and wire["stock"]["gzip_bytes"] == wire["stock"]["plain_bytes"]
     assert wire["project"]["plain_bytes"] == wire["stock"]["plain_bytes"]
-    for config in ("project", "stock"):
+    servers = set()
+    for config in ("project", "stock", "stock-again"):
         for c in ("1", "4"):
-            (load,) = res["serving"][config][c]
-            assert load["requests"] > 0 and load["errors"] == 0
+            loads = res["serving"][config][c]
+            assert len(loads) == 2 and all(load["requests"] > 0 and load["errors"] == 0 for load in loads)
+            servers |= {load["server_pid"] for load in loads}
+    assert len(servers) == 3 * 2 * 2 and 0 not in servers  # new servers every round
     assert "| No-op pull: no blob downloaded | 0 blob bytes | yes |" in p.stdout
     assert "| .gz files only with --gzip | 0 without --gzip, 4 of 4 with it | yes |" in p.stdout
 
