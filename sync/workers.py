@@ -8,7 +8,9 @@ one process per core they do the work of two (docs/performance.md, "Where the ti
 ``run`` gives each job to a thread, in ``processes`` worker processes of ``threads``
 threads each. The workers are forked from the caller, so a job is any callable the caller
 holds (no pickling of jobs); only the keys go to the workers and only the results come
-back, through one pipe per worker. No lock is shared between processes, so a worker that
+back, through one pipe per worker. The first keys are dealt out one per worker in turn (four
+jobs on two workers run two on each, not four on the first); then each worker is topped up
+as its results come back. No lock is shared between processes, so a worker that
 dies cannot block the others: its unfinished jobs are reported as ``Lost`` and the rest go
 on. Forking is only safe while the caller runs no other thread, so with threads running
 (or without ``fork``, or with ``processes`` 1) every job runs on threads in this process.
