@@ -16,7 +16,7 @@ from bench.dataset import BenchPlugin, Pushed, plugin_set, push_all, uniform_set
 from bench.measure import Measured
 from bench.profile import Profile
 from bench.results import Changed, FullRound, Growth, Precompress, Results, Timing, Wire
-from bench.serving import compared, split_cores, wire_bytes, wrk, wrk_script
+from bench.serving import compared, running, split_cores, wire_bytes, wrk, wrk_script
 from bench.workspace import Workspace, clean_env
 from sync.cli.pull import DEFAULT_JOBS
 from sync.config import Config
@@ -167,8 +167,8 @@ class Suite:
         script.write_text(wrk_script(paths))
         split = split_cores()
         servers_on, wrk_on = split if split else (None, None)
-        with compared(ws.root, paths[0], servers_on) as servers:
-            for server in servers[:2]:
+        for kind in ("project", "stock"):
+            with running(kind, ws.root, paths[0], servers_on) as server:
                 plain, _ = wire_bytes(server.url, paths, gzip=False)
                 zipped, encoded = wire_bytes(server.url, paths, gzip=True)
                 res.wire.append(Wire(server.name, plain, zipped, encoded, len(paths)))
