@@ -15,7 +15,7 @@ from typing import NoReturn, Sequence
 
 from sync import __version__
 from sync.errors import SyncError
-from sync.filenames import CONFIG
+from sync.filenames import CONFIG, TREE
 
 # command modules, in the order `--help` lists them
 COMMANDS = (
@@ -45,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"plugin-sync {__version__}")
     p.add_argument("--config", default=os.environ.get("PLUGIN_SYNC_CONFIG", CONFIG),
                    help="the desired state (default: plugins.yaml)")
-    p.add_argument("--root", default=os.environ.get("PLUGIN_SYNC_ROOT", "plugins"),
+    p.add_argument("--root", default=os.environ.get("PLUGIN_SYNC_ROOT", TREE),
                    help="the served tree (default: plugins)")
     p.add_argument("--lock", default=None,
                    help="the resolved state (default: plugins.lock.json beside the config)")

@@ -16,7 +16,7 @@ from __future__ import annotations
 import posixpath
 from dataclasses import dataclass
 
-from sync.filenames import CONFIG, LOCK, UNMANAGED_LOCK
+from sync.filenames import CONFIG, LOCK, TREE, UNMANAGED_LOCK
 
 # paths that ship besides the lock, the config and the hand-placed plugin tree
 SHIPPED_FILES = ("Dockerfile", ".dockerignore", "pyproject.toml", "requirements/runtime.txt", "scripts/image-tree.sh",
@@ -35,7 +35,7 @@ class ShipRules:
 
     lock: str = LOCK
     config: str = CONFIG
-    root: str = "plugins"
+    root: str = TREE
     files: tuple[str, ...] = SHIPPED_FILES
     dirs: tuple[str, ...] = SHIPPED_DIRS
 
