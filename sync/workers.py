@@ -159,7 +159,7 @@ class _Pool(Generic[T, S]):
         every worker; then as ``_feed``."""
         for _ in range(self.threads):
             for w in workers:
-                if self.pending:
+                if self.pending and w.alive:
                     self._give(w)
         for w in workers:
             self._feed(w)
@@ -169,13 +169,24 @@ class _Pool(Generic[T, S]):
         while w.alive and len(w.outstanding) < self.threads and self.pending:
             self._give(w)
         if not self.pending and not w.closed and w.alive:
-            w.conn.send(None)
-            w.closed = True
+            w.closed = self._send(w, None)
 
     def _give(self, w: _Worker) -> None:
         key = self.pending.popleft()
-        w.conn.send(key)
-        w.outstanding.add(key)
+        if self._send(w, key):
+            w.outstanding.add(key)
+        else:  # never started: another worker may still run it
+            self.pending.appendleft(key)
+
+    def _send(self, w: _Worker, message: str | None) -> bool:
+        """Send ``message`` to ``w``; False if ``w`` has died meanwhile (with a result
+        sent before it died, read only now), which then ends it here."""
+        try:
+            w.conn.send(message)
+        except OSError:  # BrokenPipeError: nothing reads its pipe any more
+            self._ended(w)
+            return False
+        return True
 
     def _take(self, w: _Worker, key: str, value: Any) -> None:
         """One message from ``w``: a job's result, or its ``finish()``."""

@@ -89,6 +89,7 @@ def test_a_worker_killed_mid_download_fails_only_its_plugins_and_they_keep_what_
         out, err = pull.communicate(timeout=60)
     assert pull.returncode == 1, err
     assert "Traceback" not in err
+    assert out, err
     report = {p["name"]: p for p in json.loads(out)["plugins"]}
     assert report["p0"]["status"] == "failed"
     assert report["p0"]["error"] == "the worker process running it ended (killed by signal 9)"

@@ -127,6 +127,28 @@ def test_a_worker_killed_loses_only_the_job_it_held() -> None:
     assert finished == ["done"]
 
 
+def test_a_worker_that_dies_after_sending_its_result_is_not_sent_more() -> None:
+    # the worker sends "first" back, then dies; the caller reads that result only after it
+    # has died, and the next key it would give that worker goes to the other one instead
+    def first() -> int:
+        threading.Thread(target=lambda: (time.sleep(0.05), os.kill(os.getpid(), signal.SIGKILL))).start()
+        return os.getpid()
+
+    got: dict[str, object] = {}
+
+    def on_result(key: str, value: object) -> None:
+        if key == "first":
+            time.sleep(0.5)  # the worker is dead before the caller would feed it
+        got[key] = value
+
+    jobs: dict[str, object] = {"first": first, **{f"k{i}": os.getpid for i in range(6)}}
+    workers.run(jobs, on_result, threads=2, processes=2)  # type: ignore[arg-type]
+    assert sorted(got) == sorted(jobs)
+    dead = got["first"]
+    assert isinstance(dead, int)
+    assert all(isinstance(got[f"k{i}"], int) and got[f"k{i}"] != dead for i in range(6)), got
+
+
 def test_all_workers_dying_reports_every_job_not_run() -> None:
     def die() -> int:
         os._exit(3)
