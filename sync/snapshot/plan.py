@@ -87,20 +87,11 @@ def plan(snapshot: Snapshot, unmanaged: tuple[UnmanagedEntry, ...] = (),
 def _more_versions(targets: list[Target], configured: Mapping[str, Configured]) -> list[Target]:
     """The same artifacts under the other ``versions`` plugins.yaml lists beside a served
     version (a console whose spec says 1.0.0 for the artifact tagged 2.0.0)."""
-    served = {(t.name, t.version) for t in targets}
     more: list[Target] = []
-    for t in targets:
+    for t in targets:  # one target per served name (``claim``), so these versions are free
         c = configured.get(t.name)
-        if c is None or t.version not in c.versions:
-            continue
-        for v in c.versions:
-            if v == t.version:
-                continue
-            if (t.name, v) in served:
-                raise ConfigError(f"{t.name}/{v}: plugins.yaml serves it beside {t.version}, but the build "
-                                  "already serves it from another artifact")
-            served.add((t.name, v))
-            more.append(replace(t, version=v))
+        if c is not None and t.version in c.versions:
+            more += [replace(t, version=v) for v in c.versions if v != t.version]
     return more
 
 
