@@ -27,6 +27,7 @@ class Known:
     snapshot: Snapshot | None = None
     digests: Mapping[tuple[str, str], str] = field(default_factory=dict)
     expected: Mapping[tuple[str, str], str] = field(default_factory=dict)
+    unmanaged: frozenset[str] = frozenset()  # the digests the unmanaged lock pins
 
 
 def known(config: Config | None = None, lock: Lock | None = None, snapshot: Snapshot | None = None,
@@ -63,7 +64,7 @@ def known(config: Config | None = None, lock: Lock | None = None, snapshot: Snap
         if len(shas) == 1:
             for v in spec.versions:
                 expected.setdefault((spec.name, v), next(iter(shas)))
-    return Known(config, snapshot, digests, expected)
+    return Known(config, snapshot, digests, expected, frozenset(u.digest for u in unmanaged))
 
 
 def _source(text: str) -> Source | None:
@@ -151,8 +152,12 @@ def fix(p: ConsolePlugin, k: Known) -> tuple[str, bool]:
                 f"{where}the unmanaged lock or plugins.lock.json; pull it and pin it "
                 "(plugin-sync pull, plugin-sync unmanaged-lock)"), False
     note = ""
-    if k.snapshot is not None and not any(e.digest == digest and e.served for e in k.snapshot.entries):
-        note = f" (not in snapshot {k.snapshot.gateway_version}'s plugin-server mapping)"
+    if k.snapshot is not None and digest not in k.unmanaged:
+        entry = next((e for e in k.snapshot.entries if e.digest == digest), None)
+        if entry is None:
+            note = f" (not in snapshot {k.snapshot.gateway_version})"
+        elif entry.served is None:
+            note = f" (in snapshot {k.snapshot.gateway_version} without a plugin-server mapping)"
     if spec is not None:
         served = spec.versions or ((spec.source.tag,) if spec.source.tag else ())
         if tag in served and spec.source.tag == tag:

@@ -57,10 +57,15 @@ def from_directory(path: Path) -> tuple[ConsolePlugin, ...]:
 def from_github(gh: github.Github, repo_name: str, ref: str) -> tuple[ConsolePlugin, ...]:
     """The console's files at ``ref`` of ``repo_name``, read through the GitHub API: one
     tree listing, then the properties, the lock and each key's spec."""
-    with github_errors(f"reading {PLUGINS_DIR} at {ref} of {repo_name}"):
-        repo = gh.get_repo(repo_name)
-        sha = repo.get_commit(ref).sha
-        listed = {e.path for e in repo.get_git_tree(sha, recursive=True).tree if e.type == "blob"}
+    try:
+        with github_errors(f"reading {PLUGINS_DIR} at {ref} of {repo_name}"):
+            repo = gh.get_repo(repo_name)
+            sha = repo.get_commit(ref).sha
+            listed = {e.path for e in repo.get_git_tree(sha, recursive=True).tree if e.type == "blob"}
+    except GitHubError as e:
+        if e.status in (404, 422):  # no such repository or ref: bad input
+            raise UsageError(f"--console-ref {ref}: {e.message}") from None
+        raise
 
     def read(path: str) -> bytes | None:
         if f"{PLUGINS_DIR}/{path}" not in listed:
