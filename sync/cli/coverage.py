@@ -8,11 +8,13 @@ import sys
 from pathlib import Path
 
 from sync.cli import common
+from sync.config import DEFAULT_UPSTREAM
 from sync.console.model import DEFAULT_PATTERN, ConsolePlugin
 from sync.console.plan import MISMATCH, MISSING, UNVERIFIED, Known, Report, check, known
 from sync.errors import ConfigError, UsageError
 from sync.filenames import UNMANAGED_LOCK
 from sync.fsutil import read_json
+from sync.snapshot.model import Snapshot
 
 DESCRIPTION = """\
 Check that every plugin URL the Higress console builds is served. The console replaces
@@ -34,7 +36,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--console", metavar="PATH", type=Path,
                      help="a console checkout, its plugins directory, or a local copy (console-plugins.json)")
-    src.add_argument("--console-ref", metavar="REF", help="a git ref of the console repository, read through the GitHub API")
+    src.add_argument("--console-ref", metavar="REF",
+                     help="a git ref of the console repository, read through the GitHub API; 'auto': the console "
+                          "release that Higress ships at the --snapshot's source commit")
     p.add_argument("--console-repo", metavar="OWNER/REPO", default=DEFAULT_CONSOLE_REPO,
                    help=f"with --console-ref (default {DEFAULT_CONSOLE_REPO})")
     p.add_argument("--pattern", default=DEFAULT_PATTERN,
@@ -54,25 +58,44 @@ def _plugins(args: argparse.Namespace) -> tuple[ConsolePlugin, ...]:
         from sync.console.read import from_directory
 
         return from_directory(args.console)
-    from sync.console.read import from_github
+    from sync.console.read import console_ref_at, from_github
     from sync.github.client import connect, parse_repo
 
-    return from_github(connect(), parse_repo(args.console_repo, "--console-repo"), args.console_ref)
+    gh = connect()
+    repo = parse_repo(args.console_repo, "--console-repo")
+    ref = args.console_ref
+    if ref == "auto":
+        snapshot = _snapshot(args)
+        if snapshot is None:
+            raise UsageError("--console-ref auto needs --snapshot (its source commit names the Higress release)")
+        config = common.config(args) if common.config_path(args).exists() else None
+        upstream = config.upstream_repository if config is not None else DEFAULT_UPSTREAM
+        ref = console_ref_at(gh, upstream, snapshot.source_commit)
+        print(f"coverage: Higress {snapshot.gateway_version} ({upstream} at {snapshot.source_commit[:12]}) "
+              f"ships the console {ref}", file=sys.stderr)
+    return from_github(gh, repo, ref)
+
+
+def _snapshot(args: argparse.Namespace) -> Snapshot | None:
+    from sync.snapshot.load import read_file
+    from sync.snapshot.model import parse_snapshot
+
+    if args.snapshot is None:
+        return None
+    try:
+        return parse_snapshot(read_file(args.snapshot, "snapshot file"))
+    except ConfigError as e:
+        raise ConfigError(f"{args.snapshot}: {e.message}") from None
 
 
 def _known(args: argparse.Namespace) -> Known:
     from sync.snapshot.load import read_file
-    from sync.snapshot.model import UnmanagedEntry, parse_snapshot, parse_unmanaged
+    from sync.snapshot.model import UnmanagedEntry, parse_unmanaged
 
     config_path = common.config_path(args)
     config = common.config(args) if config_path.exists() else None
     lock = common.lock(args)
-    snapshot = None
-    if args.snapshot is not None:
-        try:
-            snapshot = parse_snapshot(read_file(args.snapshot, "snapshot file"))
-        except ConfigError as e:
-            raise ConfigError(f"{args.snapshot}: {e.message}") from None
+    snapshot = _snapshot(args)
     unmanaged_path = args.unmanaged_lock or config_path.resolve().parent / UNMANAGED_LOCK
     unmanaged: tuple[UnmanagedEntry, ...] = ()
     if args.unmanaged_lock is not None or unmanaged_path.exists():

@@ -21,7 +21,6 @@ from typing import Any, Mapping
 
 import yaml
 
-from sync.config import DEFAULT_REGISTRY
 from sync.errors import ConfigError
 from sync.filenames import SPEC
 from sync.names import check_name, check_version, is_digest
@@ -117,7 +116,19 @@ def parse_list(data: bytes, lock: bytes | None = None, where: str = LIST) -> tup
     return from_files("\n".join(lines) + "\n", specs, lock, f"{where}: ")
 
 
-def registry_of(plugins: tuple[ConsolePlugin, ...]) -> str:
-    """The registry most of the console's references name."""
-    hosts = [p.source.host for p in plugins]
-    return max(set(hosts), key=hosts.count) if hosts else DEFAULT_REGISTRY
+CHART = "helm/higress/Chart.yaml"  # Higress's umbrella chart: it names the console's chart version
+
+
+def console_ref(chart: str) -> str | None:
+    """The console's git tag (``v`` + its chart version) that Higress's umbrella chart
+    depends on, or None when the chart names no ``higress-console`` dependency."""
+    try:
+        raw = yaml.safe_load(chart)
+    except yaml.YAMLError:
+        return None
+    deps = raw.get("dependencies") if isinstance(raw, dict) else None
+    for d in deps if isinstance(deps, list) else []:
+        if isinstance(d, dict) and d.get("name") == "higress-console" and d.get("version"):
+            version = str(d["version"]).lstrip("v")
+            return f"v{check_version(version, f'{CHART}: higress-console version: ')}"
+    return None

@@ -17,7 +17,9 @@ from sync.filenames import SPEC
 from sync.fsutil import sha256_file
 from sync.github.client import GitHubError, github_errors
 from sync.http import make_session, timeouts
-from sync.console.model import CONSOLE_LOCK, LIST, PLUGINS_DIR, PROPERTIES, ConsolePlugin, from_files, parse_list
+from sync.console.model import (
+    CHART, CONSOLE_LOCK, LIST, PLUGINS_DIR, PROPERTIES, ConsolePlugin, console_ref, from_files, parse_list,
+)
 from sync.console.plan import Answer
 
 TREE_PREFIX = "/plugins/"  # where nginx serves the tree
@@ -83,6 +85,25 @@ def from_github(gh: github.Github, repo_name: str, ref: str) -> tuple[ConsolePlu
             if p.startswith(PLUGINS_DIR + "/") and p.endswith("/" + SPEC) and p.count("/") == PLUGINS_DIR.count("/") + 2]
     specs = {k: text.decode("utf-8", "replace") for k in sorted(keys) if (text := read(f"{k}/{SPEC}")) is not None}
     return from_files(properties.decode("utf-8", "replace"), specs, read(CONSOLE_LOCK), f"{repo_name}@{ref}: ")
+
+
+def console_ref_at(gh: github.Github, upstream: str, commit: str) -> str:
+    """The console release that Higress at ``commit`` ships (its umbrella chart's
+    ``higress-console`` dependency), as a git tag of the console repository."""
+    try:
+        with github_errors(f"reading {CHART} at {commit[:12]} of {upstream}"):
+            content = gh.get_repo(upstream).get_contents(CHART, ref=commit)
+            text = b"" if isinstance(content, list) else content.decoded_content
+    except GitHubError as e:
+        if e.status == 404:
+            raise UsageError(f"cannot tell the console of {upstream} at {commit[:12]}: no {CHART}; "
+                             "give --console-ref") from None
+        raise
+    ref = console_ref(text.decode("utf-8", "replace"))
+    if ref is None:
+        raise UsageError(f"cannot tell the console of {upstream} at {commit[:12]}: {CHART} names no "
+                         "higress-console dependency; give --console-ref")
+    return ref
 
 
 def _path(url: str) -> str:

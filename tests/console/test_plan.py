@@ -175,3 +175,14 @@ def test_more_versions_follow_the_artifact_served_under_that_name() -> None:
     assert targets[("basic-auth", "2.0.1")].digest == targets[("basic-auth", "2.0.0")].digest
     assert targets[("ai-cache", "2.0.0")].digest == targets[("ai-cache", "2.0.1")].digest
     assert ("ai-agent", "2.0.0") not in targets and ("ai-agent", "2.0.1") in targets
+
+
+def test_the_console_release_is_read_from_higress_umbrella_chart() -> None:
+    from sync.console.model import console_ref
+
+    chart = "dependencies:\n- name: higress-core\n  version: 2.2.4\n- name: higress-console\n  version: {v}\n"
+    assert console_ref(chart.format(v="2.2.4")) == "v2.2.4"
+    assert console_ref(chart.format(v="v2.1.9")) == "v2.1.9"
+    assert console_ref("dependencies: []\n") is None and console_ref(": :") is None
+    with pytest.raises(ConfigError, match="higress-console version"):
+        console_ref(chart.format(v="'2.2/4'"))

@@ -76,3 +76,43 @@ def test_a_git_ref_through_the_github_api_gives_the_same_report(world: World, fa
     # an unknown ref is bad input, in one line
     gone = cli(*args, "--console-ref", "no-such-ref", env=env)
     assert gone.code == 2 and gone.err.count("\n") == 1 and "--console-ref no-such-ref" in gone.err, gone.err
+
+
+CHART = """apiVersion: v2
+appVersion: 2.2.4
+dependencies:
+- name: higress-core
+  repository: file://../core
+  version: 2.2.4
+- name: higress-console
+  repository: https://higress.io/helm-charts/
+  version: 2.2.4
+name: higress
+version: 2.2.4
+"""
+
+
+def test_auto_reads_the_console_release_from_higress_umbrella_chart(world: World, fake: FakeGitHub, tmp_path: Path) -> None:
+    snapshot = json.loads(world.file("snapshot.json").read_text())
+    higress = fake.state.create_repo("higress-group/higress")
+    commit = higress.commit_files({"helm/higress/Chart.yaml": CHART}, "release 2.2.4")
+    snapshot["sourceCommit"] = commit
+    snap = tmp_path / "snapshot.json"
+    snap.write_text(json.dumps(snapshot))
+    console = fake.state.create_repo("higress-group/higress-console")
+    sha = console.commit_files({p: world.rewrite(t) for p, t in checkout_files(DATA).items()}, "console 2.2.4")
+    console.set_ref("refs/tags/v2.2.4", sha)
+    console.commit_files({f"{PLUGINS_DIR}/basic-auth/spec.yaml": None}, "later")  # main moves on
+    root = tmp_path / "plugins"
+    root.mkdir()
+    env = {"GITHUB_API_URL": fake.url, "GITHUB_TOKEN": TOKEN}
+    args = ("--config", str(world.file("plugins.yaml")), "--root", str(root), "coverage", "--snapshot", str(snap))
+    r = cli(*args, "--console-ref", "auto", env=env)
+    assert r.code == 1 and "ships the console v2.2.4" in r.err and "0 of 52 console URLs served" in r.err, r.err
+    # a Higress commit whose chart names no console: exit 2, one line, the documented step takes over
+    snapshot["sourceCommit"] = higress.commit_files({"helm/higress/Chart.yaml": "apiVersion: v2\nname: higress\n"}, "x")
+    snap.write_text(json.dumps(snapshot))
+    r = cli(*args, "--console-ref", "auto", env=env)
+    assert r.code == 2 and "names no higress-console dependency; give --console-ref" in r.err and r.err.count("\n") == 1
+    r = cli("--config", str(world.file("plugins.yaml")), "--root", str(root), "coverage", "--console-ref", "auto", env=env)
+    assert r.code == 2 and "--console-ref auto needs --snapshot" in r.err
