@@ -24,7 +24,7 @@ import yaml
 from sync.errors import ConfigError
 from sync.filenames import SPEC
 from sync.names import check_name, check_version, is_digest
-from sync.oci.reference import Source
+from sync.oci.reference import Source, parse_source
 from sync.properties import parse_properties
 
 PLUGINS_DIR = "backend/sdk/src/main/resources/plugins"  # in a console checkout
@@ -64,8 +64,9 @@ def parse_spec(text: str, where: str) -> tuple[str, str]:
             check_version(str(info.get("version") or ""), f"{where}: info.version: "))
 
 
-def parse_console_lock(data: bytes, where: str = CONSOLE_LOCK) -> dict[str, str]:
-    """Each key's manifest digest in the console's ``plugin-snapshot.lock.json``."""
+def parse_console_lock(data: bytes, where: str = CONSOLE_LOCK) -> dict[str, tuple[str | None, str]]:
+    """Each key's reference (``ociRef``, when recorded) and manifest digest in the console's
+    ``plugin-snapshot.lock.json``."""
     try:
         raw = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as e:
@@ -73,13 +74,25 @@ def parse_console_lock(data: bytes, where: str = CONSOLE_LOCK) -> dict[str, str]
     plugins = raw.get("plugins") if isinstance(raw, dict) else None
     if not isinstance(plugins, dict):
         raise ConfigError(f"{where}: no plugins object")
-    out: dict[str, str] = {}
+    out: dict[str, tuple[str | None, str]] = {}
     for key, entry in plugins.items():
         digest = entry.get("digest") if isinstance(entry, dict) else None
         if not is_digest(digest):
             raise ConfigError(f"{where}: {key}: missing or malformed digest {digest!r}")
-        out[check_name(key, f"{where}: ")] = str(digest)
+        ref = entry.get("ociRef")
+        out[check_name(key, f"{where}: ")] = (ref if isinstance(ref, str) else None, str(digest))
     return out
+
+
+def _same_artifact(ref: str | None, source: Source) -> bool:
+    """The lock's ``ociRef`` names the properties' repository and tag (or is not recorded)."""
+    if ref is None:
+        return True
+    try:
+        recorded = parse_source(ref, source.host)
+    except ConfigError:
+        return False
+    return (recorded.repository, recorded.tag) == (source.repository, source.tag)
 
 
 def from_files(properties: str, specs: Mapping[str, str], lock: bytes | None = None,
@@ -87,13 +100,15 @@ def from_files(properties: str, specs: Mapping[str, str], lock: bytes | None = N
     """The list from the console's own files: ``plugins.properties``, each key's
     ``spec.yaml`` text (by key) and, when present, ``plugin-snapshot.lock.json``."""
     config = parse_properties(properties, f"{where}{PROPERTIES}: ")
-    digests = parse_console_lock(lock, f"{where}{CONSOLE_LOCK}") if lock is not None else {}
+    pins = parse_console_lock(lock, f"{where}{CONSOLE_LOCK}") if lock is not None else {}
     out: list[ConsolePlugin] = []
     for key, spec in config.plugins.items():
         if key not in specs:
             raise ConfigError(f"{where}{key}/{SPEC}: missing (the console builds {key}'s URL from it)")
         name, version = parse_spec(specs[key], f"{where}{key}/{SPEC}")
-        out.append(ConsolePlugin(key, name, version, spec.source, digests.get(key)))
+        ref, digest = pins.get(key, (None, None))
+        # a lock entry for another tag than the properties' pins another artifact
+        out.append(ConsolePlugin(key, name, version, spec.source, digest if _same_artifact(ref, spec.source) else None))
     return tuple(sorted(out, key=lambda p: p.key))
 
 

@@ -49,13 +49,10 @@ def known(config: Config | None = None, lock: Lock | None = None, snapshot: Snap
             if src.digest and src.tag:
                 digests[(src.repository, src.tag)] = src.digest
     for le in lock.sorted() if lock else ():
-        if le.is_local:
-            expected[(le.name, le.version)] = le.sha256
-            continue
-        parsed = _source(le.source)
+        expected[(le.name, le.version)] = le.sha256
+        parsed = None if le.is_local else _source(le.source)
         if parsed is not None and parsed.tag and le.digest:
             digests.setdefault((parsed.repository, parsed.tag), le.digest)
-        expected[(le.name, le.version)] = le.sha256
     for key, entry in (inventory or {}).items():
         if entry.get("version") and entry.get("wasmSha256"):
             expected.setdefault((key, entry["version"]), entry["wasmSha256"])
@@ -146,6 +143,12 @@ def fix(p: ConsolePlugin, k: Known) -> tuple[str, bool]:
     digest = digest_of(p, k)
     ref = f"oci://{p.source.host}/{p.source.repository}:{tag}"
     spec = k.config.plugins.get(p.name) if k.config else None
+    if spec is not None and p.version in dict(spec.sources) and k.snapshot is not None:
+        return (f"plugins.yaml serves {p.name}/{p.version} from its own artifact ('sources'), which only the "
+                f"rolling image serves, not a build of snapshot {k.snapshot.gateway_version}"), True
+    if spec is not None and (p.version in (spec.versions or (spec.source.tag,)) or p.version in dict(spec.sources)):
+        return (f"plugins.yaml already serves {p.name}/{p.version}: pull it and deploy "
+                "(the target was built before that)"), True
     if digest is None:
         where = f"snapshot {k.snapshot.gateway_version}, " if k.snapshot else ""
         return (f"artifact not pinned anywhere: no digest for {p.source.repository}:{tag} in the console's lock, "

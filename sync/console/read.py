@@ -17,6 +17,7 @@ from sync.filenames import SPEC
 from sync.fsutil import sha256_file
 from sync.github.client import GitHubError, github_errors
 from sync.http import make_session, timeouts
+from sync.properties import parse_properties
 from sync.console.model import (
     CHART, CONSOLE_LOCK, LIST, PLUGINS_DIR, PROPERTIES, ConsolePlugin, console_ref, from_files, parse_list,
 )
@@ -57,34 +58,34 @@ def from_directory(path: Path) -> tuple[ConsolePlugin, ...]:
 
 
 def from_github(gh: github.Github, repo_name: str, ref: str) -> tuple[ConsolePlugin, ...]:
-    """The console's files at ``ref`` of ``repo_name``, read through the GitHub API: one
-    tree listing, then the properties, the lock and each key's spec."""
+    """The console's files at ``ref`` of ``repo_name``, read through the GitHub API: the
+    properties, the lock and the spec of each key the properties list."""
     try:
-        with github_errors(f"reading {PLUGINS_DIR} at {ref} of {repo_name}"):
+        with github_errors(f"reading {ref} of {repo_name}"):
             repo = gh.get_repo(repo_name)
             sha = repo.get_commit(ref).sha
-            listed = {e.path for e in repo.get_git_tree(sha, recursive=True).tree if e.type == "blob"}
     except GitHubError as e:
         if e.status in (404, 422):  # no such repository or ref: bad input
             raise UsageError(f"--console-ref {ref}: {e.message}") from None
         raise
 
     def read(path: str) -> bytes | None:
-        if f"{PLUGINS_DIR}/{path}" not in listed:
-            return None
-        with github_errors(f"reading {PLUGINS_DIR}/{path} at {sha[:12]} of {repo_name}"):
-            content = repo.get_contents(f"{PLUGINS_DIR}/{path}", ref=sha)
-            if isinstance(content, list):
+        try:
+            with github_errors(f"reading {PLUGINS_DIR}/{path} at {sha[:12]} of {repo_name}"):
+                content = repo.get_contents(f"{PLUGINS_DIR}/{path}", ref=sha)
+                return None if isinstance(content, list) else content.decoded_content
+        except GitHubError as e:
+            if e.status == 404:
                 return None
-            return content.decoded_content
+            raise
 
     properties = read(PROPERTIES)
     if properties is None:
-        raise GitHubError(f"GitHub: {repo_name} at {ref}: no {PLUGINS_DIR}/{PROPERTIES}")
-    keys = [p[len(PLUGINS_DIR) + 1:].split("/")[0] for p in listed
-            if p.startswith(PLUGINS_DIR + "/") and p.endswith("/" + SPEC) and p.count("/") == PLUGINS_DIR.count("/") + 2]
-    specs = {k: text.decode("utf-8", "replace") for k in sorted(keys) if (text := read(f"{k}/{SPEC}")) is not None}
-    return from_files(properties.decode("utf-8", "replace"), specs, read(CONSOLE_LOCK), f"{repo_name}@{ref}: ")
+        raise UsageError(f"--console-ref {ref}: {repo_name} has no {PLUGINS_DIR}/{PROPERTIES} there")
+    text = properties.decode("utf-8", "replace")
+    specs = {k: spec.decode("utf-8", "replace") for k in parse_properties(text).plugins
+             if (spec := read(f"{k}/{SPEC}")) is not None}
+    return from_files(text, specs, read(CONSOLE_LOCK), f"{repo_name}@{ref}: ")
 
 
 def console_ref_at(gh: github.Github, upstream: str, commit: str) -> str:

@@ -56,6 +56,15 @@ def test_bad_console_files_are_config_errors() -> None:
         from_files("a=oci://h.io/plugins/a:1.0.0\n", {})
 
 
+def test_a_console_lock_entry_of_another_tag_pins_nothing() -> None:
+    lock = json.dumps({"plugins": {"a": {"ociRef": "oci://h.io/plugins/a:1.0.1", "digest": D1},
+                                   "b": {"ociRef": "oci://h.io/plugins/b:1.0.0", "digest": D2}}}).encode()
+    spec = "info:\n  name: {}\n  version: 1.0.0\n"
+    a, b = from_files("a=oci://h.io/plugins/a:1.0.0\nb=oci://h.io/plugins/b:1.0.0\n",
+                      {"a": spec.format("a"), "b": spec.format("b")}, lock)
+    assert (a.digest, b.digest) == (None, D2)
+
+
 def test_fixes_name_the_plugins_yaml_lines_or_say_the_artifact_is_pinned_nowhere() -> None:
     plugins = {p.key: p for p in _console()}
     before = load_config(DATA / "plugins-before.yaml")
@@ -73,6 +82,11 @@ def test_fixes_name_the_plugins_yaml_lines_or_say_the_artifact_is_pinned_nowhere
     bare = replace(plugins["mcp-router"], digest=None)
     assert fix(bare, k)[0] == (f"plugins.yaml add mcp-router: {{source: oci://{HOST}/plugins/mcp-router:2.0.1, "
                                f"digest: {plugins['mcp-router'].digest}}} (in snapshot 2.2.4 without a plugin-server mapping)")
+    # plugins.yaml serves it already: the target is older than the configuration
+    now = load_config(REPO / "plugins.yaml")
+    assert fix(plugins["bot-detect"], known(now))[0].startswith("plugins.yaml already serves bot-detect/1.0.0")
+    assert fix(plugins["ai-agent"], known(now))[0].startswith("plugins.yaml already serves ai-agent/2.0.1")
+    assert "only the rolling image serves, not a build of snapshot 2.2.4" in fix(plugins["ai-agent"], known(now, None, snap))[0]
     # nothing known but the console's lock: not in the snapshot
     alone = replace(plugins["oauth"], digest=D1)
     assert fix(alone, k)[0].endswith(f"digest: {D1}, versions: [2.0.0, 1.0.0]}} (not in snapshot 2.2.4)")
