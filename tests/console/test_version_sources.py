@@ -27,6 +27,7 @@ def test_each_version_is_served_from_its_own_artifact_and_a_rerun_changes_nothin
     a, b = (ws.root / "ai-agent" / v / "plugin.wasm" for v in ("2.0.1", "2.0.3"))
     assert a.read_bytes() != b.read_bytes()
     assert sorted(p["status"] for p in json.loads(r.out)["plugins"]) == ["added", "added"]
+    assert ws.cli("verify").code == 0
     again = ws.pull("--json")
     assert again.code == 0 and sorted(p["status"] for p in json.loads(again.out)["plugins"]) == ["unchanged", "unchanged"]
     # the lock alone rebuilds both in a fresh tree
