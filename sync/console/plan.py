@@ -152,8 +152,8 @@ def fix(p: ConsolePlugin, k: Known) -> tuple[str, bool]:
     if digest is None:
         where = f"snapshot {k.snapshot.gateway_version}, " if k.snapshot else ""
         return (f"artifact not pinned anywhere: no digest for {p.source.repository}:{tag} in the console's lock, "
-                f"{where}the unmanaged lock or plugins.lock.json; pull it and pin it "
-                "(plugin-sync pull, plugin-sync unmanaged-lock)"), False
+                f"{where}the unmanaged lock or plugins.lock.json; add {p.name} to plugins.yaml by tag, then "
+                f"'plugin-sync pull {p.name}' and 'plugin-sync unmanaged-lock' pin it"), False
     note = ""
     if k.snapshot is not None and digest not in k.unmanaged:
         entry = next((e for e in k.snapshot.entries if e.digest == digest), None)
