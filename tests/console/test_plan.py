@@ -200,3 +200,27 @@ def test_the_console_release_is_read_from_higress_umbrella_chart() -> None:
     assert console_ref("dependencies: []\n") is None and console_ref(": :") is None
     with pytest.raises(ConfigError, match="higress-console version"):
         console_ref(chart.format(v="'2.2/4'"))
+
+
+def test_the_unmanaged_lock_contract_holds_for_the_repository_config(tmp_path: Path) -> None:
+    """A lock as a pull of plugins.yaml records the unmanaged plugins (2.0.0, and the
+    console's 1.0.0 from the same artifact) gives back the committed unmanaged lock exactly:
+    plugins pinned by a snapshot digest need no entry, 'versions' adds none."""
+    import shutil
+
+    from sync.lock import Lock
+    from tests.console.conftest import cli
+    from tests.support.locks import entry
+
+    for name in ("plugins.yaml", "unmanaged-plugins.lock.json"):
+        shutil.copy(REPO / name, tmp_path / name)
+    (tmp_path / "snapshots").mkdir()
+    shutil.copy(REPO / "snapshots" / "2.2.4.json", tmp_path / "snapshots" / "2.2.4.json")
+    pins = json.loads((REPO / "unmanaged-plugins.lock.json").read_text())["plugins"]
+    lock = Lock.from_entries(
+        entry(key, version, source=f"oci://{u['repository']}:{u['tag']}", digest=u["digest"], sha256=u["wasmSha256"])
+        for key, u in pins.items() for version in (u["tag"], "1.0.0"))
+    (tmp_path / "plugins.lock.json").write_text(lock.dumps())
+    r = cli("--config", str(tmp_path / "plugins.yaml"), "unmanaged-lock", "--check")
+    assert r.code == 0, r.err
+    assert "(3 plugin(s))" in r.err
