@@ -17,6 +17,10 @@ Example::
       json-converter:
         repository: plugins/jsonrpc-converter
         range: ">=2.0.0 <3.0.0"           # or tag: / digest:
+      ai-agent:
+        source: oci://higress-registry.cn-hangzhou.cr.aliyuncs.com/plugins/ai-agent:2.0.3
+        sources:                          # more versions, each from its own artifact
+          2.0.1: oci://higress-registry.cn-hangzhou.cr.aliyuncs.com/plugins/ai-agent:2.0.1@sha256:...
 
 Parsing is pure (``parse_config`` over plain data); ``load_config`` adds the file read.
 """
@@ -42,7 +46,8 @@ DEFAULT_UPSTREAM = "higress-group/higress"
 RENAMED = {"alibaba/higress": "higress-group/higress"}
 DEFAULT_LABELS = ("plugin-sync",)
 
-_PLUGIN_KEYS = {"source", "registry", "repository", "tag", "digest", "range", "versions", "category", "upstream"}
+_PLUGIN_KEYS = {"source", "registry", "repository", "tag", "digest", "range", "versions", "sources", "category",
+                "upstream"}
 _TOP_KEYS = {"schemaVersion", "registry", "upstream", "pullRequest", "plugins"}
 
 
@@ -55,6 +60,7 @@ class PluginSpec:
     versions: tuple[str, ...] = ()  # empty: the resolved tag
     category: str | None = None
     upstream_dirs: tuple[str, ...] = ()  # upstream extension directories that map to this plugin
+    sources: tuple[tuple[str, Source], ...] = ()  # (version, source): versions served from their own artifact
 
     def served_versions(self, resolved_tag: str | None) -> tuple[str, ...]:
         if self.versions:
@@ -62,6 +68,12 @@ class PluginSpec:
         if resolved_tag:
             return (resolved_tag,)
         return ()
+
+    def parts(self) -> tuple[PluginSpec, ...]:
+        """One spec per artifact: this one without ``sources``, then one per ``sources``
+        version, serving only that version. A pull resolves and fetches each on its own."""
+        main = replace(self, sources=())
+        return (main, *(replace(main, source=src, versions=(v,)) for v, src in self.sources))
 
 
 @dataclass(frozen=True)
@@ -170,6 +182,30 @@ def _served_versions(raw: dict[Any, Any], source: Source, where: str) -> tuple[s
     return versions
 
 
+def _version_sources(raw: dict[Any, Any], default_registry: str, versions: tuple[str, ...],
+                     where: str) -> tuple[tuple[str, Source], ...]:
+    """``sources``: more served versions, each from its own artifact (a tag or a digest,
+    never a range: the version directory names one artifact)."""
+    raw_sources = raw.get("sources") or {}
+    if not isinstance(raw_sources, dict):
+        raise ConfigError(f"{where}sources must map versions to sources")
+    out: list[tuple[str, Source]] = []
+    for version, ref in raw_sources.items():
+        v = check_version(str(version), where + "sources: ")
+        if v in versions:
+            raise ConfigError(f"{where}version {v} is both in versions and in sources")
+        if not isinstance(ref, str):
+            raise ConfigError(f"{where}sources: {v}: expected a source string")
+        try:
+            src = parse_source(ref, default_registry)
+        except ConfigError as e:
+            raise ConfigError(f"{where}sources: {v}: {e}") from None
+        if src.digest is not None and not is_digest(src.digest):
+            raise ConfigError(f"{where}sources: {v}: digest must look like sha256:<64 hex>, got {src.digest!r}")
+        out.append((v, src))
+    return tuple(out)
+
+
 def _upstream_dirs(raw: dict[Any, Any], where: str) -> tuple[str, ...]:
     upstream = raw.get("upstream") or []
     if isinstance(upstream, str):
@@ -192,6 +228,7 @@ def parse_plugin(name: str, raw: Any, default_registry: str, path: Path | None =
         versions=versions,
         category=str(category) if category is not None else None,
         upstream_dirs=_upstream_dirs(entry, where),
+        sources=_version_sources(entry, default_registry, versions, where),
     )
 
 
@@ -283,6 +320,9 @@ def dump_config(cfg: Config) -> str:
             lines.append(f"    range: {_q(spec.source.range)}")
         if spec.versions:
             lines.append(f"    versions: [{', '.join(_q(v) for v in spec.versions)}]")
+        if spec.sources:
+            lines.append("    sources:")
+            lines += [f"      {_q(v)}: {_q(src.reference(cfg.registry))}" for v, src in spec.sources]
         if spec.upstream_dirs:
             lines.append(f"    upstream: [{', '.join(_q(v) for v in spec.upstream_dirs)}]")
     return "\n".join(lines) + "\n"

@@ -22,6 +22,7 @@ COMMANDS = (
     "pull",
     "unmanaged",
     "verify",
+    "coverage",
     "metadata",
     "properties",
     "serve",

@@ -92,7 +92,8 @@ def run(args: argparse.Namespace) -> int:
         credentials_host=config.registry if config is not None else _config_registry(args),
     )
     _check_registry(args)
-    total = len(locked_groups(lock)) if args.locked else len(args.plugins or (config.plugins if config else []))
+    total = len(locked_groups(lock)) if args.locked else sum(
+        len(s.parts()) for n, s in (config.plugins.items() if config else ()) if not args.plugins or n in args.plugins)
     progress = Progress(total, quiet=args.json)
     report = run_pull(
         common.tree(args), config, lock, None if args.locked else common.lock_path(args), options,

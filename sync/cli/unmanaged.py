@@ -34,9 +34,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def _pinned(args: argparse.Namespace) -> dict[str, Pinned]:
+    """Each plugin's main artifact as the lock resolved it (not a version of its ``sources``)."""
+    config = common.config(args)
     out: dict[str, Pinned] = {}
     for e in common.lock(args).sorted():
-        if e.is_local or e.digest is None:
+        spec = config.plugins.get(e.name)
+        if e.is_local or e.digest is None or spec is not None and e.version in dict(spec.sources):
             continue
         src = parse_source(e.source, "")
         if src.kind == "registry" and src.tag == e.version:

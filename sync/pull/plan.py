@@ -40,9 +40,10 @@ def entries_for(resolved: Resolved, content: LockEntry) -> list[LockEntry]:
     ]
 
 
-def status(name: str, old: Lock, new_entries: list[LockEntry]) -> str:
-    """added, updated or unchanged, comparing a plugin's entries before and after."""
-    before = {e.version: e for e in old.for_plugin(name) if not e.is_local}
+def status(name: str, old: Lock, new_entries: list[LockEntry], mine: Callable[[str], bool] = lambda v: True) -> str:
+    """added, updated or unchanged, comparing a plugin's entries before and after; only the
+    versions ``mine`` accepts count (a plugin with per-version ``sources`` is pulled in parts)."""
+    before = {e.version: e for e in old.for_plugin(name) if not e.is_local and mine(e.version)}
     if not before:
         return "added"
     after = {e.version: e for e in new_entries}

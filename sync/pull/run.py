@@ -120,7 +120,10 @@ class Puller:
         src = src.redirect(self.options.registry, self.options.plain_http)
         return src.relative_to(self.options.base_dir) if self.options.base_dir else src
 
-    def pull_plugin(self, spec: PluginSpec) -> tuple[list[LockEntry], PluginResult]:
+    def pull_plugin(self, spec: PluginSpec, others: frozenset[str] = frozenset(),
+                    part: bool = False) -> tuple[list[LockEntry], PluginResult]:
+        """One plugin, or one part of it (``part``: a version from ``sources``, alone);
+        ``others``: the versions the plugin's other parts serve."""
         src = self.where(spec.source)
         source = self.sources.of(src)
         tag = src.tag
@@ -134,6 +137,9 @@ class Puller:
         if src.digest and manifest.digest != src.digest:
             raise ArtifactError(f"manifest digest {manifest.digest[:19]} is not the pinned {src.digest[:19]}")
         versions = spec.served_versions(tag)
+        clash = sorted(set(versions) & others)
+        if clash:
+            raise SyncError(f"{spec.name}/{clash[0]} is both resolved from {spec.source.reference()} and listed in sources")
         for v in versions:
             prev = self.old.get(spec.name, v)
             if self.tree.is_hand_placed(spec.name, v) and not (prev and prev.is_local):
@@ -145,7 +151,10 @@ class Puller:
                             manifest.annotations.get(CREATED), spec.category)
         content, downloaded = self.fetch(spec.name, src, manifest, None)
         entries = entries_for(resolved, content)
-        out = PluginResult(spec.name, status(spec.name, self.old, entries), list(served), resolved.source,
+        def mine(v: str) -> bool:
+            return v in versions if part else v not in others
+
+        out = PluginResult(spec.name, status(spec.name, self.old, entries, mine), list(served), resolved.source,
                       manifest.digest, content.sha256, downloaded=downloaded)
         return entries, out
 
@@ -236,7 +245,12 @@ def run_pull(
             assert config is not None
             for name, spec in config.plugins.items():
                 if not options.only or name in options.only:
-                    tasks[name] = Task(partial(puller.pull_plugin, spec), name, spec.source.reference())
+                    main, *extra = spec.parts()
+                    own = frozenset(v for v, _ in spec.sources)
+                    tasks[name] = Task(partial(puller.pull_plugin, main, own), name, main.source.reference())
+                    for p in extra:  # a version from its own artifact: one more task
+                        tasks[f"{name} {p.versions[0]}"] = Task(partial(puller.pull_plugin, p, part=True), name,
+                                                                p.source.reference())
         results: dict[str, list[LockEntry]] = {}
         outcomes: list[PluginResult] = []
         failed: set[str] = set()

@@ -47,7 +47,7 @@ def configured(config: Config) -> dict[str, Configured]:
         s = spec.source
         rng = s.range
         out[name] = Configured(name, ImageRef(s.host, s.repository), s.tag, rng, s.digest,
-                               _in_range(rng) if rng else None)
+                               _in_range(rng) if rng else None, spec.versions)
     return out
 
 
@@ -65,7 +65,8 @@ def load_plan(snapshot: Path, expect_sha256: str | None, unmanaged: Path | None,
             entries = parse_unmanaged(read_file(unmanaged, "unmanaged lock"))
         except ConfigError as e:
             raise ConfigError(f"{unmanaged}: {e.message}") from None
+    conf = configured(config) if config is not None else {}
     if config is not None:
-        check_unmanaged(snap, entries, configured(config), f"{unmanaged or 'unmanaged lock'} against {config_name}")
+        check_unmanaged(snap, entries, conf, f"{unmanaged or 'unmanaged lock'} against {config_name}")
     cats = {n: s.category for n, s in config.plugins.items()} if config is not None else {}
-    return plan(snap, entries, cats)
+    return plan(snap, entries, cats, conf)

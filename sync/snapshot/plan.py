@@ -3,18 +3,21 @@
 ``plan`` turns a snapshot and the unmanaged lock into targets: one per served
 ``name/version``, each fetched by manifest digest. A mapped snapshot entry is served under
 its ``httpPath`` and again under its inventory key and every alias; entries without a
-``consumers.pluginServer`` mapping are not served at all. ``check_unmanaged`` is upstream's
+``consumers.pluginServer`` mapping are not served, unless plugins.yaml pins that very
+artifact (same repository and manifest digest): then it is served under the configured name
+(``adopted``). A served name/version whose plugins.yaml entry lists more ``versions`` is
+served under those too, from the same artifact. ``check_unmanaged`` is upstream's
 guard: every configured plugin the snapshot does not manage is in the unmanaged lock, with
 the configured repository and tag, and nothing else is.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Mapping
 
 from sync.errors import ConfigError
-from sync.snapshot.model import ImageRef, Snapshot, UnmanagedEntry
+from sync.snapshot.model import ImageRef, Snapshot, SnapshotEntry, UnmanagedEntry
 
 
 @dataclass(frozen=True)
@@ -50,10 +53,12 @@ class Plan:
 
 
 def plan(snapshot: Snapshot, unmanaged: tuple[UnmanagedEntry, ...] = (),
-         categories: Mapping[str, str | None] | None = None) -> Plan:
+         categories: Mapping[str, str | None] | None = None,
+         configured: Mapping[str, Configured] | None = None) -> Plan:
     """The targets of a snapshot build. Two inputs claiming one served name, inventory key
     or alias is a ConfigError naming both."""
     cats = categories or {}
+    conf = configured or {}
     claimed: dict[str, str] = {}
 
     def claim(name: str, owner: str) -> None:
@@ -68,16 +73,46 @@ def plan(snapshot: Snapshot, unmanaged: tuple[UnmanagedEntry, ...] = (),
             claim(name, e.logical_id)
             targets.append(Target(name, e.version, e.image, e.tag, e.digest, e.logical_id,
                                   category=cats.get(name) or cats.get(e.logical_id)))
+    for name, e in adopted(snapshot, conf).items():
+        claim(name, e.logical_id)
+        targets.append(Target(name, e.version, e.image, e.tag, e.digest, e.logical_id, category=cats.get(name)))
     for u in unmanaged:
         claim(u.served_path, f"{u.logical_key} (unmanaged)")
         targets.append(Target(u.served_path, u.served_version, u.image, u.tag, u.digest,
                               f"{u.logical_key} (unmanaged)", u.wasm_sha256, cats.get(u.logical_key)))
+    targets += _more_versions(targets, conf)
     return Plan(snapshot, tuple(sorted(targets, key=lambda t: (t.name, t.version))))
 
 
-def managed_names(snapshot: Snapshot) -> set[str]:
-    """Every name the snapshot serves: paths, inventory keys and aliases."""
-    return {n for e in snapshot.mapped if e.served for n in e.served.names}
+def _more_versions(targets: list[Target], configured: Mapping[str, Configured]) -> list[Target]:
+    """The same artifacts under the other ``versions`` plugins.yaml lists beside a served
+    version (a console whose spec says 1.0.0 for the artifact tagged 2.0.0)."""
+    more: list[Target] = []
+    for t in targets:  # one target per served name (``claim``), so these versions are free
+        c = configured.get(t.name)
+        if c is not None and t.version in c.versions:
+            more += [replace(t, version=v) for v in c.versions if v != t.version]
+    return more
+
+
+def adopted(snapshot: Snapshot, configured: Mapping[str, Configured]) -> dict[str, SnapshotEntry]:
+    """Entries the snapshot records without a plugin-server mapping that plugins.yaml pins
+    by the same repository and manifest digest, by configured name: the build serves them
+    at the snapshot's version, fetched by that digest."""
+    out: dict[str, SnapshotEntry] = {}
+    for e in snapshot.entries:
+        if e.served is not None:
+            continue
+        for c in configured.values():
+            if c.digest == e.digest and c.image == e.image:
+                out[c.name] = e
+    return out
+
+
+def managed_names(snapshot: Snapshot, configured: Mapping[str, Configured] | None = None) -> set[str]:
+    """Every name the snapshot serves: paths, inventory keys and aliases, and the names
+    plugins.yaml adopts unmapped entries under."""
+    return {n for e in snapshot.mapped if e.served for n in e.served.names} | set(adopted(snapshot, configured or {}))
 
 
 @dataclass(frozen=True)
@@ -90,6 +125,7 @@ class Configured:
     range: str | None = None
     digest: str | None = None
     accepts: Callable[[str], bool] | None = field(default=None, compare=False)  # a tag in ``range``
+    versions: tuple[str, ...] = ()  # the version directories it is served under (empty: the tag)
 
 
 def _drift(c: Configured, u: UnmanagedEntry) -> str | None:
@@ -112,7 +148,7 @@ def check_unmanaged(snapshot: Snapshot, unmanaged: tuple[UnmanagedEntry, ...],
                     configured: Mapping[str, Configured], where: str = "unmanaged lock") -> None:
     """Refuse (ConfigError, exit 2) an unmanaged lock that misses a configured plugin the
     snapshot does not manage, holds an extra one, or drifts from the configuration."""
-    managed = managed_names(snapshot)
+    managed = managed_names(snapshot, configured)
     by_key = {u.logical_key: u for u in unmanaged}
     missing = sorted(n for n in configured if n not in managed and n not in by_key)
     if missing:
@@ -156,7 +192,7 @@ def unmanaged_from_lock(snapshot: Snapshot, configured: Mapping[str, Configured]
     """The unmanaged lock for ``configured``: every plugin the snapshot does not manage,
     pinned as the rolling lock (``pinned``, by name) resolved it. A plugin the lock does not
     hold yet is a ConfigError: pull it first."""
-    managed = managed_names(snapshot)
+    managed = managed_names(snapshot, configured)
     out: list[UnmanagedEntry] = []
     missing: list[str] = []
     for name in sorted(configured):
