@@ -49,6 +49,9 @@ class TokenService:
     refresh_tokens: dict[str, str] = field(default_factory=dict)
     seen: list[Seen] = field(default_factory=list)
     port: int = 0
+    anonymous: bool = False  # a request without credentials gets a token too (as public registries do)
+    multi_scope: bool = True  # a request may name several ``scope`` parameters; else only the first is granted
+    realm_url: str | None = None  # the realm the registry names, when clients reach this service elsewhere
 
     def __post_init__(self) -> None:
         self._key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -64,7 +67,7 @@ class TokenService:
 
     @property
     def realm(self) -> str:
-        return f"http://127.0.0.1:{self.port}/token"
+        return self.realm_url or f"http://127.0.0.1:{self.port}/token"
 
     def write_cert(self, path: Path) -> Path:
         path.write_bytes(self.cert.public_bytes(serialization.Encoding.PEM))
@@ -109,6 +112,7 @@ class TokenService:
 
             def _answer(self, method: str) -> None:
                 url = urlsplit(self.path)
+                scopes = parse_qs(url.query).get("scope", [])
                 query = {k: v[0] for k, v in parse_qs(url.query).items()}
                 form: dict[str, str] = {}
                 if method == "POST":
@@ -116,14 +120,18 @@ class TokenService:
                     form = {k: v[0] for k, v in parse_qs(body).items()}
                 params = {**query, **form}
                 auth = self.headers.get("Authorization") or ""
-                service.seen.append(Seen(method, params.get("service", ""), params.get("scope", ""), auth, form))
+                service.seen.append(Seen(method, params.get("service", ""), " ".join(scopes) or params.get("scope", ""),
+                                         auth, form))
                 who = service._identity(method, auth, form)
+                if who is None and service.anonymous and not auth and method == "GET":
+                    who = "anonymous"
+                granted = " ".join(scopes if service.multi_scope else scopes[:1]) or params.get("scope", "")
                 if url.path != "/token" or params.get("service") != service.service:
                     status, doc = 404, {"errors": [{"code": "UNKNOWN"}]}
                 elif who is None:
                     status, doc = 401, {"errors": [{"code": "UNAUTHORIZED"}]}
                 else:
-                    token = service.issue(who, params.get("scope", ""))
+                    token = service.issue(who, granted)
                     status, doc = 200, {"token": token, "access_token": token, "expires_in": 300}
                 body = json.dumps(doc).encode()
                 self.send_response(status)
