@@ -193,15 +193,15 @@ def run_tasks(puller: Puller, tasks: Mapping[str, Task],
     """Every task on ``--jobs`` threads, shared among worker processes (``sync.workers``);
     each key's result, a failure or a lost task's too, goes to ``on_result`` as it comes.
     Returns (worker processes, registry requests, blob bytes), the workers' counts summed."""
-    options, stats = puller.options, puller.sources.registry.stats
+    options, registry = puller.options, puller.sources.registry
 
     def done(key: str, got: Outcome | workers.Lost) -> None:
         on_result(key, *(tasks[key].lost(got.reason) if isinstance(got, workers.Lost) else got))
 
     processes = workers.processes_for(options.processes, len(tasks), options.jobs)
-    counts = workers.run(tasks, done, threads=options.jobs, processes=processes, start=stats.reset,
-                         finish=stats.counts)
-    requests, blob_bytes = map(sum, zip(stats.counts(), *counts))
+    counts = workers.run(tasks, done, threads=options.jobs, processes=processes, start=registry.forked,
+                         finish=registry.stats.counts)
+    requests, blob_bytes = map(sum, zip(registry.stats.counts(), *counts))
     return processes, requests, blob_bytes
 
 
@@ -229,14 +229,20 @@ def run_pull(
         recover(tree, lock_path)
         puller = Puller(tree, old, options)
         tasks: dict[str, Task] = {}
+        sources: list[Source] = []
         if options.locked:
             for (name, digest), group in locked_groups(old).items():
                 tasks[f"{name}@{digest}"] = Task(partial(puller.pull_locked, name, group), name, group[0].source)
+                sources.append(puller.where(parse_source(group[0].source, "")))
         else:
             assert config is not None
             for name, spec in config.plugins.items():
                 if not options.only or name in options.only:
                     tasks[name] = Task(partial(puller.pull_plugin, spec), name, spec.source.reference())
+                    sources.append(puller.where(spec.source))
+        # every repository's token before the work is shared out: the worker processes
+        # inherit them, and no request waits for a 401 first
+        puller.sources.registry.authorize(sources)
         results: dict[str, list[LockEntry]] = {}
         outcomes: list[PluginResult] = []
         failed: set[str] = set()
