@@ -14,7 +14,7 @@ import pytest
 
 from sync.oci.registry import token_repositories
 from sync.sample import wasm_module
-from tests.support.faultproxy import FaultProxy
+from tests.support.faultproxy import Fault, FaultProxy
 from tests.support.registry import Registry, running_registry
 from tests.support.tokenserver import TokenService
 from tests.support.workspace import Workspace, artifact
@@ -101,3 +101,20 @@ def _jwt(claims: object) -> str:
 def test_the_repositories_a_token_grants_are_read_from_its_claims_where_it_has_them(
         token: str, expect: set[str] | None) -> None:
     assert token_repositories(token) == expect
+
+
+def test_every_manifest_is_asked_at_once_while_downloads_keep_to_jobs(tmp_path: Path) -> None:
+    """A manifest is one round trip: all of them go out together; blobs keep to ``--jobs``."""
+    with running_registry() as reg, FaultProxy(reg.host) as proxy:
+        names = [f"p{i}" for i in range(8)]
+        for i, n in enumerate(names):
+            reg.push(f"plugins/{n}", "1.0.0", artifact(2000, i + 1))
+        ws = Workspace(tmp_path, Registry(proxy.host, reg.root))
+        ws.write_config({n: {"tag": "1.0.0"} for n in names})
+        proxy.add(Fault.delay(1.0, match="/manifests/", times=None), Fault.delay(0.3, match="/blobs/", times=None))
+        r = ws.pull("--jobs", "1", "--processes", "1")
+        assert r.code == 0, r.err
+        manifests = [h.at for h in proxy.requests_to("/manifests/")]
+        blobs = [h.at for h in proxy.requests_to("/blobs/")]
+    assert len(manifests) == 8 and max(manifests) - min(manifests) < 1.0  # none waited for another's answer
+    assert len(blobs) >= 8 and all(b - a >= 0.3 for a, b in zip(blobs, blobs[1:]))  # one download at a time
