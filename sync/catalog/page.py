@@ -49,6 +49,7 @@ class Header:
     updated: str | None
     plugins: int
     versions: int
+    fingerprint: str = ""  # what the page was made from (``sync.catalog.write``), in its head
 
 
 def version_key(version: str) -> tuple[tuple[int, int | str], ...]:
@@ -180,6 +181,13 @@ def _plugin(view: PluginView, yaml_of: Callable[[LockEntry], str]) -> str:
     )
 
 
+GENERATOR = "plugin-sync catalog"
+
+
+def _generator(header: Header) -> str:
+    return f'\n<meta name="generator" content="{GENERATOR} {_e(header.fingerprint)}">' if header.fingerprint else ""
+
+
 def render_page(header: Header, views: Iterable[PluginView], yaml_of: Callable[[LockEntry], str]) -> str:
     """The whole ``index.html``. Deterministic: the same data gives the same bytes."""
     views = list(views)
@@ -191,7 +199,7 @@ def render_page(header: Header, views: Iterable[PluginView], yaml_of: Callable[[
     return f"""<!doctype html>
 <html lang="en">
 <head>
-<meta charset="utf-8">
+<meta charset="utf-8">{_generator(header)}
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta http-equiv="Content-Security-Policy" content="{CSP}">
 <meta name="referrer" content="no-referrer">

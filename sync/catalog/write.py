@@ -6,18 +6,25 @@ atomically and only when its bytes change, so a pull that changes nothing rewrit
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
+import sys
+from functools import cache
 from importlib import resources
 from itertools import groupby
 from pathlib import Path
 from typing import Iterable
 
+from sync import wasmplugin
+from sync.catalog import markdown, page, snippets
 from sync.catalog.markdown import render_markdown, split_front_matter
-from sync.catalog.page import Header, PluginView, Readme, render_page, version_key
+from sync.catalog.page import GENERATOR, Header, PluginView, Readme, render_page, version_key
 from sync.catalog.snippets import served, wasmplugin_yaml
 from sync.filenames import README, README_EN
 from sync.fsutil import write_if_changed
 from sync.lock import LockEntry
+from sync.tree import files as tree_files
 from sync.tree.files import index_document
 from sync.tree.layout import CATALOG_FILES, Tree
 from sync.wasmplugin import load_spec
@@ -28,6 +35,8 @@ ASSETS = ("catalog.css", "catalog.js")
 # README_EN.md is English by the publishing convention; README.md is the plugin's default
 # language, Chinese for the Higress plugins: labelled by what its text holds.
 _CJK = re.compile(r"[\u3400-\u9fff]")
+_SEAL = re.compile(rb"<!-- sha256:([0-9a-f]{64}) -->\n\Z")
+_GENERATOR = re.compile(r'<meta name="generator" content="' + re.escape(GENERATOR) + r' ([0-9a-f]{64})">')
 
 
 def asset(name: str) -> bytes:
@@ -90,24 +99,70 @@ def plugin_view(tree: Tree, entries: list[LockEntry]) -> PluginView:
     )
 
 
-def catalog_files(tree: Tree, entries: Iterable[LockEntry], server: str | None = None) -> dict[str, bytes]:
-    """The catalog's files by name: ``index.html`` made from the tree, and the static assets."""
+@cache
+def _renderer() -> bytes:
+    """The digest of the code and assets the page is made with: a new renderer makes a new page."""
+    h = hashlib.sha256()
+    for module in (page, markdown, snippets, wasmplugin, tree_files, sys.modules[__name__]):
+        h.update(Path(str(module.__file__)).read_bytes())
+    for name in ASSETS:
+        h.update(asset(name))
+    return h.digest()
+
+
+def fingerprint(entries: Iterable[LockEntry], server: str | None) -> str:
+    """What the page is made from: the served entries (the READMEs and specs it reads are
+    theirs, by digest), the server's name and the renderer."""
+    h = hashlib.sha256(_renderer())
+    h.update(json.dumps([[e.to_json() for e in sorted(entries, key=lambda e: e.key)], server],
+                        sort_keys=True).encode())
+    return h.hexdigest()
+
+
+def catalog_files(tree: Tree, entries: Iterable[LockEntry], server: str | None = None,
+                  made_from: str | None = None) -> dict[str, bytes]:
+    """The catalog's files by name: ``index.html`` made from the tree, and the static assets
+    (``made_from``: the entries' ``fingerprint``, when the caller has it)."""
     entries = sorted(entries, key=lambda e: e.key)
     doc = index_document(entries, server)
     views = [plugin_view(tree, list(group)) for _, group in groupby(entries, key=lambda e: e.name)]
-    header = Header(server=doc["server"], updated=doc["updated"], plugins=len(views), versions=doc["count"])
+    header = Header(server=doc["server"], updated=doc["updated"], plugins=len(views), versions=doc["count"],
+                    fingerprint=made_from or fingerprint(entries, server))
     # the WasmPlugin snippets carry the phase and priority of each version's spec.yaml
     yamls = {e.key: wasmplugin_yaml(e, load_spec(tree, served(e))) for e in entries}
-    files = {"index.html": render_page(header, views, lambda e: yamls[e.key]).encode("utf-8")}
+    files = {"index.html": _sealed(render_page(header, views, lambda e: yamls[e.key]).encode("utf-8"))}
     files.update({name: asset(name) for name in ASSETS})
     assert set(files) == set(CATALOG_FILES)
     return files
 
 
+def _sealed(page: bytes) -> bytes:
+    """The page with a last line holding the sha256 of all before it."""
+    return page + f"<!-- sha256:{hashlib.sha256(page).hexdigest()} -->\n".encode()
+
+
+def _made_from(path: Path) -> str | None:
+    """The fingerprint in the head of the page at ``path``, if the page is whole: its last
+    line's sha256 matches the rest (a page changed by hand or cut short is made again)."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    seal = _SEAL.search(data)
+    if seal is None or hashlib.sha256(data[:seal.start()]).hexdigest() != seal.group(1).decode():
+        return None
+    made = _GENERATOR.search(data[:4096].decode("utf-8", "replace"))
+    return made.group(1) if made else None
+
+
 def write_catalog(tree: Tree, entries: Iterable[LockEntry], server: str | None = None) -> list[str]:
-    """Write the catalog at the root of ``tree``. Returns the names of the files that changed."""
-    changed = []
-    for name, data in catalog_files(tree, entries, server).items():
-        if write_if_changed(tree.root / name, data):
-            changed.append(name)
-    return changed
+    """Write the catalog at the root of ``tree``. Returns the names of the files that changed.
+    A whole page made from the same entries by the same renderer is left as it is: a pull
+    that changes nothing renders nothing."""
+    entries = list(entries)
+    fp = fingerprint(entries, server)
+    if _made_from(tree.root / "index.html") == fp:
+        out = {name: asset(name) for name in ASSETS}
+    else:
+        out = catalog_files(tree, entries, server, fp)
+    return [name for name, data in out.items() if write_if_changed(tree.root / name, data)]

@@ -17,22 +17,27 @@ from sync import __version__
 from sync.errors import SyncError
 from sync.filenames import CONFIG, TREE
 
-# command modules, in the order `--help` lists them
-COMMANDS = (
-    "pull",
-    "unmanaged",
-    "verify",
-    "coverage",
-    "metadata",
-    "properties",
-    "serve",
-    "wasmplugin",
-    "detect",
-    "propose",
-    "propose_snapshot",
-    "release",
-    "tagcheck",
-)
+# each command and the module under sync/cli/ that defines it, in the order `--help` lists
+# them; a run imports only the module of the command it runs (as pip's command table does), so
+# that `--version`, `verify` or `import` do not load the registry client, requests or the catalog
+COMMANDS = {
+    "pull": "pull",
+    "unmanaged-lock": "unmanaged",
+    "verify": "verify",
+    "coverage": "coverage",
+    "metadata": "metadata",
+    "import": "properties",
+    "serve": "serve",
+    "wasmplugin": "wasmplugin",
+    "detect": "detect",
+    "propose": "propose",
+    "propose-snapshot": "propose_snapshot",
+    "release": "release",
+    "tag-check": "tagcheck",
+}
+
+# the global options that take a value: the word after them is not the command
+_VALUED = ("--config", "--root", "--lock")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -41,7 +46,35 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {' '.join(message.split())}\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def command_in(argv: Sequence[str]) -> str | None:
+    """The command ``argv`` runs, if it names one: the first word that is neither an option
+    nor the value of a global option."""
+    words = iter(argv)
+    for word in words:
+        if word == "--":
+            return next(words, None)
+        if word in _VALUED:
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return None
+
+
+def modules_for(argv: Sequence[str]) -> list[str]:
+    """The command modules a run of ``argv`` needs: the one of the command it names; none for
+    ``--version`` alone (answered before a command is read); every one otherwise (``--help``,
+    or a word that is no command, whose error lists them all)."""
+    command = command_in(argv)
+    if command in COMMANDS:
+        return [COMMANDS[command]]
+    if command is None and "--version" in argv:
+        return []
+    return list(COMMANDS.values())
+
+
+def build_parser(modules: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser of the global options and the commands of ``modules`` (default: every
+    command); only those modules are imported."""
     p = _Parser(prog="plugin-sync", description="Mirror Higress Wasm plugins from OCI into a served tree.")
     p.add_argument("--version", action="version", version=f"plugin-sync {__version__}")
     p.add_argument("--config", default=os.environ.get("PLUGIN_SYNC_CONFIG", CONFIG),
@@ -53,8 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true", help="more detail on stderr")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
-    for name in COMMANDS:  # every command ships with the package: none is optional
-        try:
+    for name in COMMANDS.values() if modules is None else modules:
+        try:  # every command ships with the package: none is optional
             module = importlib.import_module(f"sync.cli.{name}")
         except ImportError as e:
             raise BrokenInstallError(f"command {name!r} cannot be loaded: {e} (a broken installation: "
@@ -69,7 +102,7 @@ class BrokenInstallError(Exception):
 
 def main(argv: Sequence[str] | None = None) -> int:
     try:
-        parser = build_parser()
+        parser = build_parser(modules_for(sys.argv[1:] if argv is None else argv))
     except BrokenInstallError as e:
         if os.environ.get("PLUGIN_SYNC_DEBUG"):
             traceback.print_exc()

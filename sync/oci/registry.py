@@ -4,18 +4,25 @@ Authentication answers the registry's challenge: ``Bearer`` (a token per reposit
 scope, fetched with the credentials when we have them: a GET with Basic credentials, or for an
 identity token the OAuth2 refresh-token POST of the distribution token spec) or ``Basic``.
 Credentials are looked up by the registry's host (``sync.oci.auth``), so one registry's never
-reach another registry or the token service another registry names. Every request goes
-through the shared retry policy. Blob bodies are returned unverified and undecoded:
-``sync.artifact`` checks their digest and size while it reads them.
+reach another registry or the token service another registry names. Tokens are kept per
+(host, repository). A 401 is given up on only when the token service hands back the very
+token the refused request carried; a token another request cached meanwhile is tried first.
+
+Every request goes through the shared retry policy, token requests included: 429, 5xx and
+connection errors are retried with back-off, ``Retry-After`` honoured up to the policy's
+limit. Blob bodies are returned unverified and undecoded: ``sync.artifact`` checks their
+digest and size while it reads them (a body cut short is retried by the caller).
 """
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import BinaryIO, Callable, Iterator, Mapping
+from typing import BinaryIO, Callable, Iterable, Iterator, Mapping
 from urllib.parse import urljoin
 
 import requests
@@ -38,11 +45,48 @@ def challenge_params(challenge: str) -> dict[str, str]:
     return {k.lower(): v for k, v in _CHALLENGE_PARAM.findall(challenge)}
 
 
+SCOPES_PER_REQUEST = 50  # repositories named in one token request (its URL stays a few KB long)
+
+
+@dataclass(frozen=True)
+class Challenge:
+    """A registry's Bearer challenge: where its tokens come from."""
+
+    realm: str
+    service: str | None
+
+
+def pull_scope(repository: str) -> str:
+    return f"repository:{repository}:pull"
+
+
+def token_repositories(token: str) -> set[str] | None:
+    """The repositories a token grants ``pull`` on, read from its claims where it is a JWT
+    (as the distribution token specification's tokens are); None where it cannot be read.
+    Only a hint for which repositories to use it for: the registry still decides."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+        access = claims["access"]
+        return {a["name"] for a in access
+                if a.get("type") == "repository" and "pull" in (a.get("actions") or []) and isinstance(a["name"], str)}
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
 class _Retryable(Exception):
     def __init__(self, status: int | None, headers: Mapping[str, str] | None, message: str) -> None:
         super().__init__(message)
         self.status = status
         self.headers = headers
+
+
+def _retryable(exc: BaseException) -> tuple[bool, Mapping[str, str] | None, int | None]:
+    if isinstance(exc, _Retryable):
+        return True, exc.headers, exc.status
+    return False, None, None
 
 
 @dataclass
@@ -77,6 +121,7 @@ class RegistryClient:
     ) -> None:
         """``default_host``: the registry the environment's credentials are for, unless
         ``PLUGIN_SYNC_REGISTRY_HOST`` names one (see ``sync.oci.auth``)."""
+        self.pool_size = pool_size
         self.session = make_session(pool_size)
         self.policy = policy or RetryPolicy.from_env()
         self.credentials = credentials or credentials_lookup(default_host)
@@ -84,7 +129,17 @@ class RegistryClient:
         self.stats = Stats()
         self._tokens: dict[tuple[str, str], str] = {}
         self._basic_hosts: set[str] = set()
+        self._challenges: dict[str, Challenge] = {}  # host -> its Bearer challenge, once seen
+        self._fetching: dict[tuple[str, str], threading.Lock] = {}  # one token request at a time per key
+        self._refused: dict[tuple[str, str], RegistryError] = {}  # what authorize's token request met, per key
         self._lock = threading.Lock()
+
+    def forked(self) -> None:
+        """In a forked worker: zero the counters, and leave the connections the caller had
+        open to the caller (two processes on one socket would read each other's answers);
+        tokens are kept."""
+        self.stats.reset()
+        self.session = make_session(self.pool_size)
 
     # -- plumbing ---------------------------------------------------------------------
 
@@ -94,45 +149,176 @@ class RegistryClient:
         return f"{scheme}://{src.host}/v2/{src.repository}"
 
     def _auth_header(self, src: Source) -> dict[str, str]:
+        """What a request to ``src`` carries: its token; where the host's Bearer challenge is
+        known but the repository has no token yet, one fetched now, before any 401 (a round
+        trip saved); Basic credentials where the host asked for them."""
+        key = (src.host, src.repository)
         with self._lock:
-            token = self._tokens.get((src.host, src.repository))
+            token = self._tokens.get(key)
             basic = src.host in self._basic_hosts
+            challenge = self._challenges.get(src.host)
+        if token is None and challenge is not None:
+            token = self._token_before_challenge(src, challenge)
         if token:
             return {"Authorization": f"Bearer {token}"}
         creds = self.credentials(src.host) if basic else None
         return {"Authorization": creds.header()} if isinstance(creds, Basic) else {}
 
-    def _authenticate(self, src: Source, resp: requests.Response) -> bool:
-        """Answer a 401 challenge. Returns False when there is nothing more to try."""
+    def _token_before_challenge(self, src: Source, challenge: Challenge) -> str:
+        key = (src.host, src.repository)
+        with self._lock:
+            fetching = self._fetching.setdefault(key, threading.Lock())
+        with fetching:  # the threads of one repository share one token request
+            with self._lock:
+                token = self._tokens.get(key)
+                refused = self._refused.get(key)
+            if refused is not None:  # the token service already failed for it, after its retries
+                raise type(refused)(refused.message)
+            if token is None:
+                token = self._fetch_token(src, challenge, [pull_scope(src.repository)], self.credentials(src.host))
+                with self._lock:
+                    token = self._tokens.setdefault(key, token)
+        return token
+
+    def authorize(self, sources: Iterable[Source]) -> None:
+        """Get ready to read ``sources``: per registry host, learn its challenge with one
+        request, then ask its token service for every repository at once (one request
+        naming several scopes, as the token specification allows). The repositories the
+        token is seen to cover (its claims, where it is a JWT) use it; the others get a
+        token of their own when first read, still before any 401. Best effort: a failure
+        here is left for each read to meet and report."""
+        repositories: dict[tuple[str, bool], list[str]] = {}
+        for src in sources:
+            if src.kind == "registry":
+                repositories.setdefault((src.host, src.plain_http), [])
+                if src.repository not in repositories[(src.host, src.plain_http)]:
+                    repositories[(src.host, src.plain_http)].append(src.repository)
+        for (host, plain_http), repos in repositories.items():
+            try:
+                challenge = self._challenge_of(Source("registry", host, repos[0], plain_http=plain_http))
+                if challenge is None:
+                    continue
+                with self._lock:
+                    repos = [r for r in repos if (host, r) not in self._tokens]
+            except RegistryError:
+                continue  # each read meets the host's failure itself
+            for start in range(0, len(repos), SCOPES_PER_REQUEST):
+                chunk = repos[start:start + SCOPES_PER_REQUEST]
+                src = Source("registry", host, chunk[0], plain_http=plain_http)
+                try:
+                    token = self._fetch_token(src, challenge, [pull_scope(r) for r in chunk], self.credentials(host))
+                except RegistryError as e:  # AuthError too: the reads of these repositories say it
+                    with self._lock:
+                        self._refused.update({(host, r): e for r in chunk})
+                    continue
+                granted = token_repositories(token)
+                with self._lock:
+                    for r in chunk:
+                        if granted is None or r in granted:
+                            self._tokens.setdefault((host, r), token)
+
+    def _challenge_of(self, src: Source) -> Challenge | None:
+        """The host's Bearer challenge, from one request to its API root (``GET /v2/``) when
+        not yet known; None where the host asks for no token."""
+        with self._lock:
+            known = self._challenges.get(src.host)
+            if known is not None or src.host in self._basic_hosts:
+                return known
+        url = f"{'http' if src.plain_http else 'https'}://{src.host}/v2/"
+
+        def attempt() -> requests.Response:
+            try:
+                r = self._send("GET", url)
+            except requests.exceptions.SSLError as e:
+                raise RegistryError(f"{src.host}: {_error_text(e)}") from None
+            except requests.RequestException as e:
+                raise _Retryable(None, None, _error_text(e)) from None
+            r.close()
+            if self.policy.is_retryable(r.status_code, r.headers):
+                raise _Retryable(r.status_code, r.headers, f"HTTP {r.status_code}")
+            return r
+
+        r = self._retrying(src.host, attempt)
+        if r.status_code != 401:
+            return None
+        self._learn(src.host, r.headers.get("WWW-Authenticate", ""))
+        with self._lock:
+            return self._challenges.get(src.host)
+
+    def _learn(self, host: str, header: str) -> None:
+        """Keep ``host``'s challenge: Bearer's realm and service, or that it asks for Basic."""
+        scheme = header.split(" ", 1)[0].lower()
+        h = challenge_params(header)
+        with self._lock:
+            if scheme == "bearer" and h.get("realm"):
+                self._challenges[host] = Challenge(h["realm"], h.get("service"))
+            elif scheme == "basic" and isinstance(self.credentials(host), Basic):
+                self._basic_hosts.add(host)
+
+    def _authenticate(self, src: Source, resp: requests.Response, sent: str | None) -> bool:
+        """Answer a 401 challenge to a request that carried the ``Authorization`` header
+        ``sent`` (None: none). Returns False when there is nothing more to try.
+
+        Whether to give up is decided against what the refused request carried, not against
+        what is cached now: another request on the same repository may have cached a new
+        token since, and that one has not been tried yet."""
         challenge = resp.headers.get("WWW-Authenticate", "")
         creds = self.credentials(src.host)
         scheme = challenge.split(" ", 1)[0].lower()
         if scheme == "basic":
+            if not isinstance(creds, Basic) or sent == creds.header():
+                return False
             with self._lock:
-                if src.host in self._basic_hosts or not isinstance(creds, Basic):
-                    return False
                 self._basic_hosts.add(src.host)
             return True
         if scheme != "bearer":
             return False
         h = challenge_params(challenge)
-        realm, service, scope = h.get("realm"), h.get("service"), h.get("scope")
-        if not realm:
+        if not h.get("realm"):
             return False
-        params = {k: v for k, v in (("service", service), ("scope", scope)) if v}
-        if not scope:
-            params["scope"] = f"repository:{src.repository}:pull"
-        try:
-            if isinstance(creds, IdentityToken):
-                # the OAuth2 form of the token spec: the identity token is a refresh token
-                form = {**params, "grant_type": "refresh_token", "refresh_token": creds.token,
-                        "client_id": OAUTH_CLIENT_ID}
-                r = self._send("POST", realm, data=form)
-            else:
-                headers = {"Authorization": creds.header()} if creds else {}
-                r = self._send("GET", realm, headers=headers, params=params)
-        except requests.RequestException as e:
-            raise RegistryError(f"token service {realm} unreachable: {type(e).__name__}") from None
+        self._learn(src.host, challenge)
+        sent_token = sent[len("Bearer "):] if sent and sent.startswith("Bearer ") else None
+        key = (src.host, src.repository)
+        with self._lock:
+            cached = self._tokens.get(key)
+        if cached and cached != sent_token:
+            return True  # another request fetched a token since this one was sent: try it
+        scopes = h["scope"].split() if h.get("scope") else [pull_scope(src.repository)]
+        token = self._fetch_token(src, Challenge(h["realm"], h.get("service")), scopes, creds)
+        if token == sent_token:
+            return False  # the token service gave again the token the registry refused
+        with self._lock:
+            self._tokens[key] = token
+        return True
+
+    def _fetch_token(self, src: Source, challenge: Challenge, scopes: list[str],
+                     creds: Credentials | None) -> str:
+        """A token for ``scopes`` from the token service, through the retry policy as every
+        request. The GET names each scope in a parameter of its own, as the token
+        specification allows; the OAuth2 POST names them space-separated in one."""
+        realm = challenge.realm
+        service = [("service", challenge.service)] if challenge.service else []
+
+        def attempt() -> requests.Response:
+            try:
+                if isinstance(creds, IdentityToken):
+                    # the OAuth2 form of the token spec: the identity token is a refresh token
+                    form = {**dict(service), "scope": " ".join(scopes), "grant_type": "refresh_token",
+                            "refresh_token": creds.token, "client_id": OAUTH_CLIENT_ID}
+                    r = self._send("POST", realm, data=form)
+                else:
+                    headers = {"Authorization": creds.header()} if creds else {}
+                    r = self._send("GET", realm, headers=headers, params=service + [("scope", x) for x in scopes])
+            except requests.exceptions.SSLError as e:  # trying again cannot help
+                raise RegistryError(f"{src.host}: token service {realm}: {_error_text(e)}") from None
+            except requests.RequestException as e:
+                raise _Retryable(None, None, _error_text(e)) from None
+            if self.policy.is_retryable(r.status_code, r.headers):
+                r.close()
+                raise _Retryable(r.status_code, r.headers, f"HTTP {r.status_code}")
+            return r
+
+        r = self._retrying(f"{src.host}: token service {realm}", attempt, "the token service")
         if r.status_code in (400, 401, 403) and creds is not None:
             what = "identity token" if isinstance(creds, IdentityToken) else "credentials"
             raise AuthError(f"{src.host}: {what} refused by the token service ({r.status_code})")
@@ -144,14 +330,30 @@ class RegistryClient:
             data = r.json()
         except ValueError:
             raise RegistryError(f"{src.host}: token service answered no JSON") from None
-        token = data.get("token") or data.get("access_token")
-        if not token:
+        token = data.get("token") or data.get("access_token") if isinstance(data, dict) else None
+        if not token or not isinstance(token, str):
             raise RegistryError(f"{src.host}: token service gave no token")
-        with self._lock:
-            if self._tokens.get((src.host, src.repository)) == token:
-                return False
-            self._tokens[(src.host, src.repository)] = token
-        return True
+        return token
+
+    def _retrying(self, what: str, attempt: Callable[[], requests.Response],
+                  server: str = "the registry") -> requests.Response:
+        """``attempt()`` under the retry policy; when it gives up, one line saying ``what``
+        failed, how, and why no more tries were made (``server``: who asked for a wait)."""
+        tries = 0
+
+        def counted() -> requests.Response:
+            nonlocal tries
+            tries += 1
+            return attempt()
+
+        try:
+            return self.policy.run(counted, _retryable)
+        except _Retryable as e:
+            why = f"gave up after {tries} {'try' if tries == 1 else 'tries'}"
+            asked = self.policy.server_wait(e.headers) if e.headers is not None else None
+            if asked is not None and asked > self.policy.max_wait:
+                why = f"{server} asks to wait {asked:.0f} s, more than the limit of {self.policy.max_wait:.0f} s"
+            raise RegistryError(f"{what}: {e} ({why})") from None
 
     def _send(self, method: str, url: str, stream: bool = False, **kw: object) -> requests.Response:
         self.stats.add(requests_=1)
@@ -161,16 +363,13 @@ class RegistryClient:
                 headers: dict[str, str] | None = None) -> requests.Response:
         """One registry request with auth and retries. Returns a 2xx response or raises."""
         url = self._base(src) + path
-        tries = 0
 
         def attempt() -> requests.Response:
-            nonlocal tries
-            tries += 1
             tried_auth = False
             while True:
-                h = {**(headers or {}), **self._auth_header(src)}
+                auth = self._auth_header(src)
                 try:
-                    resp = self._send(method, url, stream=stream, headers=h)
+                    resp = self._send(method, url, stream=stream, headers={**(headers or {}), **auth})
                 except requests.exceptions.SSLError as e:  # trying again cannot help
                     raise RegistryError(f"{src.host}/{src.repository}: {_error_text(e)}") from None
                 except requests.RequestException as e:
@@ -178,7 +377,7 @@ class RegistryClient:
                 if resp.status_code == 401 and not tried_auth:
                     resp.close()
                     tried_auth = True
-                    if self._authenticate(src, resp):
+                    if self._authenticate(src, resp, auth.get("Authorization")):
                         continue
                 if resp.status_code < 300:
                     return resp
@@ -194,19 +393,7 @@ class RegistryClient:
                     raise NotFound(f"{src.host}/{src.repository}{path.replace('/manifests/', ':', 1)}: not found")
                 raise RegistryError(f"{src.host}: {method} {path} answered HTTP {resp.status_code}")
 
-        def retryable(exc: BaseException) -> tuple[bool, Mapping[str, str] | None, int | None]:
-            if isinstance(exc, _Retryable):
-                return True, exc.headers, exc.status
-            return False, None, None
-
-        try:
-            return self.policy.run(attempt, retryable)
-        except _Retryable as e:
-            why = f"gave up after {tries} {'try' if tries == 1 else 'tries'}"
-            asked = self.policy.server_wait(e.headers) if e.headers is not None else None
-            if asked is not None and asked > self.policy.max_wait:
-                why = f"the registry asks to wait {asked:.0f} s, more than the limit of {self.policy.max_wait:.0f} s"
-            raise RegistryError(f"{src.host}/{src.repository}: {e} ({why})") from None
+        return self._retrying(f"{src.host}/{src.repository}", attempt)
 
     # -- the ArtifactSource interface ---------------------------------------------------
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 import time
 from dataclasses import dataclass, replace
 from functools import partial
@@ -31,6 +32,14 @@ from sync.tree.precompress import precompress
 from sync.tree.store import collect_garbage, finish_staging, new_staging, store_matches, writer_lock
 
 CREATED = "org.opencontainers.image.created"
+# plugins resolved at once (their manifests in flight), however few downloads ``--jobs``
+# allows: a manifest is one round trip and a few KB, a download is bandwidth and memory
+RESOLVING = 64
+
+
+def threads_for(jobs: int, tasks: int) -> int:
+    """The threads a pull runs its plugins on: one a plugin up to ``RESOLVING``, at least ``jobs``."""
+    return max(jobs, min(RESOLVING, tasks))
 
 
 @dataclass(frozen=True)
@@ -60,7 +69,7 @@ class Sources:
     """Routes each source to the registry client or the layout reader."""
 
     def __init__(self, options: PullOptions, policy: RetryPolicy) -> None:
-        self.registry = RegistryClient(policy, pool_size=max(4, options.jobs), read_timeout=options.read_timeout,
+        self.registry = RegistryClient(policy, pool_size=max(4, options.jobs, RESOLVING), read_timeout=options.read_timeout,
                                        default_host=options.default_host)
         self.layout = LayoutSource()
 
@@ -74,6 +83,7 @@ class Puller:
         self.policy = policy or RetryPolicy.from_env()
         self.sources = Sources(options, self.policy)
         self.now = stamp_time()
+        self.downloads = threading.BoundedSemaphore(max(1, options.jobs))  # this process's share of --jobs
 
     # -- one artifact ---------------------------------------------------------------
 
@@ -111,7 +121,8 @@ class Puller:
         def retryable(e: BaseException) -> tuple[bool, Mapping[str, str] | None, int | None]:
             return isinstance(e, (BlobReadError, IntegrityError)), None, None
 
-        return self.policy.run(attempt, retryable), True
+        with self.downloads:
+            return self.policy.run(attempt, retryable), True
 
     # -- one plugin -----------------------------------------------------------------
 
@@ -202,15 +213,18 @@ def run_tasks(puller: Puller, tasks: Mapping[str, Task],
     """Every task on ``--jobs`` threads, shared among worker processes (``sync.workers``);
     each key's result, a failure or a lost task's too, goes to ``on_result`` as it comes.
     Returns (worker processes, registry requests, blob bytes), the workers' counts summed."""
-    options, stats = puller.options, puller.sources.registry.stats
+    options, registry = puller.options, puller.sources.registry
 
     def done(key: str, got: Outcome | workers.Lost) -> None:
         on_result(key, *(tasks[key].lost(got.reason) if isinstance(got, workers.Lost) else got))
 
+    threads = threads_for(options.jobs, len(tasks))
     processes = workers.processes_for(options.processes, len(tasks), options.jobs)
-    counts = workers.run(tasks, done, threads=options.jobs, processes=processes, start=stats.reset,
-                         finish=stats.counts)
-    requests, blob_bytes = map(sum, zip(stats.counts(), *counts))
+    # each worker process downloads its share of --jobs at once, and resolves its share of the threads
+    puller.downloads = threading.BoundedSemaphore(-(-options.jobs // processes))
+    counts = workers.run(tasks, done, threads=threads, processes=processes, start=registry.forked,
+                         finish=registry.stats.counts)
+    requests, blob_bytes = map(sum, zip(registry.stats.counts(), *counts))
     return processes, requests, blob_bytes
 
 
@@ -238,9 +252,11 @@ def run_pull(
         recover(tree, lock_path)
         puller = Puller(tree, old, options)
         tasks: dict[str, Task] = {}
+        sources: list[Source] = []
         if options.locked:
             for (name, digest), group in locked_groups(old).items():
                 tasks[f"{name}@{digest}"] = Task(partial(puller.pull_locked, name, group), name, group[0].source)
+                sources.append(puller.where(parse_source(group[0].source, "")))
         else:
             assert config is not None
             for name, spec in config.plugins.items():
@@ -248,9 +264,14 @@ def run_pull(
                     main, *extra = spec.parts()
                     own = frozenset(v for v, _ in spec.sources)
                     tasks[name] = Task(partial(puller.pull_plugin, main, own), name, main.source.reference())
+                    sources.append(puller.where(main.source))
                     for p in extra:  # a version from its own artifact: one more task
                         tasks[f"{name} {p.versions[0]}"] = Task(partial(puller.pull_plugin, p, part=True), name,
                                                                 p.source.reference())
+                        sources.append(puller.where(p.source))
+        # every repository's token before the work is shared out: the worker processes
+        # inherit them, and no request waits for a 401 first
+        puller.sources.registry.authorize(sources)
         results: dict[str, list[LockEntry]] = {}
         outcomes: list[PluginResult] = []
         failed: set[str] = set()

@@ -12,7 +12,7 @@ import pytest
 from sync.catalog import catalog_files
 from sync.catalog.page import human_size, short_time, version_key
 from sync.catalog.snippets import PLACEHOLDER_BASE, wasmplugin_yaml
-from sync.catalog.write import README_LIMIT, asset
+from sync.catalog.write import README_LIMIT, asset, write_catalog
 from sync.lock import Lock
 from sync.served import commit
 from sync.tree import Tree
@@ -152,6 +152,29 @@ def test_generation_is_deterministic(tmp_path: Path) -> None:
     assert catalog_files(tree, lock.sorted()) == catalog_files(tree, reversed(lock.sorted()))
 
 
+def test_a_commit_that_changes_nothing_renders_nothing_and_a_damaged_page_is_made_again(tmp_path: Path) -> None:
+    tree, lock = build_tree(tmp_path / "plugins", sample_specs())
+    page = tree.root / "index.html"
+    made = page.read_bytes()
+    assert write_catalog(tree, lock.sorted()) == []
+    # the same bytes, not read back from a new rendering: a README changed behind the page's
+    # back (as no pull does: stores are by digest) is not rendered while the entries stay
+    readmes = {p.resolve() for p in tree.root.glob("*/*/README_EN.md")}
+    assert readmes
+    for readme in readmes:
+        os.chmod(readme, 0o644)
+        readme.write_text("# changed behind the page's back\n")
+    assert write_catalog(tree, lock.sorted()) == [] and page.read_bytes() == made
+    # a page changed by hand, or cut short, is made again
+    for damaged in (made.replace(b"</html>", b"</html><!-- edited -->"), made[:-200]):
+        page.write_bytes(damaged)
+        assert write_catalog(tree, lock.sorted()) == ["index.html"]
+        assert b"changed behind" in page.read_bytes()
+        page.write_bytes(made)
+    # other entries (a server name) make another page
+    assert write_catalog(tree, lock.sorted(), server="http://plugins.example") == ["index.html"]
+
+
 def test_empty_tree(tmp_path: Path) -> None:
     tree = Tree(tmp_path / "plugins")
     with writer_lock(tree):
@@ -161,12 +184,10 @@ def test_empty_tree(tmp_path: Path) -> None:
     assert read_page(text).text_by_id["plugin-count"] == "0"
 
 
-def test_five_hundred_plugins_generate_quickly_into_a_page_of_sane_size(tmp_path: Path) -> None:
+def test_five_hundred_plugins_make_a_page_of_sane_size(tmp_path: Path) -> None:
+    # how long it takes is the benchmark's to measure (bench/), not a timed test's
     tree, lock = build_tree(tmp_path / "plugins", synthetic_specs(500))
-    started = time.perf_counter()
     files = catalog_files(tree, lock.sorted())
-    elapsed = time.perf_counter() - started
-    assert elapsed < 5.0, f"catalog generation took {elapsed:.2f}s for 500 plugins"
     page = read_page(files["index.html"].decode())
     assert len(page.plugins) == 500 and len(page.rows) == 500
     assert len(files["index.html"]) < 4_000_000

@@ -6,17 +6,20 @@ import base64
 import json
 import os
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from sync.errors import AuthError
 from sync.oci.auth import Basic, IdentityToken, credentials_lookup
 from sync.oci.reference import parse_source
 from sync.oci.registry import RegistryClient
+from sync.retry import RetryPolicy
 from sync.sample import wasm_module
 from tests.support.workspace import Workspace, artifact, assert_no_traceback
-from tests.support.registry import running_registry
+from tests.support.registry import Registry, running_registry
 from tests.support.tokenserver import TokenService
 
 
@@ -190,3 +193,96 @@ def test_pull_sends_the_env_credentials_only_to_the_configs_registry(
     assert r.code == 0, r.err
     assert {s.authorization for s in ta.seen} == {_basic("alice", "pw-a")}
     assert {s.authorization for s in tb.seen} == {_basic("bob", "pw-b")}
+
+
+# --- the token exchange: retried as every request, and safe under concurrency --------------------
+
+@pytest.fixture
+def token_registry():  # type: ignore[no-untyped-def]
+    """A registry behind a token service that knows alice; plugins/a:1.0.0 pushed."""
+    with TokenService("registry-t", users={"alice": "pw-a"}) as ts, running_registry(token_service=ts) as reg:
+        reg.bearer = ts.issue("seed", "repository:plugins/a:pull,push")
+        reg.push("plugins/a", "1.0.0", artifact(700, 3))
+        ts.seen.clear()
+        yield reg, ts
+
+
+def _alice_workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reg: Registry) -> Workspace:
+    ws = Workspace(tmp_path, reg)
+    ws.write_config({"a": {"tag": "1.0.0"}})
+    monkeypatch.setenv("PLUGIN_SYNC_REGISTRY_USERNAME", "alice")
+    monkeypatch.setenv("PLUGIN_SYNC_REGISTRY_PASSWORD", "pw-a")
+    return ws
+
+
+def test_a_blinking_token_service_is_retried(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                             token_registry) -> None:  # type: ignore[no-untyped-def]
+    """503, 429 (Retry-After: 0) and a dropped connection from the token service are retried
+    with back-off, as the registry's own answers are."""
+    reg, ts = token_registry
+    ts.faults = [503, "drop", 429, 503]
+    ts.retry_after = "0"
+    ws = _alice_workspace(tmp_path, monkeypatch, reg)
+    r = ws.pull()
+    assert r.code == 0, r.err
+    assert (ws.root / "a/1.0.0/plugin.wasm").read_bytes() == wasm_module(700, 3)
+    assert not ts.faults and len(ts.seen) >= 5  # every fault answered, then a token given
+
+
+def test_a_token_service_asking_too_long_a_wait_fails_in_one_line(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, token_registry) -> None:  # type: ignore[no-untyped-def]
+    reg, ts = token_registry
+    ts.faults = [429] * 10
+    ts.retry_after = "3600"
+    ws = _alice_workspace(tmp_path, monkeypatch, reg)
+    r = ws.pull()
+    assert r.code == 1
+    assert_no_traceback(r)
+    assert "failed    a:" in r.err and "HTTP 429 (the token service asks to wait 3600 s" in r.err, r.err
+    assert len(ts.seen) == 1  # not retried: the wait asked for is over the limit
+
+
+def test_a_token_service_down_gives_up_after_the_policys_tries(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, token_registry) -> None:  # type: ignore[no-untyped-def]
+    reg, ts = token_registry
+    ts.faults = [503] * 20
+    monkeypatch.setenv("PLUGIN_SYNC_RETRY_ATTEMPTS", "3")
+    ws = Workspace(tmp_path, reg)
+    ws.write_config({"a": {"tag": "1.0.0"}})
+    r = ws.pull()
+    assert r.code == 1
+    assert_no_traceback(r)
+    assert "token service" in r.err and "HTTP 503 (gave up after 3 tries)" in r.err, r.err
+    assert len(ts.seen) == 3
+    assert not (ws.root / "a").exists()
+
+
+def test_two_requests_refused_at_once_both_use_the_new_token(token_registry) -> None:  # type: ignore[no-untyped-def]
+    """Two threads on one repository both get a 401 and both ask the token service, which
+    gives both the same token. The one that caches it second must still try it: the token
+    it was refused with was none, not this one."""
+    reg, ts = token_registry
+    ts.stable_tokens = True
+    ts.hold = 2  # neither gets its token before both have asked
+    client = RegistryClient(policy=RetryPolicy(attempts=1), credentials=lambda host: Basic("alice", "pw-a"))
+    src = replace(parse_source(f"{reg.host}/plugins/a:1.0.0", reg.host), plain_http=True)
+    with ThreadPoolExecutor(2) as pool:
+        got = list(pool.map(lambda _: client.manifest(src, "1.0.0").digest, range(2)))
+    assert got[0] == got[1] and got[0].startswith("sha256:")
+    assert len(ts.seen) == 2
+
+
+def test_a_token_refused_again_is_given_up(token_registry) -> None:  # type: ignore[no-untyped-def]
+    """A token service that hands back the token the registry just refused: one line, no loop."""
+    reg, ts = token_registry
+    ts.stable_tokens = True
+    client = RegistryClient(policy=RetryPolicy(attempts=1), credentials=lambda host: Basic("alice", "pw-a"))
+    src = replace(parse_source(f"{reg.host}/plugins/a:1.0.0", reg.host), plain_http=True)
+    client.manifest(src, "1.0.0")
+    token = next(iter(client._tokens.values()))
+    # the token covers plugins/a only; a second repository name under the same key is refused
+    other = replace(src, repository="plugins/b")
+    client._tokens[(src.host, "plugins/b")] = token
+    ts._issued[("alice", "repository:plugins/b:pull")] = token
+    with pytest.raises(AuthError, match=r"credentials refused \(401\)"):
+        client.manifest(other, "1.0.0")

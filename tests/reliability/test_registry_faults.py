@@ -239,8 +239,10 @@ def test_wrong_credentials(tmp_path: Path, reliability: Collector, monkeypatch: 
         r = b.pull()
         line = b.assert_kept(r, "credentials refused", "401")
         assert wrong not in r.err + r.out and password not in r.err + r.out
-        statuses = [h.status for h in proxy.requests_to(b.manifest_path)]
-        assert statuses == [401, 401], statuses  # the challenge, then one try with the credentials
+        # the challenge, at the API root; then one try with the credentials
+        statuses = [h.status for h in proxy.requests_to(r"GET /v2/$")] + [
+            h.status for h in proxy.requests_to(b.manifest_path)]
+        assert statuses == [401, 401], statuses
         monkeypatch.setenv("PLUGIN_SYNC_REGISTRY_PASSWORD", password)
         b.assert_recovers()
     reliability.record(AREA, "auth challenge answered with wrong credentials", 1,

@@ -1,0 +1,3 @@
+from bench.wan.cli import main
+
+raise SystemExit(main())

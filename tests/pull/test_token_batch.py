@@ -1,0 +1,120 @@
+"""Tokens before the work: one request to learn a registry's challenge, then one token
+request naming every repository (or, where the token service grants one scope per request,
+one a repository), and no request that waits for a 401 first. Against the real registry in
+token mode, through a proxy that records every request."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from sync.oci.registry import token_repositories
+from sync.sample import wasm_module
+from tests.support.faultproxy import Fault, FaultProxy
+from tests.support.registry import Registry, running_registry
+from tests.support.tokenserver import TokenService
+from tests.support.workspace import Workspace, artifact
+
+NAMES = ("a", "b", "c", "d", "e")
+
+
+@pytest.fixture(params=[True, False], ids=["several-scopes", "one-scope"])
+def anonymous_registry(request: pytest.FixtureRequest) -> Iterator[tuple[Registry, TokenService, FaultProxy]]:
+    with TokenService("registry-anon", anonymous=True, multi_scope=request.param) as ts:
+        with running_registry(token_service=ts) as reg, FaultProxy(reg.host) as proxy:
+            reg.bearer = ts.issue("seed", " ".join(f"repository:plugins/{n}:pull,push" for n in NAMES))
+            for i, n in enumerate(NAMES):
+                reg.push(f"plugins/{n}", "1.0.0", artifact(600, i + 1))
+            ts.seen.clear()
+            yield reg, ts, proxy
+
+
+def _workspace(tmp_path: Path, reg: Registry, proxy: FaultProxy) -> Workspace:
+    ws = Workspace(tmp_path, Registry(proxy.host, reg.root))
+    ws.write_config({n: {"tag": "1.0.0"} for n in NAMES})
+    return ws
+
+
+def test_one_challenge_per_host_and_at_most_one_token_request_per_repository(
+        tmp_path: Path, anonymous_registry: tuple[Registry, TokenService, FaultProxy]) -> None:
+    reg, ts, proxy = anonymous_registry
+    ws = _workspace(tmp_path, reg, proxy)
+    for run in ("full", "no-op"):
+        ts.seen.clear()
+        proxy.clear()
+        r = ws.pull()
+        assert r.code == 0, r.err
+        assert [h.status for h in proxy.hits if h.status == 401] == [401], (run, proxy.hits)
+        assert [h.path for h in proxy.hits if h.status == 401] == ["/v2/"]
+        scopes = [s.scope.split() for s in ts.seen]
+        asked = sorted(x for s in scopes for x in s)
+        if ts.multi_scope:
+            assert len(ts.seen) == 1, scopes  # every repository in one request
+        else:
+            assert len(ts.seen) == len(NAMES), scopes  # the first one granted, then one each
+        assert sorted(set(asked)) == sorted(f"repository:plugins/{n}:pull" for n in NAMES)
+        assert len(asked) <= 2 * len(NAMES)
+        manifests = [h for h in proxy.hits if "/manifests/" in h.path]
+        assert len(manifests) == len(NAMES) and all(h.status == 200 for h in manifests)
+    for i, n in enumerate(NAMES):
+        assert (ws.root / n / "1.0.0" / "plugin.wasm").read_bytes() == wasm_module(600, i + 1)
+
+
+def test_a_token_service_that_fails_is_asked_once_and_every_plugin_says_why(tmp_path: Path) -> None:
+    with TokenService("registry-down", anonymous=True) as ts, running_registry(token_service=ts) as reg, \
+            FaultProxy(reg.host) as proxy:
+        reg.bearer = ts.issue("seed", "repository:plugins/a:pull,push repository:plugins/b:pull,push")
+        reg.push("plugins/a", "1.0.0", artifact(600, 1))
+        reg.push("plugins/b", "1.0.0", artifact(600, 2))
+        ts.seen.clear()
+        ts.faults = [403] * 10
+        ws = Workspace(tmp_path, Registry(proxy.host, reg.root))
+        ws.write_config({"a": {"tag": "1.0.0"}, "b": {"tag": "1.0.0"}})
+        r = ws.pull()
+        assert r.code == 1
+        assert "Traceback" not in r.err
+        assert r.err.count("authentication required by the token service (403)") == 2, r.err
+        assert len(ts.seen) == 1  # the refusal is remembered, not asked again per plugin
+        assert not [h for h in proxy.hits if "/manifests/" in h.path]
+
+
+def _jwt(claims: object) -> str:
+    def part(x: object) -> str:
+        return base64.urlsafe_b64encode(json.dumps(x).encode()).rstrip(b"=").decode()
+    return f"{part({'alg': 'none'})}.{part(claims)}.sig"
+
+
+@pytest.mark.parametrize("token, expect", [
+    (_jwt({"access": [{"type": "repository", "name": "plugins/a", "actions": ["pull"]},
+                      {"type": "repository", "name": "plugins/b", "actions": ["push"]},
+                      {"type": "registry", "name": "catalog", "actions": ["*"]}]}), {"plugins/a"}),
+    (_jwt({"access": []}), set()),
+    (_jwt({"sub": "x"}), None),  # no access claim: nothing to go by
+    (_jwt(["not", "an", "object"]), None),
+    ("opaque-token-without-dots", None),
+    ("a.!!!.c", None),
+])
+def test_the_repositories_a_token_grants_are_read_from_its_claims_where_it_has_them(
+        token: str, expect: set[str] | None) -> None:
+    assert token_repositories(token) == expect
+
+
+def test_every_manifest_is_asked_at_once_while_downloads_keep_to_jobs(tmp_path: Path) -> None:
+    """A manifest is one round trip: all of them go out together; blobs keep to ``--jobs``."""
+    with running_registry() as reg, FaultProxy(reg.host) as proxy:
+        names = [f"p{i}" for i in range(8)]
+        for i, n in enumerate(names):
+            reg.push(f"plugins/{n}", "1.0.0", artifact(2000, i + 1))
+        ws = Workspace(tmp_path, Registry(proxy.host, reg.root))
+        ws.write_config({n: {"tag": "1.0.0"} for n in names})
+        proxy.add(Fault.delay(1.0, match="/manifests/", times=None), Fault.delay(0.3, match="/blobs/", times=None))
+        r = ws.pull("--jobs", "1", "--processes", "1")
+        assert r.code == 0, r.err
+        manifests = [h.at for h in proxy.requests_to("/manifests/")]
+        blobs = [h.at for h in proxy.requests_to("/blobs/")]
+    assert len(manifests) == 8 and max(manifests) - min(manifests) < 1.0  # none waited for another's answer
+    assert len(blobs) >= 8 and all(b - a >= 0.3 for a, b in zip(blobs, blobs[1:]))  # one download at a time
