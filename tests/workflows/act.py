@@ -68,7 +68,9 @@ def act_copy(name: str) -> str:
     if dropped:
         assert dropped == 1, f"{name}: {dropped} 'deployment: false' lines, act tests drop exactly one"
         i = next(i for i, x in enumerate(lines) if DEPLOYMENT_FALSE.match(x))
-        assert lines[i - 2].strip() == "environment:", f"{name}: 'deployment: false' is not under environment:"
+        indent = len(lines[i]) - len(lines[i].lstrip())
+        parent = next(x for x in reversed(lines[:i]) if x.strip() and len(x) - len(x.lstrip()) < indent)
+        assert parent.strip() == "environment:", f"{name}: 'deployment: false' is not under environment:"
     return "".join(kept)
 
 
@@ -88,13 +90,11 @@ class Run:
     steps: dict[str, str] = field(default_factory=dict)  # step name -> success | failure, in order
     outputs: dict[str, dict[str, str]] = field(default_factory=dict)  # step id -> name -> value
     job_result: str | None = None
-    seconds: dict[str, float] = field(default_factory=dict)  # step name -> how long it ran
 
     def __post_init__(self) -> None:
         for e in self.events:
             if e.get("stage") == "Main" and "stepResult" in e:
                 self.steps[e["step"]] = e["stepResult"]
-                self.seconds[e["step"]] = e.get("executionTime", 0) / 1e9
             if e.get("command") == "set-output":
                 self.outputs.setdefault(e["stepID"][0], {})[e["name"]] = e["arg"]
             if "jobResult" in e:
