@@ -4,7 +4,6 @@ leave that plugin as it was."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import time
 from dataclasses import dataclass, replace
@@ -15,20 +14,20 @@ from typing import Callable, Mapping
 from sync import artifact, workers
 from sync.config import Config, PluginSpec
 from sync.errors import ArtifactError, IntegrityError, NotFound, SyncError
-from sync.lock import Lock, LockEntry
+from sync.lock import Lock, LockEntry, load_lock
 from sync.oci.layout import LayoutSource
 from sync.oci.manifest import ArtifactSource, Manifest
 from sync.oci.reference import LAYOUT_PREFIX, Source, parse_source
 from sync.oci.registry import BlobReadError, RegistryClient
 from sync.oci.versions import best_tag
-from sync.pull.plan import Resolved, entries_for, locked_groups, plan, reusable, status
+from sync.pull.plan import Resolved, entries_for, locked_groups, plan, reusable, serving, status
 from sync.pull.report import PluginResult, PullReport
 from sync.retry import RetryPolicy
 from sync.served import commit, recover
 from sync.times import stamp_time
 from sync.tree import Tree
 from sync.tree.precompress import precompress
-from sync.tree.store import collect_garbage, finish_staging, new_staging, store_matches, writer_lock
+from sync.tree.store import collect_garbage, finish_staging, new_staging, served_intact, store_matches, writer_lock
 
 CREATED = "org.opencontainers.image.created"
 
@@ -205,13 +204,17 @@ def run_tasks(puller: Puller, tasks: Mapping[str, Task],
     return processes, requests, blob_bytes
 
 
-def _served_intact(tree: Tree, e: LockEntry) -> bool:
-    """The tree serves ``e`` now: its version links to the artifact's complete store directory."""
-    if not e.digest or not tree.is_pulled(e.name, e.version):
-        return False
-    link = tree.version_dir(e.name, e.version)
-    return os.readlink(link) == tree.link_target(e.name, e.digest) and store_matches(
-        tree.store_dir(e.name, e.digest), e)
+def _still_served(tree: Tree) -> Callable[[LockEntry], bool]:
+    """``served_intact`` for the entries a pull did not fetch, each store directory hashed once."""
+    seen: dict[tuple[Path, str | None, str | None], bool] = {}
+
+    def matches(path: Path, e: LockEntry) -> bool:
+        key = (path, e.created, e.pulled)  # the store's files depend on the artifact and these
+        if key not in seen:
+            seen[key] = store_matches(path, e)
+        return seen[key]
+
+    return lambda e: served_intact(tree, e, matches)
 
 
 def run_pull(
@@ -226,7 +229,8 @@ def run_pull(
     """The whole pull, under the tree's writer lock."""
     start = time.monotonic()
     with writer_lock(tree, options.lock_wait, on_wait):
-        recover(tree, lock_path)
+        if recover(tree, lock_path) and lock_path is not None:
+            old = load_lock(lock_path)  # the recovered commit saved it: plan from it, not from before
         puller = Puller(tree, old, options)
         tasks: dict[str, Task] = {}
         if options.locked:
@@ -251,9 +255,9 @@ def run_pull(
                 on_outcome(outcome)
 
         processes, requests, blob_bytes = run_tasks(puller, tasks, done)
-        new = plan(old, results, failed, locked=options.locked, prune=not options.only,
-                   still_served=lambda e: _served_intact(tree, e))
-        commit(tree, new, None if options.locked else lock_path)
+        still_served = _still_served(tree)
+        new = plan(old, results, failed, locked=options.locked, prune=not options.only, still_served=still_served)
+        commit(tree, new, None if options.locked else lock_path, served=serving(new, results, still_served))
         collect_garbage(tree, new)
         gzipped = precompress(tree, new, None) if options.gzip else 0
     return PullReport(outcomes, requests, blob_bytes, time.monotonic() - start, gzipped, processes)
