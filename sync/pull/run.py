@@ -16,7 +16,7 @@ from sync.config import Config, PluginSpec
 from sync.errors import ArtifactError, IntegrityError, NotFound, SyncError
 from sync.lock import Lock, LockEntry, load_lock
 from sync.oci.layout import LayoutSource
-from sync.oci.manifest import ArtifactSource, Manifest
+from sync.oci.manifest import ACCEPT, ArtifactSource, Manifest
 from sync.oci.reference import LAYOUT_PREFIX, Source, parse_source
 from sync.oci.registry import BlobReadError, RegistryClient
 from sync.oci.versions import best_tag
@@ -149,18 +149,48 @@ class Puller:
         return entries, out
 
     def pull_locked(self, name: str, entries: list[LockEntry]) -> tuple[list[LockEntry], PluginResult]:
-        """Build exactly what the lock says; the registry must still hold the same digest."""
+        """Build exactly what the lock says: the locked digest, fetched by digest, so a tag
+        pushed again since changes nothing. Fails only when the registry no longer holds it."""
         first = entries[0]
+        digest = str(first.digest)
         src = self.where(parse_source(first.source, ""))
         source = self.sources.of(src)
-        manifest = source.manifest(src, src.tag or str(first.digest))
-        if manifest.digest != first.digest:
-            raise ArtifactError(
-                f"registry digest {manifest.digest[:19]} for {src.repository}:{src.tag} differs from the lock's {str(first.digest)[:19]}")
+        try:
+            manifest = source.manifest(src, digest)
+        except NotFound:
+            raise NotFound(f"{src.host}/{src.repository}: the locked digest {digest} is gone from the registry") from None
+        if manifest.digest != digest:
+            raise IntegrityError(f"{src.repository}@{digest[:19]}: manifest bytes hash to {manifest.digest[:19]}")
         _, downloaded = self.fetch(name, src, manifest, first)
         out = PluginResult(name, "unchanged" if not downloaded else "added", [e.version for e in entries],
-                      first.source, first.digest, first.sha256, downloaded=downloaded)
+                           first.source, first.digest, first.sha256, downloaded=downloaded,
+                           warning=self.tag_moved(src, source, digest))
         return entries, out
+
+    def tag_moved(self, src: Source, source: ArtifactSource, locked: str) -> str | None:
+        """What to say when the lock's tag no longer names the locked digest (upstream pushed
+        it again) or is gone; None when it still does. One HEAD request where the registry
+        answers with the digest; never raises: the build goes on with the locked digest."""
+        tag = src.tag
+        if not tag or src.digest:  # a pinned digest: the tag is not what the config follows
+            return None
+        try:
+            now = None
+            if isinstance(source, RegistryClient):
+                resp = source.request(src, "HEAD", f"/manifests/{tag}", headers={"Accept": ACCEPT})
+                resp.close()
+                now = resp.headers.get("Docker-Content-Digest")
+            if now != locked:  # no digest header, or another one (an index over it): read the manifest
+                now = source.manifest(src, tag).digest
+        except NotFound:
+            return f"tag {tag} is gone from the registry; built the locked digest {locked}"
+        except Exception as e:  # noqa: BLE001 - checking the tag must never fail the build
+            why = e.message if isinstance(e, SyncError) else type(e).__name__
+            return f"tag {tag} could not be checked ({why}); built the locked digest {locked}"
+        if now == locked:
+            return None
+        return (f"tag {tag} now names {now}, not the locked {locked}; built the locked digest "
+                "('plugin-sync pull' moves the lock to the tag)")
 
 
 Outcome = tuple[list[LockEntry], PluginResult]
