@@ -212,8 +212,6 @@ def test_a_plugin_not_published_yet_fails_the_job_after_the_others_are_proposed(
     assert world.proposed_lock() == {"basic-auth": ["1.1.0"], "key-auth": ["1.1.0"]}
 
 
-@pytest.mark.xfail(strict=True, reason="a pull from a checkout with nothing pulled loses the others' lock updates "
-                                       "when one plugin fails (key-auth/1.0.0: store directory .store/... is missing)")
 def test_one_plugin_failing_from_a_fresh_checkout_proposes_the_others_and_fails_the_job(world: World) -> None:
     world.upstream_merges()
     world.corrupt("key-auth", "1.1.0")
