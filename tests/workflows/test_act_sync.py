@@ -121,9 +121,10 @@ class World:
         self.publish("basic-auth", "1.1.0", 3)
         self.publish("key-auth", "1.1.0", 4)
 
-    def dispatch(self, *, dry_run: bool = False, app: bool = False, token: str = TOKEN) -> Run:
-        """upstream's workflow_dispatch of sync.yml on main"""
-        inputs = {"plugins": "", "since": "", "dry_run": "true" if dry_run else "false",
+    def dispatch(self, *, dry_run: bool = False, app: bool = False, token: str = TOKEN, plugins: str = "",
+                 since: str = "") -> Run:
+        """upstream's workflow_dispatch of sync.yml on main (inputs are strings in the event)"""
+        inputs = {"plugins": plugins, "since": since, "dry_run": "true" if dry_run else "false",
                   "reason": "oras push plugins/basic-auth:1.1.0"}
         variables, secrets = {}, {"GITHUB_TOKEN": token}
         if app:
@@ -161,6 +162,16 @@ def test_a_dry_run_succeeds_and_writes_nothing(world: World) -> None:
     assert run.outputs["pull"] == {"status": "0"} and "propose" not in run.outputs  # a dry run sets none
     assert world.fake.writes() == [], world.fake.writes()
     assert world.ours.open_pulls() == []
+
+
+def test_the_plugins_and_since_inputs_reach_pull_and_detect(world: World) -> None:
+    world.upstream_merges()
+    run = world.dispatch(plugins="basic-auth", since="#201")
+    assert run.code == 0 and run.job_result == "success", run.log
+    assert world.proposed_lock() == {"basic-auth": ["1.1.0"], "key-auth": ["1.0.0"]}  # only basic-auth pulled
+    [pr] = world.ours.open_pulls()
+    body = pr.body or ""
+    assert "[#202](" in body and "[#201](" not in body, body  # detected after #201 only
 
 
 def test_with_an_app_the_pull_request_is_opened_with_the_app_token(world: World) -> None:
