@@ -122,10 +122,15 @@ class World:
         self.publish("key-auth", "1.1.0", 4)
 
     def dispatch(self, *, dry_run: bool = False, app: bool = False, token: str = TOKEN, plugins: str = "",
-                 since: str = "") -> Run:
-        """upstream's workflow_dispatch of sync.yml on main (inputs are strings in the event)"""
+                 since: str = "", hourly: bool = False) -> Run:
+        """upstream's workflow_dispatch of sync.yml on main (inputs are strings in the event), or
+        the hourly schedule (no inputs at all)"""
         inputs = {"plugins": plugins, "since": since, "dry_run": "true" if dry_run else "false",
                   "reason": "oras push plugins/basic-auth:1.1.0"}
+        event, payload = "workflow_dispatch", {"ref": "refs/heads/main", "inputs": inputs}
+        if hourly:
+            assert not (dry_run or plugins or since)
+            event, payload = "schedule", {"ref": "refs/heads/main", "schedule": "17 * * * *"}
         variables, secrets = {}, {"GITHUB_TOKEN": token}
         if app:
             key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -135,8 +140,7 @@ class World:
             variables["PLUGIN_SYNC_APP_ID"] = str(APP_ID)
             secrets["PLUGIN_SYNC_APP_PRIVATE_KEY"] = key.private_bytes(
                 serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
-        return self.act.run(self.checkout.path, WORKFLOW, "workflow_dispatch",
-                            {"ref": "refs/heads/main", "inputs": inputs}, job=JOB, variables=variables,
+        return self.act.run(self.checkout.path, WORKFLOW, event, payload, job=JOB, variables=variables,
                             secrets=secrets, env={"GITHUB_API_URL": self.fake.url})
 
     def proposed_lock(self) -> dict[str, list[str]]:
@@ -174,9 +178,9 @@ def test_the_plugins_and_since_inputs_reach_pull_and_detect(world: World) -> Non
     assert "[#202](" in body and "[#201](" not in body, body  # detected after #201 only
 
 
-def test_with_an_app_the_pull_request_is_opened_with_the_app_token(world: World) -> None:
+def test_hourly_with_an_app_the_pull_request_is_opened_with_the_app_token(world: World) -> None:
     world.upstream_merges()
-    run = world.dispatch(app=True, token=REJECTED)  # GITHUB_TOKEN would fail every call
+    run = world.dispatch(hourly=True, app=True, token=REJECTED)  # GITHUB_TOKEN would fail every call
     assert run.code == 0 and run.job_result == "success", run.log
     assert run.ran() == steps("Propose the gateway release snapshots upstream added",
                               "Fail if a plugin failed to pull"), run.log
