@@ -119,6 +119,7 @@ class Act:
         self.binary = act_binary()
         self.home = tmp / "act-home"
         self.home.mkdir(parents=True, exist_ok=True)
+        self.runs = 0
 
     def run(self, checkout: Path, workflow: str, event: str, payload: dict[str, Any], *, job: str,
             variables: dict[str, str] | None = None, secrets: dict[str, str] | None = None,
@@ -129,7 +130,8 @@ class Act:
         assert text == act_copy(workflow), f"{workflow} in the checkout is not the workflow file act tests run"
         for option_file in (".actrc", ".env", ".secrets", ".vars", ".input"):
             assert not (checkout / option_file).exists(), f"act would read {option_file}"
-        files = self.tmp / f"act-{len(list(self.tmp.glob('act-*')))}"
+        self.runs += 1
+        files = self.tmp / f"act-run-{self.runs}"
         files.mkdir()
         (files / "event.json").write_text(json.dumps(payload))
         (files / "vars").write_text(_dotenv(variables or {}))
