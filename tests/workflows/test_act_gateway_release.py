@@ -69,6 +69,12 @@ def test_a_push_without_a_usable_before_releases_every_listed_snapshot(repo: Rep
     assert versions(run) == ["2.2.3", "2.2.4"]
 
 
+def test_a_push_that_adds_no_snapshot_releases_nothing(repo: Repository) -> None:
+    after = repo.git.commit("snapshots: a note beside them", files={"snapshots/README.md": "byte-exact copies\n"})
+    run = repo.run("push", {"ref": "refs/heads/main", "before": repo.before, "after": after})
+    assert versions(run) == []  # the image job's `if:` compares with '[]'
+
+
 def test_a_dispatch_releases_the_version_it_names(repo: Repository) -> None:
     run = repo.run("workflow_dispatch", {"ref": "refs/heads/main", "inputs": {"gateway_version": "2.2.3"}})
     assert versions(run) == ["2.2.3"]
