@@ -1581,6 +1581,7 @@ class App:
     tokens_issued: list[dict[str, Any]] = field(default_factory=list)  # the bodies of token requests
 
 
+APP_PERMISSIONS = {"contents": "write", "pull_requests": "write", "metadata": "read"}  # what an App is granted
 _APP_ROUTES = re.compile(r"^(?:/repos/(?P<repo>[^/]+/[^/]+)/installation"
                          r"|/app/installations/(?P<installation>\d+)/access_tokens)$")
 
@@ -1617,16 +1618,20 @@ def _app_request(fake: FakeGitHub, method: str, m: re.Match[str], given: str, bo
                               "account": _user(fake.state, with_repo.split("/")[0]),
                               "access_tokens_url":
                                   f"{fake.url}/app/installations/{app.installation_id}/access_tokens",
-                              "permissions": {"contents": "write", "pull_requests": "write", "metadata": "read"}})
+                              "permissions": APP_PERMISSIONS})
     if method != "POST" or int(m.group("installation")) != app.installation_id:
         raise _not_found()
     data = json.loads(body or b"{}")
     names = data.get("repositories") or []
     if any(not any(r.endswith("/" + str(n).lower()) for r in app.repos) for n in names):
-        raise _invalid("There is at least one repository that does not exist or is not accessible", "Installation")
+        raise HTTPError(422, "There is at least one repository that does not exist or is not accessible to the "
+                             "parent installation.")
+    asked = data.get("permissions") or APP_PERMISSIONS
+    levels = {"read": 1, "write": 2}
+    if any(levels.get(str(v), 3) > levels.get(APP_PERMISSIONS.get(k, ""), 0) for k, v in asked.items()):
+        raise HTTPError(422, "The permissions requested are not granted to this installation.")
     app.tokens_issued.append(data)
-    return Response(201, {"token": fake.token, "expires_at": iso(time.time() + 3600),
-                          "permissions": data.get("permissions") or {"contents": "write", "pull_requests": "write"},
+    return Response(201, {"token": fake.token, "expires_at": iso(time.time() + 3600), "permissions": asked,
                           "repository_selection": "selected" if names else "all"})
 
 

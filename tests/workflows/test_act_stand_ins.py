@@ -38,11 +38,13 @@ def fake() -> Iterator[FakeGitHub]:
         yield f
 
 
-def ask(fake: FakeGitHub, tmp: Path, private: str, repo: str = "acme/plugin-server") -> tuple[int, str, str]:
+def ask(fake: FakeGitHub, tmp: Path, private: str, repo: str = "acme/plugin-server",
+        administration: str = "") -> tuple[int, str, str]:
+    """The stand-in's script, with the inputs sync.yml gives it (and ``permission-administration``)."""
     out = tmp / "github-output"
     env = {"PATH": "/usr/bin:/bin", "API_URL": fake.url, "APP_ID": str(APP_ID), "PRIVATE_KEY": private,
            "GITHUB_REPOSITORY": repo, "GITHUB_OUTPUT": str(out), "PERMISSION_CONTENTS": "write",
-           "PERMISSION_PULL_REQUESTS": "write"}
+           "PERMISSION_PULL_REQUESTS": "write", "PERMISSION_ADMINISTRATION": administration}
     p = subprocess.run([sys.executable, str(SCRIPT)], env=env, capture_output=True, text=True, timeout=60)
     return p.returncode, p.stdout + p.stderr, out.read_text() if out.exists() else ""
 
@@ -84,3 +86,11 @@ def test_act_reads_the_workflow_files_less_only_the_deployment_line() -> None:
         original = (WORKFLOWS / name).read_text(encoding="utf-8").splitlines()
         changes = [x for x in difflib.ndiff(original, act_copy(name).splitlines()) if x[:2] in ("- ", "+ ")]
         assert changes == (["-       deployment: false"] if name == "sync.yml" else []), (name, changes)
+
+
+def test_a_permission_the_installation_lacks_gets_nothing(fake: FakeGitHub, tmp_path: Path) -> None:
+    private, public = pem_pair()
+    app = fake.install_app(APP_ID, public, ["acme/plugin-server"])
+    code, log, outputs = ask(fake, tmp_path, private, administration="write")
+    assert code != 0 and outputs == "" and app.tokens_issued == []
+    assert "access_tokens: 422" in log and "not granted to this installation" in log

@@ -37,8 +37,8 @@ def main() -> None:
                          algorithm="RS256")
     owner, _, repo = env["GITHUB_REPOSITORY"].partition("/")  # the token is for this repository only
     installation = call("GET", f"{api}/repos/{owner}/{repo}/installation", app_jwt)
-    permissions = {name: env[var] for name, var in (("contents", "PERMISSION_CONTENTS"),
-                                                    ("pull_requests", "PERMISSION_PULL_REQUESTS")) if env.get(var)}
+    # permission-<name> inputs reach the script as PERMISSION_<NAME> (action.yml)
+    permissions = {k[len("PERMISSION_"):].lower(): v for k, v in env.items() if k.startswith("PERMISSION_") and v}
     body: dict[str, object] = {"repositories": [repo]}
     if permissions:
         body["permissions"] = permissions
