@@ -46,6 +46,7 @@ CHECKOUT = "actions/checkout"  # act skips it and copies the workspace
 PLATFORM = "ubuntu-24.04=-self-hosted"  # run the job's steps on this host
 DEPLOYMENT_FALSE = re.compile(r"^\s+deployment: false\s*$")
 TIMEOUT = 120  # seconds; a run takes about 10
+NOWHERE = "http://127.0.0.1:9"  # the proxy act's runs get: a closed port (discard), so no way out
 
 
 def act_binary() -> str:
@@ -174,12 +175,19 @@ class Act:
 
     def environment(self) -> dict[str, str]:
         """act's environment, which act also hands to every step: this Python first on PATH, a
-        temporary HOME, git without the machine's configuration, and nothing else of the host's."""
+        temporary HOME, git without the machine's configuration, and nothing else of the host's.
+        Offline: pip uses no index, and every HTTP client that honours the proxy variables (act's
+        own, git's, pip's, requests') is sent to a closed loopback port for anything but loopback,
+        so whatever tried to reach the network would fail the run."""
         path = os.pathsep.join([str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin", "/bin"])
-        return {"PATH": path, "HOME": str(self.home), "LANG": "C.UTF-8", "TZ": "UTC",
-                "ACT_DISABLE_VERSION_CHECK": "1", "GIT_CONFIG_GLOBAL": "/dev/null", "GIT_CONFIG_NOSYSTEM": "1",
-                "NETRC": "/dev/null", "DOCKER_CONFIG": str(self.home / "no-docker-config"),
-                "PIP_NO_INDEX": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+        env = {"PATH": path, "HOME": str(self.home), "LANG": "C.UTF-8", "TZ": "UTC",
+               "ACT_DISABLE_VERSION_CHECK": "1", "GIT_CONFIG_GLOBAL": "/dev/null", "GIT_CONFIG_NOSYSTEM": "1",
+               "NETRC": "/dev/null", "DOCKER_CONFIG": str(self.home / "no-docker-config"),
+               "PIP_NO_INDEX": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+        for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
+            env[name] = env[name.lower()] = NOWHERE
+        env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost,::1"
+        return env
 
 
 def _dotenv(values: dict[str, str]) -> str:
