@@ -26,7 +26,7 @@ from tests.workflows.workflows import ROOT
 REPO = "acme/plugin-server"
 WORKFLOW = "sync.yml"
 JOB = "sync"
-PROJECT = ("sync", "scripts", "requirements", "nginx", "pyproject.toml", "README.md", "LICENSE")
+PROJECT = ("sync", "scripts", "requirements", "nginx", "pyproject.toml", "README.md", "LICENSE", ".gitignore")
 TRACKED = ("plugins.yaml", "plugins.lock.json", "upstream-cursor.json", "plugins/README.md")
 REJECTED = "ghs_not_a_token_the_fake_accepts"
 APP_ID = 424242
