@@ -19,6 +19,9 @@ repositories, one commit with its files, pulls (list with state/head/base filter
 sorting, create, get, update, files), an issue and adding its labels, the Git Data API
 (blobs, trees with ``base_tree``, commits, refs incl. matching-refs, annotated tags read),
 contents, releases (create, list, by tag, latest, update, asset upload) and workflow dispatches.
+A GitHub App (``install_app``) gets the installation of a repository and installation tokens
+(``/repos/O/R/installation``, ``/app/installations/ID/access_tokens``), authenticated by its
+RS256 JWT as GitHub does; the token it issues is the one this fake accepts.
 A repository moved with ``state.rename`` answers its old name's paths with GitHub's 301 (307
 for writes) to ``/repositories/<id>/...``, which is served too.
 
@@ -481,6 +484,7 @@ class State:
         self.web = web
         self.repos: dict[str, Repo] = {}
         self.moved: dict[str, Repo] = {}  # old full name (lower case) -> the repository it became
+        self.apps: dict[int, App] = {}  # GitHub Apps by id (FakeGitHub.install_app)
         self._id = 1000
         self.lock = threading.RLock()
 
@@ -655,6 +659,14 @@ class FakeGitHub:
     def reset_log(self) -> None:
         self.log.clear()
 
+    def install_app(self, app_id: int, public_key_pem: str, repos: list[str], slug: str = "plugin-sync") -> "App":
+        """A GitHub App with this RSA public key, installed on ``repos``. Its installation
+        tokens are ``token`` (the one this fake accepts): a client that writes with the
+        installation token gets through, one that uses another token does not."""
+        app = App(app_id, slug, public_key_pem, {r.lower() for r in repos}, self.state.next_id())
+        self.state.apps[app_id] = app
+        return app
+
     # -- request handling (under the state lock)
     def handle(self, method: str, path: str, query: str, headers: dict[str, str], body: bytes) -> Response:
         qs = {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
@@ -682,6 +694,12 @@ class FakeGitHub:
                     payload = (b"<html><body><h1>%d</h1>upstream trouble</body></html>" % fault.status
                                if fault.status >= 500 else {"message": "fault", "documentation_url": DOCS})
                 return Response(fault.status, payload, dict(fault.headers))
+        app_route = _APP_ROUTES.match(path)
+        if app_route:  # authenticated by the App's JWT, not by a token
+            try:
+                return _app_request(self, method, app_route, given, body)
+            except HTTPError as e:
+                return Response(e.status, {"message": e.message, "documentation_url": DOCS, "status": str(e.status)})
         if self.token is not None and given and not authorized:
             return Response(401, {"message": "Bad credentials", "documentation_url": DOCS})
         if self.token is not None and not authorized and method not in ("GET", "HEAD"):
@@ -1548,6 +1566,73 @@ def _asset(repo: Repo, aid: str) -> tuple[Release, Asset]:
             if a.id == int(aid):
                 return rel, a
     raise _not_found()
+
+
+# -- GitHub Apps: the installation of a repository and its installation tokens
+
+
+@dataclass
+class App:
+    id: int
+    slug: str
+    public_key: str  # PEM; the App's JWTs are RS256-signed with its private key
+    repos: set[str]  # full names (lower case) the App is installed on
+    installation_id: int
+    tokens_issued: list[dict[str, Any]] = field(default_factory=list)  # the bodies of token requests
+
+
+APP_PERMISSIONS = {"contents": "write", "pull_requests": "write", "metadata": "read"}  # what an App is granted
+_APP_ROUTES = re.compile(r"^(?:/repos/(?P<repo>[^/]+/[^/]+)/installation"
+                         r"|/app/installations/(?P<installation>\d+)/access_tokens)$")
+
+
+def _app_from_jwt(fake: FakeGitHub, given: str) -> App:
+    """The App whose private key signed ``given``, checked as GitHub checks an App JWT:
+    RS256, ``iss`` the App id, ``iat`` and ``exp`` present, ``exp`` at most 10 minutes ahead."""
+    import jwt  # PyJWT, a dependency of PyGithub
+
+    try:
+        claims = jwt.decode(given, options={"verify_signature": False})
+        app = fake.state.apps.get(int(claims.get("iss")))
+    except (jwt.PyJWTError, TypeError, ValueError):
+        raise HTTPError(401, "A JSON web token could not be decoded") from None
+    if app is None:
+        raise HTTPError(401, "Integration not found")
+    try:
+        claims = jwt.decode(given, app.public_key, algorithms=["RS256"], options={"require": ["iat", "exp", "iss"]})
+    except jwt.PyJWTError as e:
+        raise HTTPError(401, f"A JSON web token could not be decoded: {e}") from None
+    if claims["exp"] > time.time() + 600 + 30:
+        raise HTTPError(401, "'Expiration time' claim ('exp') is too far in the future")
+    return app
+
+
+def _app_request(fake: FakeGitHub, method: str, m: re.Match[str], given: str, body: bytes) -> Response:
+    app = _app_from_jwt(fake, given)
+    with_repo = m.group("repo")
+    if with_repo is not None:  # GET /repos/{owner}/{repo}/installation
+        if method != "GET" or with_repo.lower() not in app.repos:
+            raise _not_found()
+        return Response(200, {"id": app.installation_id, "app_id": app.id, "app_slug": app.slug,
+                              "target_type": "Organization", "repository_selection": "selected",
+                              "account": _user(fake.state, with_repo.split("/")[0]),
+                              "access_tokens_url":
+                                  f"{fake.url}/app/installations/{app.installation_id}/access_tokens",
+                              "permissions": APP_PERMISSIONS})
+    if method != "POST" or int(m.group("installation")) != app.installation_id:
+        raise _not_found()
+    data = json.loads(body or b"{}")
+    names = data.get("repositories") or []
+    if any(not any(r.endswith("/" + str(n).lower()) for r in app.repos) for n in names):
+        raise HTTPError(422, "There is at least one repository that does not exist or is not accessible to the "
+                             "parent installation.")
+    asked = data.get("permissions") or APP_PERMISSIONS
+    levels = {"read": 1, "write": 2}
+    if any(levels.get(str(v), 3) > levels.get(APP_PERMISSIONS.get(k, ""), 0) for k, v in asked.items()):
+        raise HTTPError(422, "The permissions requested are not granted to this installation.")
+    app.tokens_issued.append(data)
+    return Response(201, {"token": fake.token, "expires_at": iso(time.time() + 3600), "permissions": asked,
+                          "repository_selection": "selected" if names else "all"})
 
 
 def client_env(fake: FakeGitHub, token: str | None = None) -> dict[str, str]:
