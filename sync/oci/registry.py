@@ -34,13 +34,18 @@ from sync.oci.reference import Source
 from sync.retry import RetryPolicy
 
 OAUTH_CLIENT_ID = "plugin-sync"  # the client_id of the OAuth2 token request
-_CHALLENGE_PARAM = re.compile(r'([A-Za-z][A-Za-z0-9_-]*)="([^"]*)"')
+# RFC 7235 auth-param: token BWS "=" BWS ( token / quoted-string ); a quoted-string may hold
+# commas and backslash-escaped characters. An unquoted value is read up to a comma or space.
+_CHALLENGE_PARAM = re.compile(r'(?<![A-Za-z0-9_.-])([A-Za-z][A-Za-z0-9_.-]*)[ \t]*=[ \t]*'
+                              r'(?:"((?:[^"\\]|\\.)*)"|([^\s,"]*))')
+_QUOTED_PAIR = re.compile(r"\\(.)")
 
 
 def challenge_params(challenge: str) -> dict[str, str]:
-    """The ``key="value"`` parameters of a ``WWW-Authenticate`` challenge (``realm``,
-    ``service``, ``scope``), keys in lower case."""
-    return {k.lower(): v for k, v in _CHALLENGE_PARAM.findall(challenge)}
+    """The parameters of a ``WWW-Authenticate`` challenge (``realm``, ``service``,
+    ``scope``), keys in lower case; values quoted (``key="v"``) or not (``key=v``)."""
+    return {m[1].lower(): _QUOTED_PAIR.sub(r"\1", m[2]) if m[2] is not None else m[3]
+            for m in _CHALLENGE_PARAM.finditer(challenge)}
 
 
 class _Retryable(Exception):
