@@ -29,7 +29,7 @@ import urllib3
 from sync.errors import AuthError, IntegrityError, NotFound, RegistryError
 from sync.http import make_session, timeouts
 from sync.oci.auth import Basic, Credentials, IdentityToken, credentials_lookup
-from sync.oci.manifest import ACCEPT, MAX_MANIFEST, Descriptor, Manifest
+from sync.oci.manifest import ACCEPT, MAX_MANIFEST, Descriptor, Index, Manifest, parse_manifest, resolve
 from sync.oci.reference import Source
 from sync.retry import RetryPolicy
 
@@ -90,13 +90,16 @@ class RegistryClient:
         pool_size: int = 16,
         read_timeout: float | None = None,
         default_host: str | None = None,
+        is_plugin: Callable[[Manifest], bool] = lambda m: True,
     ) -> None:
         """``default_host``: the registry the environment's credentials are for, unless
-        ``PLUGIN_SYNC_REGISTRY_HOST`` names one (see ``sync.oci.auth``)."""
+        ``PLUGIN_SYNC_REGISTRY_HOST`` names one (see ``sync.oci.auth``). ``is_plugin``: which
+        manifests of an image index hold a plugin (``sync.artifact.is_plugin``)."""
         self.session = make_session(pool_size)
         self.policy = policy or RetryPolicy.from_env()
         self.credentials = credentials or credentials_lookup(default_host)
         self.read_timeout = read_timeout
+        self.is_plugin = is_plugin
         self.stats = Stats()
         self._tokens: dict[tuple[str, str], str] = {}
         self._basic_hosts: set[str] = set()
@@ -258,11 +261,16 @@ class RegistryClient:
     # -- the ArtifactSource interface ---------------------------------------------------
 
     def manifest(self, src: Source, ref: str) -> Manifest:
+        """The plugin manifest ``ref`` names, chosen from an image index when it names one
+        (``sync.oci.manifest.resolve``)."""
+        return resolve(self._manifest(src, ref), lambda digest: self._manifest(src, digest), self.is_plugin)
+
+    def _manifest(self, src: Source, ref: str) -> Manifest | Index:
         resp = self.request(src, "GET", f"/manifests/{ref}", headers={"Accept": ACCEPT})
         raw = resp.content
         if len(raw) > MAX_MANIFEST:
             raise RegistryError(f"{src.repository}:{ref}: manifest larger than {MAX_MANIFEST} bytes")
-        manifest = Manifest.parse(raw, resp.headers.get("Content-Type"))
+        manifest = parse_manifest(raw, resp.headers.get("Content-Type"))
         said = resp.headers.get("Docker-Content-Digest")
         if said and said != manifest.digest:
             raise IntegrityError(f"{src.repository}:{ref}: manifest digest {manifest.digest[:19]} is not the "
