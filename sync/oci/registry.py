@@ -6,7 +6,7 @@ identity token the OAuth2 refresh-token POST of the distribution token spec) or 
 Credentials are looked up by the registry's host (``sync.oci.auth``), so one registry's never
 reach another registry or the token service another registry names. Tokens are kept per
 (host, repository). A 401 is given up on only when the token service hands back the very
-token the refused request carried; a token another request cached meanwhile is tried first.
+token the refused request carried, not when it hands back a token another request cached.
 
 Every request goes through the shared retry policy, token requests included: 429, 5xx and
 connection errors are retried with back-off, ``Retry-After`` honoured up to the policy's
@@ -31,18 +31,23 @@ import urllib3
 from sync.errors import AuthError, IntegrityError, NotFound, RegistryError
 from sync.http import make_session, timeouts
 from sync.oci.auth import Basic, Credentials, IdentityToken, credentials_lookup
-from sync.oci.manifest import ACCEPT, MAX_MANIFEST, Descriptor, Manifest
+from sync.oci.manifest import ACCEPT, MAX_MANIFEST, Descriptor, Index, Manifest, parse_manifest, resolve
 from sync.oci.reference import Source
 from sync.retry import RetryPolicy
 
 OAUTH_CLIENT_ID = "plugin-sync"  # the client_id of the OAuth2 token request
-_CHALLENGE_PARAM = re.compile(r'([A-Za-z][A-Za-z0-9_-]*)="([^"]*)"')
+# RFC 7235 auth-param: token BWS "=" BWS ( token / quoted-string ); a quoted-string may hold
+# commas and backslash-escaped characters. An unquoted value is read up to a comma or space.
+_CHALLENGE_PARAM = re.compile(r'(?<![A-Za-z0-9_.-])([A-Za-z][A-Za-z0-9_.-]*)[ \t]*=[ \t]*'
+                              r'(?:"((?:[^"\\]|\\.)*)"|([^\s,"]*))')
+_QUOTED_PAIR = re.compile(r"\\(.)")
 
 
 def challenge_params(challenge: str) -> dict[str, str]:
-    """The ``key="value"`` parameters of a ``WWW-Authenticate`` challenge (``realm``,
-    ``service``, ``scope``), keys in lower case."""
-    return {k.lower(): v for k, v in _CHALLENGE_PARAM.findall(challenge)}
+    """The parameters of a ``WWW-Authenticate`` challenge (``realm``, ``service``,
+    ``scope``), keys in lower case; values quoted (``key="v"``) or not (``key=v``)."""
+    return {m[1].lower(): _QUOTED_PAIR.sub(r"\1", m[2]) if m[2] is not None else m[3]
+            for m in _CHALLENGE_PARAM.finditer(challenge)}
 
 
 SCOPES_PER_REQUEST = 50  # repositories named in one token request (its URL stays a few KB long)
@@ -118,14 +123,17 @@ class RegistryClient:
         pool_size: int = 16,
         read_timeout: float | None = None,
         default_host: str | None = None,
+        is_plugin: Callable[[Manifest], bool] = lambda m: True,
     ) -> None:
         """``default_host``: the registry the environment's credentials are for, unless
-        ``PLUGIN_SYNC_REGISTRY_HOST`` names one (see ``sync.oci.auth``)."""
+        ``PLUGIN_SYNC_REGISTRY_HOST`` names one (see ``sync.oci.auth``). ``is_plugin``: which
+        manifests of an image index hold a plugin (``sync.artifact.is_plugin``)."""
         self.pool_size = pool_size
         self.session = make_session(pool_size)
         self.policy = policy or RetryPolicy.from_env()
         self.credentials = credentials or credentials_lookup(default_host)
         self.read_timeout = read_timeout
+        self.is_plugin = is_plugin
         self.stats = Stats()
         self._tokens: dict[tuple[str, str], str] = {}
         self._basic_hosts: set[str] = set()
@@ -260,8 +268,8 @@ class RegistryClient:
         ``sent`` (None: none). Returns False when there is nothing more to try.
 
         Whether to give up is decided against what the refused request carried, not against
-        what is cached now: another request on the same repository may have cached a new
-        token since, and that one has not been tried yet."""
+        what is cached now: another request on the same repository may have cached the very
+        token this one is given, and this request has not tried it yet."""
         challenge = resp.headers.get("WWW-Authenticate", "")
         creds = self.credentials(src.host)
         scheme = challenge.split(" ", 1)[0].lower()
@@ -278,17 +286,12 @@ class RegistryClient:
             return False
         self._learn(src.host, challenge)
         sent_token = sent[len("Bearer "):] if sent and sent.startswith("Bearer ") else None
-        key = (src.host, src.repository)
-        with self._lock:
-            cached = self._tokens.get(key)
-        if cached and cached != sent_token:
-            return True  # another request fetched a token since this one was sent: try it
         scopes = h["scope"].split() if h.get("scope") else [pull_scope(src.repository)]
         token = self._fetch_token(src, Challenge(h["realm"], h.get("service")), scopes, creds)
         if token == sent_token:
             return False  # the token service gave again the token the registry refused
         with self._lock:
-            self._tokens[key] = token
+            self._tokens[(src.host, src.repository)] = token
         return True
 
     def _fetch_token(self, src: Source, challenge: Challenge, scopes: list[str],
@@ -398,11 +401,16 @@ class RegistryClient:
     # -- the ArtifactSource interface ---------------------------------------------------
 
     def manifest(self, src: Source, ref: str) -> Manifest:
+        """The plugin manifest ``ref`` names, chosen from an image index when it names one
+        (``sync.oci.manifest.resolve``)."""
+        return resolve(self._manifest(src, ref), lambda digest: self._manifest(src, digest), self.is_plugin)
+
+    def _manifest(self, src: Source, ref: str) -> Manifest | Index:
         resp = self.request(src, "GET", f"/manifests/{ref}", headers={"Accept": ACCEPT})
         raw = resp.content
         if len(raw) > MAX_MANIFEST:
             raise RegistryError(f"{src.repository}:{ref}: manifest larger than {MAX_MANIFEST} bytes")
-        manifest = Manifest.parse(raw, resp.headers.get("Content-Type"))
+        manifest = parse_manifest(raw, resp.headers.get("Content-Type"))
         said = resp.headers.get("Docker-Content-Digest")
         if said and said != manifest.digest:
             raise IntegrityError(f"{src.repository}:{ref}: manifest digest {manifest.digest[:19]} is not the "
