@@ -14,9 +14,9 @@ from __future__ import annotations
 import re
 import threading
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import BinaryIO, Callable, Iterator, Mapping
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import requests
 import urllib3
@@ -102,15 +102,18 @@ class RegistryClient:
         creds = self.credentials(src.host) if basic else None
         return {"Authorization": creds.header()} if isinstance(creds, Basic) else {}
 
-    def _authenticate(self, src: Source, resp: requests.Response) -> bool:
-        """Answer a 401 challenge. Returns False when there is nothing more to try."""
+    def _authenticate(self, src: Source, resp: requests.Response, actions: str = "pull") -> bool:
+        """Answer a 401 challenge. Returns False when there is nothing more to try. ``actions``:
+        what a token asks for when the challenge names no scope (``pull``, or ``pull,push``)."""
         challenge = resp.headers.get("WWW-Authenticate", "")
         creds = self.credentials(src.host)
         scheme = challenge.split(" ", 1)[0].lower()
         if scheme == "basic":
             with self._lock:
-                if src.host in self._basic_hosts or not isinstance(creds, Basic):
+                if not isinstance(creds, Basic):
                     return False
+                if src.host in self._basic_hosts:  # another thread got here first: send them if not sent
+                    return "Authorization" not in resp.request.headers
                 self._basic_hosts.add(src.host)
             return True
         if scheme != "bearer":
@@ -121,7 +124,7 @@ class RegistryClient:
             return False
         params = {k: v for k, v in (("service", service), ("scope", scope)) if v}
         if not scope:
-            params["scope"] = f"repository:{src.repository}:pull"
+            params["scope"] = f"repository:{src.repository}:{actions}"
         try:
             if isinstance(creds, IdentityToken):
                 # the OAuth2 form of the token spec: the identity token is a refresh token
@@ -158,9 +161,17 @@ class RegistryClient:
         return self.session.request(method, url, stream=stream, timeout=timeouts(self.read_timeout), **kw)  # type: ignore[arg-type]
 
     def request(self, src: Source, method: str, path: str, stream: bool = False,
-                headers: dict[str, str] | None = None) -> requests.Response:
-        """One registry request with auth and retries. Returns a 2xx response or raises."""
-        url = self._base(src) + path
+                headers: dict[str, str] | None = None, *, data: object = None,
+                retry: bool = True) -> requests.Response:
+        """One registry request with auth and retries. Returns a 2xx response or raises.
+        ``path`` is below the repository (``/blobs/...``) or an upload location the registry
+        gave, on the same host; ``data`` a request body (a body read as it is sent cannot be
+        sent twice: give ``retry=False``, and retry the whole upload)."""
+        url = self._base(src) + path if path.startswith("/") else path
+        if urlsplit(url).netloc != urlsplit(self._base(src)).netloc:
+            raise RegistryError(f"{src.host}: the registry sent an upload location on another host ({urlsplit(url).netloc})")
+        actions = "pull" if method in ("GET", "HEAD") else "pull,push"
+        policy = self.policy if retry else replace(self.policy, attempts=1)
         tries = 0
 
         def attempt() -> requests.Response:
@@ -170,7 +181,7 @@ class RegistryClient:
             while True:
                 h = {**(headers or {}), **self._auth_header(src)}
                 try:
-                    resp = self._send(method, url, stream=stream, headers=h)
+                    resp = self._send(method, url, stream=stream, headers=h, data=data)
                 except requests.exceptions.SSLError as e:  # trying again cannot help
                     raise RegistryError(f"{src.host}/{src.repository}: {_error_text(e)}") from None
                 except requests.RequestException as e:
@@ -178,7 +189,7 @@ class RegistryClient:
                 if resp.status_code == 401 and not tried_auth:
                     resp.close()
                     tried_auth = True
-                    if self._authenticate(src, resp):
+                    if self._authenticate(src, resp, actions):
                         continue
                 if resp.status_code < 300:
                     return resp
@@ -200,11 +211,11 @@ class RegistryClient:
             return False, None, None
 
         try:
-            return self.policy.run(attempt, retryable)
+            return policy.run(attempt, retryable)
         except _Retryable as e:
             why = f"gave up after {tries} {'try' if tries == 1 else 'tries'}"
-            asked = self.policy.server_wait(e.headers) if e.headers is not None else None
-            if asked is not None and asked > self.policy.max_wait:
+            asked = policy.server_wait(e.headers) if e.headers is not None else None
+            if asked is not None and asked > policy.max_wait:
                 why = f"the registry asks to wait {asked:.0f} s, more than the limit of {self.policy.max_wait:.0f} s"
             raise RegistryError(f"{src.host}/{src.repository}: {e} ({why})") from None
 
