@@ -20,6 +20,7 @@ from sync.filenames import CONFIG, TREE
 # command modules, in the order `--help` lists them
 COMMANDS = (
     "pull",
+    "mirror",
     "unmanaged",
     "verify",
     "metadata",

@@ -1,0 +1,312 @@
+"""``plugin-sync mirror`` against real registries: Debian's docker-registry with htpasswd
+Basic auth or behind the token service, skopeo as the independent client, and ``pull``
+reading the mirror back."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+import requests
+
+from sync.oci.manifest import ACCEPT
+from tests.support.faultproxy import Fault, FaultProxy
+from tests.support.registry import Registry, running_registry
+from tests.support.snapshot import Built, SnapshotWorkspace, rewrite
+from tests.support.tokenserver import TokenService
+from tests.support.workspace import Result, Workspace, artifact, assert_no_traceback, tree_state
+
+USER, PASSWORD = "mirror-user", "mirror-pw"
+UPLOADS = r"^(POST|PUT|PATCH) /v2/[^ ]*/blobs/"
+
+
+@pytest.fixture
+def target(monkeypatch: pytest.MonkeyPatch) -> Iterator[Registry]:
+    """A registry with htpasswd Basic auth; the environment's credentials are for it."""
+    with running_registry(auth=(USER, PASSWORD)) as r:
+        monkeypatch.setenv("PLUGIN_SYNC_REGISTRY_USERNAME", USER)
+        monkeypatch.setenv("PLUGIN_SYNC_REGISTRY_PASSWORD", PASSWORD)
+        yield r
+
+
+@pytest.fixture
+def sws(tmp_path: Path, source: Registry, built: Built) -> SnapshotWorkspace:
+    w = SnapshotWorkspace(tmp_path, source, copy.deepcopy(built))
+    w.configure_unmanaged()
+    return w
+
+
+def mirror(w: Workspace, *args: str) -> tuple[Result, dict[str, Any]]:
+    r = w.cli("mirror", "--plain-http", "--to-plain-http", "--json", *args)
+    assert_no_traceback(r)
+    return r, (json.loads(r.out) if r.out.strip() else {})
+
+
+def snapshot_args(w: SnapshotWorkspace) -> list[str]:
+    assert w.built is not None
+    s, u = w.built.write(w.dir)
+    return ["--snapshot", str(s), "--unmanaged-lock", str(u)]
+
+
+def raw_manifest(reg: Registry, repo: str, ref: str) -> bytes:
+    r = requests.get(f"{reg.url}/v2/{repo}/manifests/{ref}", headers={"Accept": ACCEPT}, auth=reg.auth, timeout=10)
+    r.raise_for_status()
+    return r.content
+
+
+def tags_in(report: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(repository, tag, digest) of every tag the report says the mirror holds."""
+    out = []
+    for p in report["plugins"]:
+        repo = p["source"].split("/", 3)[3]
+        out += [(repo, t, p["digest"]) for t in p["versions"]]
+    return out
+
+
+def skopeo(*args: str) -> bytes:
+    p = subprocess.run(["skopeo", *args], capture_output=True, timeout=120)
+    assert p.returncode == 0, p.stderr.decode()
+    return p.stdout
+
+
+def test_snapshot_into_a_registry_with_basic_auth(sws: SnapshotWorkspace, target: Registry, tmp_path: Path) -> None:
+    """Every artifact of the 2.2.4 snapshot is copied with its digest; skopeo reads the same
+    manifest and the same blobs; a second run uploads nothing."""
+    assert sws.built is not None
+    r, report = mirror(sws, *snapshot_args(sws), "--to", f"{target.host}/plugins")
+    assert r.code == 0, r.err
+    assert report["summary"] == {"copied": len(report["plugins"]), "present": 0, "failed": 0}
+    assert {p["digest"] for p in report["plugins"]} == set(sws.built.modules)  # every pinned artifact
+    tags = tags_in(report)
+    for (name, version), digest in sws.built.served.items():  # every served version is a tag of its artifact
+        assert any(t == version and d == digest for _, t, d in tags), (name, version)
+    for repo, tag, digest in tags:  # the registry holds the source's bytes under every tag
+        assert "sha256:" + hashlib.sha256(raw_manifest(target, repo, tag)).hexdigest() == digest
+    assert report["blobs"]["mounted"] > 0  # the shared {} config went in once, then was mounted
+
+    creds = f"--creds={USER}:{PASSWORD}"
+    for p in report["plugins"][:3]:
+        repo, tag = p["source"].split("/", 3)[3], p["versions"][0]
+        raw = skopeo("inspect", "--raw", "--tls-verify=false", creds, f"docker://{target.host}/{repo}:{tag}")
+        assert "sha256:" + hashlib.sha256(raw).hexdigest() == p["digest"]
+        out = tmp_path / f"skopeo-{repo.replace('/', '_')}"
+        skopeo("copy", "--src-tls-verify=false", f"--src-creds={USER}:{PASSWORD}",
+               f"docker://{target.host}/{repo}:{tag}", f"dir:{out}")
+        manifest = json.loads((out / "manifest.json").read_bytes())
+        src_repo = repo  # namespace plugins: the source's repository
+        for d in [manifest["config"], *manifest["layers"]]:
+            hexd = d["digest"].split(":")[1]
+            source_blob = requests.get(f"{sws.registry.url}/v2/{src_repo}/blobs/{d['digest']}", timeout=10)  # type: ignore[union-attr]
+            assert (out / hexd).read_bytes() == source_blob.content
+
+    with FaultProxy(target.host) as proxy:  # count what the second run asks of the registry
+        r, again = mirror(sws, *snapshot_args(sws), "--to", f"{proxy.host}/plugins")
+        assert r.code == 0, r.err
+        assert again["summary"]["present"] == len(report["plugins"]) and again["summary"]["copied"] == 0
+        assert again["blobs"] == {"present": 0, "mounted": 0, "uploaded": 0, "bytes": 0, "manifests": 0}
+        assert proxy.requests_to(UPLOADS) == [] and proxy.requests_to(r"^PUT ") == []
+        assert {h.method for h in proxy.hits} == {"HEAD"}
+
+
+def test_refuses_what_a_gateway_cannot_load(tmp_path: Path, source: Registry, target: Registry) -> None:
+    """A single-layer wasm artifact (higress#4528) is refused with one line naming it; the
+    others are copied and the run exits 1."""
+    source.push("plugins/good", "1.0.0", artifact(300, 1))
+    source.push("plugins/bad", "1.0.0", artifact(300, 2, fmt="wasm-layer"))
+    w = Workspace(tmp_path, source)
+    w.write_config({"good": {"tag": "1.0.0"}, "bad": {"tag": "1.0.0"}})
+    assert w.pull().code == 0  # the plugin server serves both
+    r, report = mirror(w, "--to", f"{target.host}/plugins")
+    assert r.code == 1
+    line = next(ln for ln in r.err.splitlines() if ln.startswith("failed"))
+    assert line.startswith("failed    bad: plugins/bad@sha256:") and "a gateway cannot load it" in line
+    assert "application/vnd.module.wasm.content.layer.v1+wasm" in line
+    assert report["summary"] == {"copied": 1, "present": 0, "failed": 1}
+    assert requests.head(f"{target.url}/v2/plugins/bad/manifests/1.0.0", auth=target.auth, timeout=10).status_code == 404
+
+
+def _locked_tree(tmp: Path, name: str, config: Path, lock: Path, *args: str) -> dict[str, str]:
+    d = tmp / name
+    d.mkdir()
+    shutil.copy(config, d / "plugins.yaml")
+    shutil.copy(lock, d / "plugins.lock.json")
+    w = Workspace(d, None)
+    r = w.cli("pull", "--locked", *args)
+    assert r.code == 0, r.err
+    return tree_state(w.root)
+
+
+@pytest.fixture
+def pulled(tmp_path: Path, source: Registry) -> Workspace:
+    """A workspace whose lock pins three plugins (both gateway-loadable forms, one served
+    under two versions), pulled from the source registry."""
+    for i, fmt in enumerate(("tar+gzip", "wasm-pair", "tar+gzip")):
+        source.push(f"plugins/p{i}", "2.0.0", artifact(4000 + i, 10 + i, fmt=fmt, readme=f"# p{i}\n"))
+    w = Workspace(tmp_path / "ws", source)
+    w.dir.mkdir()
+    w.write_config({"p0": {"tag": "2.0.0", "versions": ["2.0.0", "1.0.0"]}, "p1": {"tag": "2.0.0"},
+                    "p2": {"tag": "2.0.0"}})
+    r = w.pull()
+    assert r.code == 0, r.err
+    return w
+
+
+def test_pull_from_the_mirror_rebuilds_the_tree(pulled: Workspace, target: Registry, tmp_path: Path) -> None:
+    r, report = mirror(pulled, "--to", f"{target.host}/plugins")
+    assert r.code == 0, r.err
+    assert sorted(tags_in(report))[:2] == [("plugins/p0", "1.0.0", report["plugins"][0]["digest"]),
+                                           ("plugins/p0", "2.0.0", report["plugins"][0]["digest"])]
+    expect = _locked_tree(tmp_path, "from-source", pulled.config, pulled.lock_path, "--plain-http")
+    got = _locked_tree(tmp_path, "from-mirror", pulled.config, pulled.lock_path, "--plain-http",
+                       "--registry", target.host)
+    assert got == expect and any(k.endswith("plugin.wasm") for k in got)
+
+
+def test_air_gapped_round_trip(pulled: Workspace, target: Registry, tmp_path: Path) -> None:
+    """registry -> OCI layout -> registry -> pull gives the same tree, byte for byte; the
+    layout is one `pull --registry oci-layout:` and skopeo read."""
+    layout = tmp_path / "carry"
+    r, first = mirror(pulled, "--to", f"oci-layout:{layout}")
+    assert r.code == 0, r.err
+    assert first["blobs"]["uploaded"] > 0
+    index = json.loads((layout / "index.json").read_text())
+    names = sorted(m["annotations"]["org.opencontainers.image.ref.name"] for m in index["manifests"])
+    assert names == ["plugins/p0:1.0.0", "plugins/p0:2.0.0", "plugins/p1:2.0.0", "plugins/p2:2.0.0"]
+    assert json.loads((layout / "oci-layout").read_text()) == {"imageLayoutVersion": "1.0.0"}
+    for p in first["plugins"]:  # skopeo reads the layout: the same manifest bytes
+        out = tmp_path / f"check-{p['name']}"
+        skopeo("copy", "--preserve-digests", f"oci:{layout}:plugins/{p['name']}:2.0.0", f"dir:{out}")
+        assert "sha256:" + hashlib.sha256((out / "manifest.json").read_bytes()).hexdigest() == p["digest"]
+    r, again = mirror(pulled, "--to", f"oci-layout:{layout}")
+    assert r.code == 0 and again["blobs"]["uploaded"] == 0 and again["summary"]["present"] == 3
+
+    # inside: the layout is the only source (the source registry is gone from this network)
+    r, inside = mirror(pulled, "--registry", f"oci-layout:{layout}", "--to", f"{target.host}/plugins")
+    assert r.code == 0, r.err
+    assert {p["digest"] for p in inside["plugins"]} == {p["digest"] for p in first["plugins"]}
+    assert _locked_tree(tmp_path, "inside", pulled.config, pulled.lock_path, "--plain-http", "--registry",
+                        target.host) == _locked_tree(tmp_path, "outside", pulled.config, pulled.lock_path,
+                                                     "--plain-http")
+
+
+def test_token_flow_and_chunked_uploads(tmp_path: Path, source: Registry, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A target behind the token service: a token with push scope per repository, the
+    environment's credentials only for the target; a blob above the chunk size goes up in
+    PATCH chunks."""
+    big = artifact(3 * 1024 * 1024 + 17, 5, fmt="wasm-pair")  # a 3 MiB module: four 1 MiB chunks
+    source.push("plugins/big", "1.0.0", big)
+    source.push("plugins/small", "1.0.0", artifact(500, 6))
+    w = Workspace(tmp_path, source)
+    w.write_config({"big": {"tag": "1.0.0"}, "small": {"tag": "1.0.0"}})
+    assert w.pull().code == 0
+    with TokenService("mirror-target", users={"bob": "pw-b"}) as ts, running_registry(token_service=ts) as reg, \
+            FaultProxy(reg.host) as proxy:
+        monkeypatch.setenv("PLUGIN_SYNC_REGISTRY_USERNAME", "bob")
+        monkeypatch.setenv("PLUGIN_SYNC_REGISTRY_PASSWORD", "pw-b")
+        r, report = mirror(w, "--to", f"{proxy.host}/team", "--chunk-size", str(1 << 20))
+        assert r.code == 0, r.err
+        assert len(proxy.requests_to(r"^PATCH /v2/team/big/blobs/uploads/")) == 4
+        pushes = {item.split(":")[1] for seen in ts.seen for item in seen.scope.split()
+                  if set(item.rsplit(":", 1)[1].split(",")) == {"pull", "push"}}
+        assert pushes == {"team/big", "team/small"}  # a push token per repository
+        assert {seen.authorization for seen in ts.seen} == {_basic("bob", "pw-b")}
+        reg.bearer = ts.issue("check", "repository:team/big:pull")
+        s = requests.Session()
+        s.headers["Authorization"] = f"Bearer {reg.bearer}"
+        raw = s.get(f"{reg.url}/v2/team/big/manifests/1.0.0", headers={"Accept": ACCEPT}, timeout=10).content
+        assert raw == big.manifest
+        assert report["blobs"]["bytes"] >= 3 * 1024 * 1024
+
+
+def test_kill_9_in_the_middle_then_the_next_run_completes(pulled: Workspace, target: Registry,
+                                                          tmp_path: Path) -> None:
+    """A mirror killed while it uploads leaves no tag whose blobs are missing; the next run
+    finishes the copy."""
+    src = pulled.registry
+    assert src
+    with FaultProxy(src.host) as slow:
+        slow.add(Fault.stall(at=100, seconds=30, match=r"GET /v2/plugins/p[02]/blobs/", times=None))
+        cmd = [sys.executable, "-m", "sync", "--config", str(pulled.config), "--root", str(pulled.root),
+               "mirror", "--plain-http", "--to-plain-http", "--registry", slow.host, "--to",
+               f"{target.host}/plugins", "--jobs", "3"]
+        p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ})
+        try:
+            deadline = time.monotonic() + 60
+            while not (slow.requests_to(r"GET /v2/plugins/p[02]/blobs/") and _has_tag(target, "plugins/p1", "2.0.0")):
+                assert time.monotonic() < deadline and p.poll() is None, "the mirror did not get to the stalled blobs"
+                time.sleep(0.05)
+            p.send_signal(signal.SIGKILL)
+        finally:
+            p.wait(30)
+    assert p.returncode == -signal.SIGKILL
+    for repo in ("plugins/p0", "plugins/p2"):  # stalled in a blob: no tag yet
+        assert not _has_tag(target, repo, "2.0.0")
+    r, report = mirror(pulled, "--to", f"{target.host}/plugins")
+    assert r.code == 0, r.err
+    assert report["summary"] == {"copied": 2, "present": 1, "failed": 0}
+    for repo, tag, digest in tags_in(report):
+        assert "sha256:" + hashlib.sha256(raw_manifest(target, repo, tag)).hexdigest() == digest
+
+
+def _basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+def _has_tag(reg: Registry, repo: str, tag: str) -> bool:
+    r = requests.head(f"{reg.url}/v2/{repo}/manifests/{tag}", headers={"Accept": ACCEPT}, auth=reg.auth, timeout=10)
+    return r.status_code == 200
+
+
+def test_bad_input_is_one_line_and_exit_2(pulled: Workspace, tmp_path: Path) -> None:
+    for args, says in ((["--to", "no-namespace.example"], "use HOST[:PORT]/NAMESPACE"),
+                       (["--to", "bad host/plugins"], "invalid registry host"),
+                       (["--to", "r.example/plugins", "--unmanaged-lock", "x.json"], "go with --snapshot")):
+        r, _ = mirror(pulled, *args)
+        assert r.code == 2 and says in r.err and len(r.err.strip().splitlines()) == 1, r.err
+    empty = Workspace(tmp_path / "empty", None)
+    empty.dir.mkdir()
+    r, _ = mirror(empty, "--to", "r.example/plugins")
+    assert r.code == 2 and "nothing to mirror" in r.err
+
+
+def test_a_snapshot_pull_from_the_layout_is_the_same_tree(sws: SnapshotWorkspace, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The two-hop transfer with the snapshot as the list: a layout written from the
+    registry holds every artifact, and a snapshot pull from the layout is the same tree."""
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1750000000")  # both pulls stamp the same time
+    layout = tmp_path / "layout"
+    r, report = mirror(sws, *snapshot_args(sws), "--to", f"oci-layout:{layout}")
+    assert r.code == 0, r.err
+    direct = sws.snapshot_pull()
+    assert direct.code == 0, direct.err
+    expect = tree_state(sws.root)
+    shutil.rmtree(sws.root)
+    again = sws.snapshot_pull("--registry", f"oci-layout:{layout}")
+    assert again.code == 0, again.err
+    assert tree_state(sws.root) == expect
+
+
+def test_rewrite_default_is_refused(tmp_path: Path) -> None:
+    """The test snapshot in its default form has single-layer wasm artifacts: the mirror
+    names each of them and copies the rest."""
+    with running_registry() as src, running_registry() as dst:
+        built = rewrite(src, seed=3)
+        w = SnapshotWorkspace(tmp_path, src, built)
+        w.configure_unmanaged()
+        r, report = mirror(w, *snapshot_args(w), "--to", f"{dst.host}/plugins")
+        assert r.code == 1
+        failed = [p for p in report["plugins"] if p["status"] == "failed"]
+        assert failed and all("a gateway cannot load it" in p["error"] for p in failed)
+        assert len([ln for ln in r.err.splitlines() if ln.startswith("failed")]) == len(failed)
+        assert report["summary"]["copied"] == len(report["plugins"]) - len(failed) > 0
