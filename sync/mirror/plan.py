@@ -89,8 +89,8 @@ def gateway_layout(manifest: Manifest) -> str | None:
     in order: a Docker manifest must end in a ``rootfs.diff.tar.gzip`` layer; an OCI manifest
     ending in an ``image.layer.v1.tar+gzip`` layer is the "compat" variant (doc and spec
     layers may come first); otherwise exactly two layers, one of them the raw module
-    (``module.wasm.content.layer.v1+wasm``), the "oci" variant. The tar must hold
-    ``plugin.wasm``; that is the content's business, checked where it is unpacked."""
+    (``module.wasm.content.layer.v1+wasm``), the "oci" variant. A compat tar must also hold
+    ``plugin.wasm`` (``compat_layer``, ``is_plugin_wasm``): that is read from the bytes."""
     layers = manifest.layers
     types = ", ".join(d.media_type for d in layers) or "no layers"
     if manifest.media_type == DOCKER_MANIFEST:
@@ -105,6 +105,22 @@ def gateway_layout(manifest: Manifest) -> str | None:
         return (f"a wasm layer must come with exactly one other layer (the gateway's oci variant); "
                 f"it has {len(layers)}: {types}")
     return f"neither a last {OCI_LAYER} layer nor a wasm layer pair; its layers: {types}"
+
+
+def compat_layer(manifest: Manifest) -> Descriptor | None:
+    """The tar.gz layer the gateway unpacks ``plugin.wasm`` from, when the artifact is the
+    compat variant (its last layer; the config is not a layer)."""
+    want = DOCKER_LAYER if manifest.media_type == DOCKER_MANIFEST else OCI_LAYER
+    layers = manifest.layers
+    return layers[-1] if layers and layers[-1].media_type == want else None
+
+
+PLUGIN_WASM = "plugin.wasm"  # the one member name the gateway takes from a compat tar
+
+
+def is_plugin_wasm(member: str) -> bool:
+    """The gateway reads the first tar member whose base name is ``plugin.wasm``."""
+    return member.rstrip("/").rsplit("/", 1)[-1] == PLUGIN_WASM
 
 
 @dataclass(frozen=True)

@@ -11,16 +11,21 @@ already points at the digest is left alone, so a run after a complete one only a
 
 from __future__ import annotations
 
+import tarfile
 import threading
 import time
+import zlib
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Callable, Mapping, cast
 
-from sync.artifact import Verified
+from sync.artifact import MAX_MODULE, Verified
 from sync.errors import ArtifactError, IntegrityError
-from sync.mirror.plan import Copy, blob_steps, blobs_of, gateway_layout, tags_to_push
+from sync.fsutil import CHUNK
+from sync.mirror.plan import (
+    PLUGIN_WASM, Copy, blob_steps, blobs_of, compat_layer, gateway_layout, is_plugin_wasm, tags_to_push,
+)
 from sync.oci.layout import LayoutSource, LayoutWriter
 from sync.oci.manifest import ArtifactSource, Descriptor, Manifest
 from sync.oci.push import Pusher, PushStats, retryable
@@ -43,6 +48,30 @@ class _Checked:
         if self.verified.size >= self.size:
             self.verified.finish()
         return data
+
+
+def check_compat_tar(body: BinaryIO, desc: Descriptor) -> None:
+    """Read a compat layer (through the digest check) far enough to find ``plugin.wasm``,
+    then to its end. Raises ArtifactError when the tar does not hold it. Skipping other
+    members inflates them: at most ``artifact.MAX_MODULE`` bytes of them."""
+    checked = _Checked(body, desc)
+    found, skipped = False, 0
+    try:
+        with tarfile.open(fileobj=checked, mode="r|gz") as tf:  # type: ignore[call-overload]
+            for m in tf:
+                if is_plugin_wasm(m.name):
+                    found = m.isfile()
+                    break
+                skipped += m.size
+                if skipped > MAX_MODULE:
+                    break
+    except (tarfile.TarError, zlib.error, EOFError, OSError) as e:
+        raise ArtifactError(f"layer {desc.digest[:19]} is not a valid tar+gzip ({type(e).__name__}: {e})") from None
+    while checked.read(CHUNK):  # the rest, so that its digest is checked too
+        pass
+    if not found:
+        raise ArtifactError(f"its last layer {desc.digest[:19]} holds no regular file named {PLUGIN_WASM}, "
+                            "the one file a gateway takes from it")
 
 
 class RegistryTarget:
@@ -193,6 +222,16 @@ class Mirror:
         current = {t: self.target.manifest_digest(c.repository, t) for t in c.tags}
         todo = tags_to_push(c.tags, current, c.digest)
         if todo:
+            tar = compat_layer(manifest)
+            if tar is not None:
+                try:
+                    with self.source(c.source).blob(c.source, tar) as body:
+                        check_compat_tar(body, tar)
+                except ArtifactError as e:
+                    if isinstance(e, IntegrityError):
+                        raise
+                    raise ArtifactError(f"{c.source.repository}@{c.digest[:19]}: refused, a gateway cannot load it "
+                                        f"from a registry: {e.message}") from None
             for desc in blobs_of(manifest):
                 self.copy_blob(c, desc)
             self.target.put_manifest(c.repository, todo, manifest)  # last: its blobs are all there

@@ -20,7 +20,8 @@ from typing import Any, Iterator
 import pytest
 import requests
 
-from sync.oci.manifest import ACCEPT
+from sync.oci.manifest import ACCEPT, OCI_MANIFEST
+from sync.sample import EMPTY_CONFIG, TAR_GZIP, Artifact, tar_gz, wasm_module
 from tests.support.faultproxy import Fault, FaultProxy
 from tests.support.registry import Registry, running_registry
 from tests.support.snapshot import Built, SnapshotWorkspace, rewrite
@@ -134,6 +135,40 @@ def test_refuses_what_a_gateway_cannot_load(tmp_path: Path, source: Registry, ta
     assert "application/vnd.module.wasm.content.layer.v1+wasm" in line
     assert report["summary"] == {"copied": 1, "present": 0, "failed": 1}
     assert requests.head(f"{target.url}/v2/plugins/bad/manifests/1.0.0", auth=target.auth, timeout=10).status_code == 404
+
+
+def _tar_artifact(files: dict[str, bytes]) -> Artifact:
+    """An oras-style compat artifact whose plugin.tar.gz holds ``files``."""
+    layer, cfg = tar_gz(files), b"{}"
+
+    def desc(media_type: str, data: bytes) -> dict[str, object]:
+        return {"mediaType": media_type, "digest": "sha256:" + hashlib.sha256(data).hexdigest(), "size": len(data)}
+
+    manifest = {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": desc(EMPTY_CONFIG, cfg),
+                "layers": [desc(TAR_GZIP, layer)]}
+    blobs = {str(desc("", b)["digest"]): b for b in (cfg, layer)}
+    return Artifact(json.dumps(manifest).encode(), blobs)
+
+
+def test_the_compat_tar_must_hold_plugin_wasm(tmp_path: Path, source: Registry, target: Registry) -> None:
+    """The gateway takes the member named plugin.wasm from a compat tar: a tar holding the
+    module under another name is served by the plugin server but refused by the mirror, on
+    every run, however far an earlier run got."""
+    module = wasm_module(700, 9)
+    source.push("plugins/named", "1.0.0", _tar_artifact({"build/plugin.wasm": module}))
+    source.push("plugins/misnamed", "1.0.0", _tar_artifact({"main.wasm": module}))
+    w = Workspace(tmp_path, source)
+    w.write_config({"named": {"tag": "1.0.0"}, "misnamed": {"tag": "1.0.0"}})
+    assert w.pull().code == 0
+    for _ in range(2):
+        r, report = mirror(w, "--to", f"{target.host}/plugins")
+        assert r.code == 1
+        assert report["summary"]["failed"] == 1
+        line = next(ln for ln in r.err.splitlines() if ln.startswith("failed"))
+        assert line.startswith("failed    misnamed: plugins/misnamed@sha256:")
+        assert "holds no regular file named plugin.wasm" in line
+        assert not _has_tag(target, "plugins/misnamed", "1.0.0")
+    assert _has_tag(target, "plugins/named", "1.0.0")
 
 
 def _locked_tree(tmp: Path, name: str, config: Path, lock: Path, *args: str) -> dict[str, str]:

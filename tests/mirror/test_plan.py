@@ -9,8 +9,8 @@ import pytest
 
 from sync.errors import ConfigError
 from sync.mirror.plan import (
-    DOCKER_LAYER, OCI_LAYER, WASM_LAYER, Pinned, Step, blob_steps, blobs_of, copies, gateway_layout,
-    tags_to_push, target_repository,
+    DOCKER_LAYER, OCI_LAYER, WASM_LAYER, Pinned, Step, blob_steps, blobs_of, compat_layer, copies,
+    gateway_layout, is_plugin_wasm, tags_to_push, target_repository,
 )
 from sync.oci.manifest import DOCKER_MANIFEST, OCI_MANIFEST, Descriptor, Manifest
 from sync.oci.reference import Source
@@ -121,3 +121,19 @@ def test_blobs_of_lists_the_config_first() -> None:
 
 def test_tags_to_push() -> None:
     assert tags_to_push(["1", "2", "3"], {"1": D1, "2": D2, "3": None}, D1) == ["2", "3"]
+
+
+@pytest.mark.parametrize(("media_type", "layers", "loads"), LAYOUTS)
+def test_compat_layer_is_the_last_tar_of_a_loadable_layout(media_type: str, layers: list[str], loads: bool) -> None:
+    m = _manifest(media_type, layers)
+    tar = compat_layer(m)
+    assert tar is None or (tar == m.layers[-1] and loads)
+    assert (tar is not None) == (loads and layers[-1:] in ([OCI_LAYER], [DOCKER_LAYER]))
+
+
+@pytest.mark.parametrize(("member", "taken"), [
+    ("plugin.wasm", True), ("./plugin.wasm", True), ("out/build/plugin.wasm", True),
+    ("main.wasm", False), ("plugin.wasm.gz", False), ("plugin.wasm/", True), ("Plugin.wasm", False),
+])
+def test_is_plugin_wasm(member: str, taken: bool) -> None:
+    assert is_plugin_wasm(member) == taken
