@@ -152,7 +152,9 @@ class MirrorReport:
 
     def to_json(self) -> dict[str, object]:
         return {"target": self.target,
-                "plugins": [o.__dict__ for o in sorted(self.outcomes, key=lambda o: (o.name, o.source))],
+                "plugins": [{"name": o.name, "status": o.status, "target": o.source, "tags": o.versions,
+                             "digest": o.digest, "error": o.error}
+                            for o in sorted(self.outcomes, key=lambda o: (o.name, o.source))],
                 "summary": self.counts(), "blobs": self.blobs, "registryRequests": self.requests,
                 "seconds": round(self.seconds, 3)}
 

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
 import requests
@@ -70,8 +70,8 @@ def tags_in(report: dict[str, Any]) -> list[tuple[str, str, str]]:
     """(repository, tag, digest) of every tag the report says the mirror holds."""
     out = []
     for p in report["plugins"]:
-        repo = p["source"].split("/", 3)[3]
-        out += [(repo, t, p["digest"]) for t in p["versions"]]
+        repo = p["target"].split("/", 3)[3]
+        out += [(repo, t, p["digest"]) for t in p["tags"]]
     return out
 
 
@@ -98,7 +98,7 @@ def test_snapshot_into_a_registry_with_basic_auth(sws: SnapshotWorkspace, target
 
     creds = f"--creds={USER}:{PASSWORD}"
     for p in report["plugins"][:3]:
-        repo, tag = p["source"].split("/", 3)[3], p["versions"][0]
+        repo, tag = p["target"].split("/", 3)[3], p["tags"][0]
         raw = skopeo("inspect", "--raw", "--tls-verify=false", creds, f"docker://{target.host}/{repo}:{tag}")
         assert "sha256:" + hashlib.sha256(raw).hexdigest() == p["digest"]
         out = tmp_path / f"skopeo-{repo.replace('/', '_')}"
@@ -264,34 +264,52 @@ def test_token_flow_and_chunked_uploads(tmp_path: Path, source: Registry, monkey
         assert report["blobs"]["bytes"] >= 3 * 1024 * 1024
 
 
-def test_kill_9_in_the_middle_then_the_next_run_completes(pulled: Workspace, target: Registry,
-                                                          tmp_path: Path) -> None:
-    """A mirror killed while it uploads leaves no tag whose blobs are missing; the next run
-    finishes the copy."""
+def test_kill_9_in_the_middle_then_the_next_run_completes(pulled: Workspace, target: Registry) -> None:
+    """A mirror killed while it uploads (one artifact done, two with some blobs at the target
+    and their module layers half sent) leaves no tag whose blobs are missing; the next run
+    finds what is there and finishes the copy."""
     src = pulled.registry
     assert src
+    manifests = {n: json.loads(raw_manifest(src, f"plugins/{n}", "2.0.0")) for n in ("p0", "p2")}
+    readme = manifests["p0"]["layers"][0]["digest"]
+    _kill_while_stalled(pulled, ["--to-plain-http", "--to", f"{target.host}/plugins"], lambda: (
+        _has_tag(target, "plugins/p1", "2.0.0") and _has_blob(target, "plugins/p0", readme)))
+    for n, m in manifests.items():  # stalled in a blob: the blob is not there, and no tag is
+        assert not _has_blob(target, f"plugins/{n}", m["layers"][-1]["digest"])
+        assert not _has_tag(target, f"plugins/{n}", "2.0.0")
+    r, report = mirror(pulled, "--to", f"{target.host}/plugins")
+    assert r.code == 0, r.err
+    assert report["summary"] == {"copied": 2, "present": 1, "failed": 0}
+    assert report["blobs"]["present"] >= 1  # what the killed run had uploaded is not sent again
+    for repo, tag, digest in tags_in(report):
+        assert "sha256:" + hashlib.sha256(raw_manifest(target, repo, tag)).hexdigest() == digest
+
+
+def _kill_while_stalled(w: Workspace, args: list[str], ready: Callable[[], bool]) -> None:
+    """Run a mirror of ``w``'s lock (p0, p1, p2) reading through a proxy that stalls the
+    uploads of p0's and p2's module layers (their first reads, the plugin.wasm check, go
+    through); once ``ready()``, kill it with SIGKILL."""
+    src = w.registry
+    assert src
+    tars = "|".join(json.loads(raw_manifest(src, f"plugins/{n}", "2.0.0"))["layers"][-1]["digest"] for n in ("p0", "p2"))
     with FaultProxy(src.host) as slow:
-        slow.add(Fault.stall(at=100, seconds=30, match=r"GET /v2/plugins/p[02]/blobs/", times=None))
-        cmd = [sys.executable, "-m", "sync", "--config", str(pulled.config), "--root", str(pulled.root),
-               "mirror", "--plain-http", "--to-plain-http", "--registry", slow.host, "--to",
-               f"{target.host}/plugins", "--jobs", "3"]
+        slow.add(Fault.stall(at=100, seconds=30, match=f"GET /v2/plugins/p[02]/blobs/({tars})", times=None, skip=2))
+        cmd = [sys.executable, "-m", "sync", "--config", str(w.config), "mirror", "--plain-http",
+               "--registry", slow.host, "--jobs", "3", *args]
         p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ})
         try:
             deadline = time.monotonic() + 60
-            while not (slow.requests_to(r"GET /v2/plugins/p[02]/blobs/") and _has_tag(target, "plugins/p1", "2.0.0")):
+            while not (len(slow.requests_to(f"GET /v2/plugins/p[02]/blobs/({tars})")) >= 4 and ready()):
                 assert time.monotonic() < deadline and p.poll() is None, "the mirror did not get to the stalled blobs"
                 time.sleep(0.05)
             p.send_signal(signal.SIGKILL)
         finally:
             p.wait(30)
     assert p.returncode == -signal.SIGKILL
-    for repo in ("plugins/p0", "plugins/p2"):  # stalled in a blob: no tag yet
-        assert not _has_tag(target, repo, "2.0.0")
-    r, report = mirror(pulled, "--to", f"{target.host}/plugins")
-    assert r.code == 0, r.err
-    assert report["summary"] == {"copied": 2, "present": 1, "failed": 0}
-    for repo, tag, digest in tags_in(report):
-        assert "sha256:" + hashlib.sha256(raw_manifest(target, repo, tag)).hexdigest() == digest
+
+
+def _has_blob(reg: Registry, repo: str, digest: str) -> bool:
+    return requests.head(f"{reg.url}/v2/{repo}/blobs/{digest}", auth=reg.auth, timeout=10).status_code == 200
 
 
 def _basic(user: str, password: str) -> str:
@@ -345,3 +363,66 @@ def test_rewrite_default_is_refused(tmp_path: Path) -> None:
         assert failed and all("a gateway cannot load it" in p["error"] for p in failed)
         assert len([ln for ln in r.err.splitlines() if ln.startswith("failed")]) == len(failed)
         assert report["summary"]["copied"] == len(report["plugins"]) - len(failed) > 0
+
+
+def test_a_damaged_source_blob_is_never_pushed(pulled: Workspace, target: Registry) -> None:
+    """A source that always sends one blob with a bit flipped: that artifact fails with one
+    line, the blob is not at the target and no tag names its manifest; the others are copied."""
+    src = pulled.registry
+    assert src
+    manifest = json.loads(raw_manifest(src, "plugins/p1", "2.0.0"))
+    module_layer = manifest["layers"][-1]["digest"]
+    with FaultProxy(src.host) as bad:
+        bad.add(Fault.flip(at=50, match=f"GET /v2/plugins/p1/blobs/{module_layer}", times=None))
+        r, report = mirror(pulled, "--registry", bad.host, "--to", f"{target.host}/plugins")
+        assert r.code == 1
+        assert len(bad.requests_to(f"GET /v2/plugins/p1/blobs/{module_layer}")) >= 2  # tried again
+    line = next(ln for ln in r.err.splitlines() if ln.startswith("failed"))
+    assert line.startswith("failed    p1:") and "digest mismatch" in line
+    assert report["summary"] == {"copied": 2, "present": 0, "failed": 1}
+    head = requests.head(f"{target.url}/v2/plugins/p1/blobs/{module_layer}", auth=target.auth, timeout=10)
+    assert head.status_code == 404 and not _has_tag(target, "plugins/p1", "2.0.0")
+
+
+def test_a_registry_failing_an_upload_gets_it_again(pulled: Workspace, target: Registry) -> None:
+    """503 on an upload's closing PUT and on a session's POST: the blob is uploaded again
+    from a new session, and the run completes with the source's digests."""
+    with FaultProxy(target.host) as flaky:
+        flaky.add(Fault.respond(503, match=r"^PUT /v2/plugins/p0/blobs/uploads/", times=1),
+                  Fault.respond(503, match=r"^POST /v2/plugins/p2/blobs/uploads/", times=2))
+        r, report = mirror(pulled, "--to", f"{flaky.host}/plugins")
+        assert r.code == 0, r.err
+        assert flaky.applied() == 3
+    for repo, tag, digest in tags_in(report):
+        assert "sha256:" + hashlib.sha256(raw_manifest(target, repo, tag)).hexdigest() == digest
+
+
+def test_kill_9_while_writing_a_layout(pulled: Workspace, tmp_path: Path) -> None:
+    """A layout written by a killed mirror names only complete manifests; the next run
+    removes the half-written blobs and finishes."""
+    layout = tmp_path / "carry"
+    _kill_while_stalled(pulled, ["--to", f"oci-layout:{layout}"],
+                        lambda: _half_written(layout) >= 2 and bool(_layout_names(layout)))
+    assert _layout_names(layout) == {"plugins/p1:2.0.0"}
+    for m in json.loads((layout / "index.json").read_text())["manifests"]:  # every named manifest is whole
+        doc = json.loads((layout / "blobs/sha256" / m["digest"].split(":")[1]).read_bytes())
+        for d in [doc["config"], *doc["layers"]]:
+            assert (layout / "blobs/sha256" / d["digest"].split(":")[1]).stat().st_size == d["size"]
+    r, report = mirror(pulled, "--to", f"oci-layout:{layout}")
+    assert r.code == 0, r.err
+    assert report["summary"] == {"copied": 2, "present": 1, "failed": 0}
+    assert _half_written(layout) == 0
+    assert _layout_names(layout) == {"plugins/p0:1.0.0", "plugins/p0:2.0.0", "plugins/p1:2.0.0", "plugins/p2:2.0.0"}
+
+
+def _layout_names(layout: Path) -> set[str]:
+    try:
+        index = json.loads((layout / "index.json").read_text())
+    except (OSError, ValueError):
+        return set()
+    return {m["annotations"]["org.opencontainers.image.ref.name"] for m in index["manifests"]}
+
+
+def _half_written(layout: Path) -> int:
+    blobs = layout / "blobs" / "sha256"
+    return sum(f.name.startswith(".") for f in blobs.iterdir()) if blobs.is_dir() else 0
