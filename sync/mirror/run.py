@@ -30,7 +30,7 @@ from sync.oci.layout import LayoutSource, LayoutWriter
 from sync.oci.manifest import ArtifactSource, Descriptor, Manifest
 from sync.oci.push import Pusher, PushStats, retryable
 from sync.oci.reference import Source
-from sync.oci.registry import RegistryClient
+from sync.oci.registry import BlobReadError, RegistryClient
 from sync.pull.report import PluginResult
 from sync.retry import RetryPolicy
 
@@ -55,7 +55,7 @@ def check_compat_tar(body: BinaryIO, desc: Descriptor) -> None:
     then to its end. Raises ArtifactError when the tar does not hold it. Skipping other
     members inflates them: at most ``artifact.MAX_MODULE`` bytes of them."""
     checked = _Checked(body, desc)
-    found, skipped = False, 0
+    found, skipped, bad = False, 0, None
     try:
         with tarfile.open(fileobj=checked, mode="r|gz") as tf:  # type: ignore[call-overload]
             for m in tf:
@@ -66,9 +66,11 @@ def check_compat_tar(body: BinaryIO, desc: Descriptor) -> None:
                 if skipped > MAX_MODULE:
                     break
     except (tarfile.TarError, zlib.error, EOFError, OSError) as e:
-        raise ArtifactError(f"layer {desc.digest[:19]} is not a valid tar+gzip ({type(e).__name__}: {e})") from None
-    while checked.read(CHUNK):  # the rest, so that its digest is checked too
-        pass
+        bad = f"layer {desc.digest[:19]} is not a valid tar+gzip ({type(e).__name__}: {e})"
+    while checked.read(CHUNK):  # the rest, so that its digest is checked too: damaged bytes
+        pass  # on the way are an IntegrityError (tried again), not a bad artifact
+    if bad:
+        raise ArtifactError(bad)
     if not found:
         raise ArtifactError(f"its last layer {desc.digest[:19]} holds no regular file named {PLUGIN_WASM}, "
                             "the one file a gateway takes from it")
@@ -226,9 +228,12 @@ class Mirror:
         if todo:
             tar = compat_layer(manifest)
             if tar is not None:
-                try:
+                def check() -> None:
                     with self.source(c.source).blob(c.source, tar) as body:
                         check_compat_tar(body, tar)
+
+                try:
+                    self.policy.run(check, lambda e: (isinstance(e, (BlobReadError, IntegrityError)), None, None))
                 except ArtifactError as e:
                     if isinstance(e, IntegrityError):
                         raise

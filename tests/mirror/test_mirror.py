@@ -426,3 +426,23 @@ def _layout_names(layout: Path) -> set[str]:
 def _half_written(layout: Path) -> int:
     blobs = layout / "blobs" / "sha256"
     return sum(f.name.startswith(".") for f in blobs.iterdir()) if blobs.is_dir() else 0
+
+
+def test_a_damaged_tar_is_a_digest_mismatch_not_a_refusal(pulled: Workspace, target: Registry) -> None:
+    """Bytes damaged on the way make the compat tar unreadable too: the digest says which it
+    is. Once, it is read again and copied; always, the artifact fails as damaged, not as a
+    layout the gateway cannot load."""
+    src = pulled.registry
+    assert src
+    tar = json.loads(raw_manifest(src, "plugins/p0", "2.0.0"))["layers"][-1]["digest"]
+    with FaultProxy(src.host) as bad:
+        bad.add(Fault.flip(at=20, match=f"GET /v2/plugins/p0/blobs/{tar}", times=1))
+        r, report = mirror(pulled, "--registry", bad.host, "--to", f"{target.host}/plugins")
+        assert r.code == 0, r.err
+        assert bad.applied() == 1
+    with running_registry() as other, FaultProxy(src.host) as bad:
+        bad.add(Fault.flip(at=20, match=f"GET /v2/plugins/p0/blobs/{tar}", times=None))
+        r, report = mirror(pulled, "--registry", bad.host, "--to", f"{other.host}/plugins")
+        assert r.code == 1
+        line = next(ln for ln in r.err.splitlines() if ln.startswith("failed"))
+        assert line.startswith("failed    p0:") and "digest mismatch" in line and "refused" not in line
