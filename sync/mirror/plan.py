@@ -151,8 +151,12 @@ def blob_steps(blobs: Iterable[Descriptor], present: set[str], elsewhere: Mappin
 
 
 def blobs_of(manifest: Manifest) -> list[Descriptor]:
-    """The config, then the layers: every blob the manifest needs at the target."""
-    return ([manifest.config] if manifest.config else []) + list(manifest.layers)
+    """The config, then the layers: every blob the manifest needs at the target, once (a
+    layer may be the same bytes as the config)."""
+    out: dict[str, Descriptor] = {}
+    for d in ([manifest.config] if manifest.config else []) + list(manifest.layers):
+        out.setdefault(d.digest, d)
+    return list(out.values())
 
 
 def tags_to_push(tags: Iterable[str], current: Mapping[str, str | None], digest: str) -> list[str]:

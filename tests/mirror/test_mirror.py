@@ -95,6 +95,7 @@ def test_snapshot_into_a_registry_with_basic_auth(sws: SnapshotWorkspace, target
     for repo, tag, digest in tags:  # the registry holds the source's bytes under every tag
         assert "sha256:" + hashlib.sha256(raw_manifest(target, repo, tag)).hexdigest() == digest
     assert report["blobs"]["mounted"] > 0  # the shared {} config went in once, then was mounted
+    assert report["blobs"]["present"] == 0  # an empty target: each blob asked for once per repository
 
     creds = f"--creds={USER}:{PASSWORD}"
     for p in report["plugins"][:3]:

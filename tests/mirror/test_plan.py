@@ -112,11 +112,11 @@ def test_blob_steps() -> None:
     assert steps == [Step("present", a), Step("mount", b, "ns/other"), Step("upload", c)]
 
 
-def test_blobs_of_lists_the_config_first() -> None:
-    m = Manifest.parse(build_artifact(wasm_module(100), "wasm-pair").manifest)
-    blobs = blobs_of(m)
-    assert blobs[0] == m.config and blobs[1:] == list(m.layers)
-    assert len({d.digest for d in blobs}) == 2  # the {} config and the {} config layer are one blob
+def test_blobs_of_lists_the_config_first_and_each_blob_once() -> None:
+    m = Manifest.parse(build_artifact(wasm_module(100), "tar+gzip", readme="# r\n").manifest)
+    assert blobs_of(m) == [m.config, *m.layers]
+    pair = Manifest.parse(build_artifact(wasm_module(100), "wasm-pair").manifest)
+    assert blobs_of(pair) == [pair.config, pair.layers[1]]  # the {} config layer is the config's bytes
 
 
 def test_tags_to_push() -> None:
