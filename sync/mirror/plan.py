@@ -22,6 +22,7 @@ from typing import Iterable, Mapping
 from sync.errors import ConfigError
 from sync.oci.manifest import DOCKER_MANIFEST, Descriptor, Manifest
 from sync.oci.reference import Source
+from sync.snapshot.model import _TAG as OCI_TAG  # the OCI tag grammar, kept where snapshots are read
 
 OCI_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
 DOCKER_LAYER = "application/vnd.docker.image.rootfs.diff.tar.gzip"
@@ -73,6 +74,11 @@ def copies(pinned: Iterable[Pinned], namespace: str | None) -> list[Copy]:
         target = target_repository(repo, namespace) if namespace else repo
         tags = list(dict.fromkeys(t for p in ps for t in (p.source.tag, p.version) if t))
         served = tuple(sorted({f"{p.name}/{p.version}" for p in ps}))
+        for tag in tags:
+            if not OCI_TAG.fullmatch(tag):
+                who = next((f"{p.name}/{p.version}" for p in ps if p.version == tag), served[0])
+                raise ConfigError(f"{who}: {tag!r} cannot be an OCI tag (letters, digits, '_', '.' and '-', "
+                                  "not first '.' or '-', at most 128)")
         for tag in tags:
             other = claimed.setdefault((target, tag), (digest, served[0]))
             if other[0] != digest:

@@ -221,8 +221,7 @@ class Mirror:
             raise ArtifactError(f"{c.source}: the source answered {manifest.digest[:19]} for {c.digest[:19]}")
         why = gateway_layout(manifest)
         if why is not None:
-            raise ArtifactError(f"{c.source.repository}@{c.digest[:19]}: refused, a gateway cannot load it "
-                                f"from a registry: {why}")
+            raise _refused(c, why)
         current = {t: self.target.manifest_digest(c.repository, t) for t in c.tags}
         todo = tags_to_push(c.tags, current, c.digest)
         if todo:
@@ -237,8 +236,7 @@ class Mirror:
                 except ArtifactError as e:
                     if isinstance(e, IntegrityError):
                         raise
-                    raise ArtifactError(f"{c.source.repository}@{c.digest[:19]}: refused, a gateway cannot load it "
-                                        f"from a registry: {e.message}") from None
+                    raise _refused(c, e.message) from None
             for desc in blobs_of(manifest):
                 self.copy_blob(c, desc)
             self.target.put_manifest(c.repository, todo, manifest)  # last: its blobs are all there
@@ -247,6 +245,11 @@ class Mirror:
                 for desc in blobs_of(manifest):
                     self._where.setdefault(desc.digest, c.repository)
         return PluginResult(c.name, "copied" if todo else "present", list(c.tags), label, c.digest)
+
+
+def _refused(c: Copy, why: str) -> ArtifactError:
+    return ArtifactError(f"{c.source.repository}@{c.digest[:19]}: refused, a gateway cannot load it from a "
+                         f"registry: {why}")
 
 
 def run_mirror(mirror: Mirror, copies: list[Copy], label: str, jobs: int,

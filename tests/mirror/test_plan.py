@@ -137,3 +137,8 @@ def test_compat_layer_is_the_last_tar_of_a_loadable_layout(media_type: str, laye
 ])
 def test_is_plugin_wasm(member: str, taken: bool) -> None:
     assert is_plugin_wasm(member) == taken
+
+
+def test_copies_refuse_a_version_that_cannot_be_a_tag() -> None:
+    with pytest.raises(ConfigError, match=r"a/1\.0\.0\+build: '1\.0\.0\+build' cannot be an OCI tag"):
+        copies([Pinned("a", "1.0.0+build", _src("plugins/a", "1.0.0"), D1)], "plugins")
