@@ -447,3 +447,29 @@ def test_a_damaged_tar_is_a_digest_mismatch_not_a_refusal(pulled: Workspace, tar
         assert r.code == 1
         line = next(ln for ln in r.err.splitlines() if ln.startswith("failed"))
         assert line.startswith("failed    p0:") and "digest mismatch" in line and "refused" not in line
+
+
+def test_each_host_gets_its_own_credentials(tmp_path: Path, target: Registry, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The source (behind a token service, its credentials in the Docker config) and the
+    target (Basic auth, the environment's credentials) differ: each host, and the token
+    service the source names, gets only its own."""
+    with TokenService("mirror-source", users={"carol": "pw-c"}) as ts, running_registry(token_service=ts) as src:
+        src.bearer = ts.issue("seed", "repository:plugins/a:pull,push")
+        src.push("plugins/a", "1.0.0", artifact(900, 21))
+        ts.seen.clear()
+        docker = tmp_path / "docker"
+        docker.mkdir()
+        (docker / "config.json").write_text(json.dumps({"auths": {src.host: {"auth": base64.b64encode(b"carol:pw-c").decode()}}}))
+        monkeypatch.setenv("DOCKER_CONFIG", str(docker))
+        w = Workspace(tmp_path / "ws", src)
+        w.dir.mkdir()
+        w.write_config({"a": {"tag": "1.0.0"}})
+        monkeypatch.delenv("PLUGIN_SYNC_REGISTRY_USERNAME")  # a pull's would go to the config's registry
+        assert w.pull().code == 0
+        monkeypatch.setenv("PLUGIN_SYNC_REGISTRY_USERNAME", USER)  # a mirror's go to the target
+        ts.seen.clear()
+        r, report = mirror(w, "--to", f"{target.host}/plugins")
+        assert r.code == 0, r.err
+        assert ts.seen and {s.authorization for s in ts.seen} == {_basic("carol", "pw-c")}
+    digest = report["plugins"][0]["digest"]
+    assert "sha256:" + hashlib.sha256(raw_manifest(target, "plugins/a", "1.0.0")).hexdigest() == digest
