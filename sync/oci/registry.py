@@ -190,7 +190,10 @@ class RegistryClient:
                     resp.close()
                     tried_auth = True
                     if self._authenticate(src, resp, actions):
-                        continue
+                        if data is None or isinstance(data, bytes):
+                            continue
+                        # a streamed body is spent: the caller starts the upload again, with the new token
+                        raise RegistryError(f"{src.host}/{src.repository}: {method} refused (401) in an upload")
                 if resp.status_code < 300:
                     return resp
                 resp.close()

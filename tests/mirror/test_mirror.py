@@ -473,3 +473,31 @@ def test_each_host_gets_its_own_credentials(tmp_path: Path, target: Registry, mo
         assert ts.seen and {s.authorization for s in ts.seen} == {_basic("carol", "pw-c")}
     digest = report["plugins"][0]["digest"]
     assert "sha256:" + hashlib.sha256(raw_manifest(target, "plugins/a", "1.0.0")).hexdigest() == digest
+
+
+def test_a_token_refused_in_the_middle_of_an_upload(tmp_path: Path, source: Registry,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The registry refuses the token on an upload's streamed PUT (it expired): the body is
+    spent, so the blob is uploaded again from a new session with a new token."""
+    source.push("plugins/t", "1.0.0", artifact(2000, 31))
+    w = Workspace(tmp_path, source)
+    w.write_config({"t": {"tag": "1.0.0"}})
+    assert w.pull().code == 0
+    with TokenService("mirror-target", users={"bob": "pw-b"}) as ts, running_registry(token_service=ts) as reg, \
+            FaultProxy(reg.host) as proxy:
+        monkeypatch.setenv("PLUGIN_SYNC_REGISTRY_USERNAME", "bob")
+        monkeypatch.setenv("PLUGIN_SYNC_REGISTRY_PASSWORD", "pw-b")
+        challenge = f'Bearer realm="{ts.realm}",service="mirror-target",scope="repository:team/t:pull,push"'
+        proxy.add(Fault.respond(401, match=r"^PUT /v2/team/t/blobs/uploads/.*digest=", times=1,
+                                headers={"WWW-Authenticate": challenge}))
+        r, report = mirror(w, "--to", f"{proxy.host}/team", "--timeout", "5")
+        assert r.code == 0, r.err
+        assert proxy.applied() == 1
+        assert report["summary"]["copied"] == 1
+        # the refused PUT, then one PUT per blob: the spent body was not sent again
+        assert len(proxy.requests_to(r"^PUT /v2/team/t/blobs/uploads/.*digest=")) == 1 + len(_blobs(source, "plugins/t"))
+
+
+def _blobs(reg: Registry, repo: str) -> set[str]:
+    m = json.loads(raw_manifest(reg, repo, "1.0.0"))
+    return {d["digest"] for d in [m["config"], *m["layers"]]}
