@@ -199,7 +199,14 @@ def pulled(tmp_path: Path, source: Registry) -> Workspace:
 
 
 def test_pull_from_the_mirror_rebuilds_the_tree(pulled: Workspace, target: Registry, tmp_path: Path) -> None:
-    r, report = mirror(pulled, "--to", f"{target.host}/plugins")
+    """A fresh clone (plugins.yaml and the lock, nothing pulled) mirrors the lock; a locked
+    pull from the mirror is the tree a locked pull from the source builds, byte for byte."""
+    clone = Workspace(tmp_path / "clone", None)
+    clone.dir.mkdir()
+    shutil.copy(pulled.config, clone.config)
+    shutil.copy(pulled.lock_path, clone.lock_path)
+    r, report = mirror(clone, "--to", f"{target.host}/plugins")
+    assert not clone.root.exists()
     assert r.code == 0, r.err
     assert sorted(tags_in(report))[:2] == [("plugins/p0", "1.0.0", report["plugins"][0]["digest"]),
                                            ("plugins/p0", "2.0.0", report["plugins"][0]["digest"])]
