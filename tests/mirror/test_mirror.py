@@ -508,3 +508,29 @@ def test_a_token_refused_in_the_middle_of_an_upload(tmp_path: Path, source: Regi
 def _blobs(reg: Registry, repo: str) -> set[str]:
     m = json.loads(raw_manifest(reg, repo, "1.0.0"))
     return {d["digest"] for d in [m["config"], *m["layers"]]}
+
+
+def test_progress_on_a_terminal(pulled: Workspace, tmp_path: Path) -> None:
+    """On a terminal, stderr shows a line per artifact and a bar; the summary ends it."""
+    import pty
+
+    main, secondary = pty.openpty()
+    cmd = [sys.executable, "-m", "sync", "--config", str(pulled.config), "mirror", "--plain-http",
+           "--to", f"oci-layout:{tmp_path / 'carry'}"]
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=secondary, env={**os.environ}, timeout=120)
+    os.close(secondary)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(main, 65536)
+        except OSError:  # the terminal closed
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(main)
+    text = out.decode()
+    assert p.returncode == 0, text
+    assert "[" + "#" * 10 in text and "3/3" in text
+    assert sum(line.lstrip("\r\x1b[K").startswith("copied") for line in text.splitlines()) == 3
+    assert "3 copied; blobs:" in text
