@@ -109,7 +109,9 @@ def build_artifact(
     created: str | None = "2025-01-01T00:00:00Z",
 ) -> Artifact:
     """An artifact as Higress publishes it: ``tar+gzip`` (oras push of plugin.tar.gz and
-    docs) or ``wasm-layer`` (one raw module layer with the wasm config type)."""
+    docs) or ``wasm-layer`` (one raw module layer with the wasm config type), or ``wasm-pair``
+    (the wasm layer after a ``{}`` wasm config layer: the two-layer form a gateway loads
+    from a registry, which the single layer is not)."""
     blobs: dict[str, bytes] = {}
     layers: list[dict[str, object]] = []
 
@@ -126,7 +128,9 @@ def build_artifact(
         add(TAR_GZIP, tar_gz({"plugin.wasm": module}), "plugin.tar.gz")
         config = b"{}"
         config_type = EMPTY_CONFIG
-    elif fmt == "wasm-layer":
+    elif fmt in ("wasm-layer", "wasm-pair"):
+        if fmt == "wasm-pair":  # the gateway's "oci variant": a wasm config layer, then the module
+            add(WASM_CONFIG, b"{}", None)
         add(WASM_LAYER, module, "plugin.wasm")
         config = b"{}"
         config_type = WASM_CONFIG

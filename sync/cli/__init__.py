@@ -22,6 +22,7 @@ from sync.filenames import CONFIG, TREE
 # that `--version`, `verify` or `import` do not load the registry client, requests or the catalog
 COMMANDS = {
     "pull": "pull",
+    "mirror": "mirror",
     "unmanaged-lock": "unmanaged",
     "verify": "verify",
     "coverage": "coverage",

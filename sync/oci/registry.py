@@ -21,9 +21,9 @@ import json
 import re
 import threading
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import BinaryIO, Callable, Iterable, Iterator, Mapping
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import requests
 import urllib3
@@ -61,8 +61,9 @@ class Challenge:
     service: str | None
 
 
-def pull_scope(repository: str) -> str:
-    return f"repository:{repository}:pull"
+def scope_of(repository: str, actions: str = "pull") -> str:
+    """The token scope for ``actions`` (``pull``, ``pull,push``) on ``repository``."""
+    return f"repository:{repository}:{actions}"
 
 
 def token_repositories(token: str) -> set[str] | None:
@@ -135,11 +136,11 @@ class RegistryClient:
         self.read_timeout = read_timeout
         self.is_plugin = is_plugin
         self.stats = Stats()
-        self._tokens: dict[tuple[str, str], str] = {}
+        self._tokens: dict[tuple[str, str, str], str] = {}  # (host, repository, actions) -> token
         self._basic_hosts: set[str] = set()
         self._challenges: dict[str, Challenge] = {}  # host -> its Bearer challenge, once seen
-        self._fetching: dict[tuple[str, str], threading.Lock] = {}  # one token request at a time per key
-        self._refused: dict[tuple[str, str], RegistryError] = {}  # what authorize's token request met, per key
+        self._fetching: dict[tuple[str, str, str], threading.Lock] = {}  # one token request at a time per key
+        self._refused: dict[tuple[str, str, str], RegistryError] = {}  # what authorize's token request met
         self._lock = threading.Lock()
 
     def forked(self) -> None:
@@ -156,24 +157,24 @@ class RegistryClient:
         scheme = "http" if src.plain_http else "https"
         return f"{scheme}://{src.host}/v2/{src.repository}"
 
-    def _auth_header(self, src: Source) -> dict[str, str]:
-        """What a request to ``src`` carries: its token; where the host's Bearer challenge is
-        known but the repository has no token yet, one fetched now, before any 401 (a round
-        trip saved); Basic credentials where the host asked for them."""
-        key = (src.host, src.repository)
+    def _auth_header(self, src: Source, actions: str = "pull") -> dict[str, str]:
+        """What a request for ``actions`` to ``src`` carries: its token; where the host's
+        Bearer challenge is known but the repository has no such token yet, one fetched now,
+        before any 401 (a round trip saved); Basic credentials where the host asked for them."""
+        key = (src.host, src.repository, actions)
         with self._lock:
             token = self._tokens.get(key)
             basic = src.host in self._basic_hosts
             challenge = self._challenges.get(src.host)
         if token is None and challenge is not None:
-            token = self._token_before_challenge(src, challenge)
+            token = self._token_before_challenge(src, challenge, actions)
         if token:
             return {"Authorization": f"Bearer {token}"}
         creds = self.credentials(src.host) if basic else None
         return {"Authorization": creds.header()} if isinstance(creds, Basic) else {}
 
-    def _token_before_challenge(self, src: Source, challenge: Challenge) -> str:
-        key = (src.host, src.repository)
+    def _token_before_challenge(self, src: Source, challenge: Challenge, actions: str) -> str:
+        key = (src.host, src.repository, actions)
         with self._lock:
             fetching = self._fetching.setdefault(key, threading.Lock())
         with fetching:  # the threads of one repository share one token request
@@ -183,7 +184,7 @@ class RegistryClient:
             if refused is not None:  # the token service already failed for it, after its retries
                 raise type(refused)(refused.message)
             if token is None:
-                token = self._fetch_token(src, challenge, [pull_scope(src.repository)], self.credentials(src.host))
+                token = self._fetch_token(src, challenge, [scope_of(src.repository, actions)], self.credentials(src.host))
                 with self._lock:
                     token = self._tokens.setdefault(key, token)
         return token
@@ -207,23 +208,23 @@ class RegistryClient:
                 if challenge is None:
                     continue
                 with self._lock:
-                    repos = [r for r in repos if (host, r) not in self._tokens]
+                    repos = [r for r in repos if (host, r, "pull") not in self._tokens]
             except RegistryError:
                 continue  # each read meets the host's failure itself
             for start in range(0, len(repos), SCOPES_PER_REQUEST):
                 chunk = repos[start:start + SCOPES_PER_REQUEST]
                 src = Source("registry", host, chunk[0], plain_http=plain_http)
                 try:
-                    token = self._fetch_token(src, challenge, [pull_scope(r) for r in chunk], self.credentials(host))
+                    token = self._fetch_token(src, challenge, [scope_of(r) for r in chunk], self.credentials(host))
                 except RegistryError as e:  # AuthError too: the reads of these repositories say it
                     with self._lock:
-                        self._refused.update({(host, r): e for r in chunk})
+                        self._refused.update({(host, r, "pull"): e for r in chunk})
                     continue
                 granted = token_repositories(token)
                 with self._lock:
                     for r in chunk:
                         if granted is None or r in granted:
-                            self._tokens.setdefault((host, r), token)
+                            self._tokens.setdefault((host, r, "pull"), token)
 
     def _challenge_of(self, src: Source) -> Challenge | None:
         """The host's Bearer challenge, from one request to its API root (``GET /v2/``) when
@@ -263,9 +264,10 @@ class RegistryClient:
             elif scheme == "basic" and isinstance(self.credentials(host), Basic):
                 self._basic_hosts.add(host)
 
-    def _authenticate(self, src: Source, resp: requests.Response, sent: str | None) -> bool:
+    def _authenticate(self, src: Source, resp: requests.Response, sent: str | None, actions: str = "pull") -> bool:
         """Answer a 401 challenge to a request that carried the ``Authorization`` header
-        ``sent`` (None: none). Returns False when there is nothing more to try.
+        ``sent`` (None: none). Returns False when there is nothing more to try. ``actions``:
+        what a token asks for when the challenge names no scope (``pull``, or ``pull,push``).
 
         Whether to give up is decided against what the refused request carried, not against
         what is cached now: another request on the same repository may have cached the very
@@ -286,12 +288,12 @@ class RegistryClient:
             return False
         self._learn(src.host, challenge)
         sent_token = sent[len("Bearer "):] if sent and sent.startswith("Bearer ") else None
-        scopes = h["scope"].split() if h.get("scope") else [pull_scope(src.repository)]
+        scopes = h["scope"].split() if h.get("scope") else [scope_of(src.repository, actions)]
         token = self._fetch_token(src, Challenge(h["realm"], h.get("service")), scopes, creds)
         if token == sent_token:
             return False  # the token service gave again the token the registry refused
         with self._lock:
-            self._tokens[(src.host, src.repository)] = token
+            self._tokens[(src.host, src.repository, actions)] = token
         return True
 
     def _fetch_token(self, src: Source, challenge: Challenge, scopes: list[str],
@@ -339,9 +341,11 @@ class RegistryClient:
         return token
 
     def _retrying(self, what: str, attempt: Callable[[], requests.Response],
-                  server: str = "the registry") -> requests.Response:
-        """``attempt()`` under the retry policy; when it gives up, one line saying ``what``
-        failed, how, and why no more tries were made (``server``: who asked for a wait)."""
+                  server: str = "the registry", policy: RetryPolicy | None = None) -> requests.Response:
+        """``attempt()`` under the retry policy (or ``policy``); when it gives up, one line
+        saying ``what`` failed, how, and why no more tries were made (``server``: who asked
+        for a wait)."""
+        policy = policy or self.policy
         tries = 0
 
         def counted() -> requests.Response:
@@ -350,12 +354,12 @@ class RegistryClient:
             return attempt()
 
         try:
-            return self.policy.run(counted, _retryable)
+            return policy.run(counted, _retryable)
         except _Retryable as e:
             why = f"gave up after {tries} {'try' if tries == 1 else 'tries'}"
-            asked = self.policy.server_wait(e.headers) if e.headers is not None else None
-            if asked is not None and asked > self.policy.max_wait:
-                why = f"{server} asks to wait {asked:.0f} s, more than the limit of {self.policy.max_wait:.0f} s"
+            asked = policy.server_wait(e.headers) if e.headers is not None else None
+            if asked is not None and asked > policy.max_wait:
+                why = f"{server} asks to wait {asked:.0f} s, more than the limit of {policy.max_wait:.0f} s"
             raise RegistryError(f"{what}: {e} ({why})") from None
 
     def _send(self, method: str, url: str, stream: bool = False, **kw: object) -> requests.Response:
@@ -363,16 +367,23 @@ class RegistryClient:
         return self.session.request(method, url, stream=stream, timeout=timeouts(self.read_timeout), **kw)  # type: ignore[arg-type]
 
     def request(self, src: Source, method: str, path: str, stream: bool = False,
-                headers: dict[str, str] | None = None) -> requests.Response:
-        """One registry request with auth and retries. Returns a 2xx response or raises."""
-        url = self._base(src) + path
+                headers: dict[str, str] | None = None, *, data: object = None,
+                retry: bool = True) -> requests.Response:
+        """One registry request with auth and retries. Returns a 2xx response or raises.
+        ``path`` is below the repository (``/blobs/...``) or an upload location the registry
+        gave, on the same host; ``data`` a request body (a body read as it is sent cannot be
+        sent twice: give ``retry=False``, and retry the whole upload)."""
+        url = self._base(src) + path if path.startswith("/") else path
+        if urlsplit(url).netloc != urlsplit(self._base(src)).netloc:
+            raise RegistryError(f"{src.host}: the registry sent an upload location on another host ({urlsplit(url).netloc})")
+        actions = "pull" if method in ("GET", "HEAD") else "pull,push"
 
         def attempt() -> requests.Response:
             tried_auth = False
             while True:
-                auth = self._auth_header(src)
+                auth = self._auth_header(src, actions)
                 try:
-                    resp = self._send(method, url, stream=stream, headers={**(headers or {}), **auth})
+                    resp = self._send(method, url, stream=stream, headers={**(headers or {}), **auth}, data=data)
                 except requests.exceptions.SSLError as e:  # trying again cannot help
                     raise RegistryError(f"{src.host}/{src.repository}: {_error_text(e)}") from None
                 except requests.RequestException as e:
@@ -380,8 +391,11 @@ class RegistryClient:
                 if resp.status_code == 401 and not tried_auth:
                     resp.close()
                     tried_auth = True
-                    if self._authenticate(src, resp, auth.get("Authorization")):
-                        continue
+                    if self._authenticate(src, resp, auth.get("Authorization"), actions):
+                        if data is None or isinstance(data, bytes):
+                            continue
+                        # a streamed body is spent: the caller starts the upload again, with the new token
+                        raise RegistryError(f"{src.host}/{src.repository}: {method} refused (401) in an upload")
                 if resp.status_code < 300:
                     return resp
                 resp.close()
@@ -396,7 +410,8 @@ class RegistryClient:
                     raise NotFound(f"{src.host}/{src.repository}{path.replace('/manifests/', ':', 1)}: not found")
                 raise RegistryError(f"{src.host}: {method} {path} answered HTTP {resp.status_code}")
 
-        return self._retrying(f"{src.host}/{src.repository}", attempt)
+        return self._retrying(f"{src.host}/{src.repository}", attempt,
+                              policy=None if retry else replace(self.policy, attempts=1))
 
     # -- the ArtifactSource interface ---------------------------------------------------
 

@@ -36,10 +36,11 @@ class Built:
         return next(p for p in self.snapshot["plugins"] if p["logicalId"] == logical_id)
 
 
-def rewrite(registry: Registry, seed: int = 0) -> Built:
+def rewrite(registry: Registry, seed: int = 0, loadable: bool = False) -> Built:
     """Push one small artifact per mapped entry and per unmanaged plugin; point the real
     snapshot and lock at them. Unmapped entries get digests the registry does not hold, so
-    fetching one would fail."""
+    fetching one would fail. Every other artifact is a single wasm layer, or with
+    ``loadable`` the two-layer form a gateway loads from a registry."""
     raw = json.loads(SNAPSHOT_224.read_text())
     built = Built(raw, json.loads(UNMANAGED.read_text()))
     for i, p in enumerate(raw["plugins"]):
@@ -50,7 +51,7 @@ def rewrite(registry: Registry, seed: int = 0) -> Built:
             p["digest"] = "sha256:" + sha256(f"never pushed {i}".encode())
             continue
         module = wasm_module(200 + i, seed * 1000 + i)
-        art = build_artifact(module, "tar+gzip" if i % 2 else "wasm-layer", readme=f"# {p['logicalId']}\n" if i % 3 == 0 else None)
+        art = build_artifact(module, "tar+gzip" if i % 2 else "wasm-pair" if loadable else "wasm-layer", readme=f"# {p['logicalId']}\n" if i % 3 == 0 else None)
         p["digest"] = registry.push(repo, p["version"], art)
         built.modules[p["digest"]] = module
         for name in dict.fromkeys([server["httpPath"], server["inventoryKey"], *server.get("aliases", [])]):
