@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from sync.sample import build_artifact, wasm_module
 from tests.reliability.conftest import assert_verified, failure_line, leftovers, served
 from tests.reliability.record import Collector
 from tests.support.faultproxy import Fault, FaultProxy
@@ -77,6 +78,24 @@ def test_a_fresh_clone_with_one_plugin_failing_serves_the_other_five(
         f"{tries} request(s); plugin failed: `{line.split(': ', 1)[1]}`; exit 1; the other five served byte for "
         "byte; no unfinished commit; the lock kept the failed plugin; verify named it as not served; the next "
         "pull exited 0 and verified")
+
+
+def test_the_others_updates_are_committed_when_one_plugin_fails_on_a_fresh_clone(
+        tmp_path: Path, registry: Registry, proxy: FaultProxy) -> None:
+    """What the sync pipeline proposes after a run with one failure: the lock holds the other
+    plugins' updates, and still the failed plugin's entries as they were."""
+    prefix = "updates"
+    ws, _ = _locked_six(tmp_path, registry, proxy, prefix)
+    old = ws.lock()
+    new_module = wasm_module(5000, 555)
+    new_digest = registry.push(f"{prefix}/{PLUGINS[0]}", "1.0.0", build_artifact(new_module, "tar+gzip"))
+    proxy.add(Fault.respond(404, match=f"GET /v2/{prefix}/{FAILING}/manifests/", times=None))
+    failure_line(pull(ws, proxy), FAILING)
+    new = ws.lock()
+    assert new.get(PLUGINS[0], "1.0.0").digest == new_digest  # type: ignore[union-attr]
+    assert new.get(FAILING, "1.0.0") == old.get(FAILING, "1.0.0")
+    assert {e.key for e in new.sorted()} == {e.key for e in old.sorted()}
+    assert (ws.root / PLUGINS[0] / "1.0.0" / "plugin.wasm").read_bytes() == new_module
 
 
 def test_a_killed_commit_whose_store_has_gone_is_finished_by_the_next_pull(
