@@ -86,12 +86,17 @@ class Puller:
 
     # -- one artifact ---------------------------------------------------------------
 
+    def stored(self, name: str, entry: LockEntry) -> bool:
+        """The tree holds ``entry``'s artifact, complete and as the lock says."""
+        store = self.tree.store_dir(name, str(entry.digest))
+        return store.is_dir() and store_matches(store, entry)
+
     def fetch(self, name: str, src: Source, manifest: Manifest, expect: LockEntry | None) -> tuple[LockEntry, bool]:
         """The content entry of ``manifest``, downloading it into the store unless a
         verified copy is there. Returns (entry, downloaded)."""
         store = self.tree.store_dir(name, manifest.digest)
         known = expect or reusable(Resolved(name, "", manifest.digest, (), None, None), self.old)
-        if known is not None and store.is_dir() and store_matches(store, known):
+        if known is not None and known.digest == manifest.digest and self.stored(name, known):
             return known, False
         p = artifact.plan(manifest)
         source = self.sources.of(src)
@@ -170,9 +175,13 @@ class Puller:
 
     def pull_locked(self, name: str, entries: list[LockEntry]) -> tuple[list[LockEntry], PluginResult]:
         """Build exactly what the lock says: the locked digest, fetched by digest, so a tag
-        pushed again since changes nothing. Fails only when the registry no longer holds it."""
+        pushed again since changes nothing. Fails only when the registry no longer holds it.
+        An artifact the tree already holds, verified, asks the registry nothing."""
         first = entries[0]
         digest = str(first.digest)
+        if self.stored(name, first):
+            return entries, PluginResult(name, "unchanged", [e.version for e in entries], first.source, first.digest,
+                                         first.sha256, downloaded=False)
         src = self.where(parse_source(first.source, ""))
         source = self.sources.of(src)
         try:
@@ -289,7 +298,8 @@ def run_pull(
         if options.locked:
             for (name, digest), group in locked_groups(old).items():
                 tasks[f"{name}@{digest}"] = Task(partial(puller.pull_locked, name, group), name, group[0].source)
-                sources.append(puller.where(parse_source(group[0].source, "")))
+                if not tree.store_dir(name, str(digest)).is_dir():  # a stored artifact needs no token
+                    sources.append(puller.where(parse_source(group[0].source, "")))
         else:
             assert config is not None
             for name, spec in config.plugins.items():
