@@ -210,7 +210,7 @@ def parse_plugin(name: str, raw: Any, default_registry: str, path: Path | None =
         name=name,
         source=source,
         versions=versions,
-        category=str(category) if category is not None else None,
+        category=written(category) if category is not None else None,  # 1.10 stays 1.10
         upstream_dirs=_upstream_dirs(entry, where),
     )
 

@@ -52,10 +52,11 @@ def test_a_yaml_number_where_text_belongs_is_a_config_error(tmp_path: Path, plug
 def test_quoted_scalars_are_the_text_written(tmp_path: Path) -> None:
     path = tmp_path / "plugins.yaml"
     path.write_text("plugins:\n  a:\n    tag: '1.10'\n    versions: [\"1.10\", '1.20', 2.0.0]\n"
-                    "  b:\n    range: \"1.10\"\n    category: 2025\n")
+                    "  b:\n    range: \"1.10\"\n    category: 2025\n  c:\n    tag: '1'\n    category: 1.10\n")
     cfg = load_config(path)
     assert cfg.plugins["a"].source.tag == "1.10" and cfg.plugins["a"].versions == ("1.10", "1.20", "2.0.0")
     assert cfg.plugins["b"].source.range == "1.10" and cfg.plugins["b"].category == "2025"
+    assert cfg.plugins["c"].category == "1.10"  # a category is display text: a number keeps its text
 
 
 # -- numeric settings from the environment ------------------------------------------------------
