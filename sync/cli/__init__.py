@@ -21,6 +21,7 @@ from sync.filenames import CONFIG, TREE
 COMMANDS = (
     "pull",
     "unmanaged",
+    "newest_snapshot",
     "verify",
     "metadata",
     "properties",
