@@ -13,7 +13,7 @@ import argparse
 from pathlib import Path
 
 from sync.cli import common
-from sync.release.snapshots import SNAPSHOTS_DIR
+from sync.filenames import SNAPSHOTS
 from sync.snapshot.load import newest_snapshot
 
 
@@ -27,6 +27,6 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
-    directory = args.directory or common.config_path(args).resolve().parent / SNAPSHOTS_DIR
+    directory = args.directory or common.config_path(args).resolve().parent / SNAPSHOTS
     print(newest_snapshot(directory))
     return 0

@@ -15,7 +15,9 @@ admits ``2.1.3-rc.1`` but not ``3.0.0-beta.1``). Of the satisfying tags the high
 (semver precedence); when two tags are the same version (``1.2.3`` and ``v1.2.3``) the first
 listed wins, as with node-semver's ``maxSatisfying``.
 
-The parsing is a port of node-semver's own pipeline (its regular expressions and desugaring
+A version is parsed and ordered by ``sync.versions``, the one home of both; this module adds
+npm's reading of a tag (whitespace, one ``v``, JavaScript's safe integers). The range parsing
+is a port of node-semver's own pipeline (its regular expressions and desugaring
 steps), so corner cases such as ``1.2.3 ||`` (matches everything) or ``>1.x`` (``>=2.0.0``)
 come out as npm's do.
 """

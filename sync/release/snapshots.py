@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Mapping
 
 from sync.errors import ConfigError, SyncError, UsageError
+from sync.filenames import SNAPSHOTS
 from sync.github.model import FileChange, blob_sha
 from sync.lock import Lock, diff_locks
 from sync.propose.plan import MARKER, Publication, fingerprint
@@ -24,7 +25,7 @@ from sync.snapshot.model import parse_snapshot
 from sync.upstream.model import SnapshotAdded
 from sync.versions import Version
 
-SNAPSHOTS_DIR = "snapshots"
+SNAPSHOTS_DIR = SNAPSHOTS
 SUMS_FILE = "SHA256SUMS"
 _LINE = re.compile(r"([0-9a-f]{64}) [ *]([^\s/]+)")
 
