@@ -11,7 +11,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import nodesemver
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sync.oci.versions import best_tag, parse_version as npm_version
 from sync.release.snapshots import SUMS_FILE, released_versions, render_sums
@@ -66,6 +69,18 @@ def test_one_parse_and_one_order_for_every_reader() -> None:
     assert npm_version("v2.3.0") == release_version("v2.3.0") == parse("2.3.0") and parse("v2.3.0") is None
     assert compare(Version.parse("2.3.0+a"), Version.parse("2.3.0+b")) == 0
     assert release_version("2.3.0+a") is None and str(Version.parse("2.3.0-rc.1+b.2")) == "2.3.0-rc.1+b.2"
+
+
+_ids = st.one_of(st.integers(0, 12).map(str), st.sampled_from(["rc", "alpha", "beta", "a1", "1a", "-", "x-y"]))
+_versions = st.builds(lambda m, n, p, pre: f"{m}.{n}.{p}" + ("-" + ".".join(pre) if pre else ""),
+                      st.integers(0, 3), st.integers(0, 3), st.integers(0, 12), st.lists(_ids, max_size=3))
+
+
+@settings(max_examples=500, deadline=None)
+@given(_versions, _versions)
+def test_the_order_is_node_semvers(a: str, b: str) -> None:
+    """An independent implementation of semver precedence agrees on every pair."""
+    assert compare(Version.parse(a), Version.parse(b)) == nodesemver.compare(a, b, False)
 
 
 def test_the_newest_snapshot_command(tmp_path: Path) -> None:
