@@ -109,14 +109,17 @@ class Lock:
         return cls({e.key: e for e in entries})
 
 
-def _text(raw: dict[str, Any], key: str, w: str, required: bool = True) -> Any:
-    """Field ``key`` of an entry: a string (or absent when not ``required``), else ConfigError."""
+def _text(raw: dict[str, Any], key: str, w: str) -> str:
+    """Field ``key`` of an entry, which must be a string, else ConfigError naming it."""
     value = raw.get(key)
-    if value is None and not required and key not in raw:
-        return None
     if not isinstance(value, str):
         raise ConfigError(f"{w}field {key!r} must be a string, got {json.dumps(value)}")
     return value
+
+
+def _optional(raw: dict[str, Any], key: str, w: str) -> str | None:
+    """An optional field: absent (or null), else a string."""
+    return None if raw.get(key) is None else _text(raw, key, w)
 
 
 def _entry(name: str, version: str, raw: Any, where: str) -> LockEntry:
@@ -137,7 +140,7 @@ def _entry(name: str, version: str, raw: Any, where: str) -> LockEntry:
         name=name,
         version=version,
         source=_text(raw, "source", w),
-        digest=_text(raw, "digest", w, required=False),
+        digest=_optional(raw, "digest", w),
         format=_text(raw, "format", w),
         sha256=_text(raw, "sha256", w),
         md5=_text(raw, "md5", w),
@@ -145,7 +148,7 @@ def _entry(name: str, version: str, raw: Any, where: str) -> LockEntry:
         files=dict(files),
         created=_time(raw, "created", w),
         pulled=_time(raw, "pulled", w),
-        category=_text(raw, "category", w, required=False),
+        category=_optional(raw, "category", w),
     )
     if entry.format not in FORMATS:
         raise ConfigError(f"{w}unknown format {entry.format!r}")
@@ -159,10 +162,10 @@ def _entry(name: str, version: str, raw: Any, where: str) -> LockEntry:
 def _time(raw: dict[str, Any], key: str, w: str) -> str | None:
     """A time field: absent, or one line of text (``pulled`` as ``sync.times`` writes it; ``created``
     as the artifact's annotation says). It goes into metadata.txt, so no control characters."""
-    value = _text(raw, key, w, required=False)
+    value = _optional(raw, key, w)
     if value is not None and not value.isprintable():
         raise ConfigError(f"{w}field {key!r} must be one line of printable text, got {json.dumps(value)}")
-    return value  # type: ignore[no-any-return]
+    return value
 
 
 def parse_lock(raw: Any, where: str = "") -> Lock:

@@ -155,3 +155,5 @@ def test_a_lock_with_every_optional_field_absent_still_parses() -> None:
     raw = json.loads(lock({}).dumps())
     raw["plugins"] = {"basic-auth": {"2.0.0": e.to_json()}}
     assert parse_lock(raw).get("basic-auth", "2.0.0") == e
+    raw["plugins"]["basic-auth"]["2.0.0"].update(category=None, created=None)  # null: absent
+    assert parse_lock(raw).get("basic-auth", "2.0.0") == e
