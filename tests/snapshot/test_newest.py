@@ -1,7 +1,8 @@
 """Every reader of versions agrees on the newest gateway snapshot: given 2.2.4, 2.3.0-rc.1 and
 2.3.0, it is 2.3.0 (semver precedence: a pre-release is below its release). The readers: the
-snapshot loader, the release track, the upstream paths, npm's reading of tags, the
-``newest-snapshot`` command and the image build's ``scripts/image-tree.sh``."""
+snapshot loader, the release track, the upstream paths, npm's reading of tags, the catalog's
+order of version directories, the ``newest-snapshot`` command and the image build's
+``scripts/image-tree.sh``."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sync.catalog.page import version_key
 from sync.oci.versions import best_tag, parse_version as npm_version
 from sync.release.snapshots import SUMS_FILE, released_versions, render_sums
 from sync.release.version import parse_version as release_version
@@ -50,6 +52,7 @@ def test_the_readers_agree_on_the_newest(tmp_path: Path, order: tuple[str, ...])
     assert newest(upstream) == "2.3.0"  # upstream/paths.py names them, sync.versions orders them
     assert best_tag(order, "*") == "2.3.0" and best_tag(order, ">=2.3.0-rc.0") == "2.3.0"  # npm
     assert newest(order) == "2.3.0"
+    assert max(order, key=version_key) == "2.3.0"  # the catalog's order of version directories
 
 
 def test_one_parse_and_one_order_for_every_reader() -> None:
@@ -58,6 +61,7 @@ def test_one_parse_and_one_order_for_every_reader() -> None:
     ordered = sorted((Version.parse(t) for t in texts))
     assert [str(v) for v in ordered] == ["1.0.0-alpha.1", "2.2.4", "2.3.0-beta", "2.3.0-rc.1", "2.3.0-rc.1.5",
                                          "2.3.0-rc.2", "2.3.0-rc.10", "2.3.0", "9.9.9", "10.0.0"]
+    assert sorted(texts, key=version_key) == [str(v) for v in ordered]  # the catalog's display order
     for t in texts:
         assert npm_version(t) == release_version(t) == parse(t)
         assert snapshot_version(f"{SNAPSHOTS_DIR}/{t}.json") == t
