@@ -6,7 +6,8 @@
 #             puts the release snapshot there), checked against that sha256, plus
 #             unmanaged-plugins.lock.json; GATEWAY_VERSION, when set, must be its gateway version
 #   lock      plugins.lock.json pins plugins: pull exactly the lock (the rolling image)
-#   default   the lock is empty: the newest snapshots/X.Y.Z.json, checked against
+#   default   the lock is empty: the newest snapshots/X.Y.Z.json (plugin-sync newest-snapshot:
+#             semver precedence, 2.3.0 above 2.3.0-rc.1), checked against
 #             snapshots/SHA256SUMS, plus unmanaged-plugins.lock.json
 # PLUGINS_SOURCE=tree ships the committed plugins/ as it is (air-gapped builds).
 # PLUGIN_REGISTRY=HOST[:PORT] reads every artifact from a mirror; PLAIN_HTTP=true talks HTTP to it.
@@ -51,8 +52,9 @@ sys.exit(0 if v == sys.argv[1] else f"image build: snapshot.json is gateway {v},
   lock)
     plugin-sync --root plugins pull --locked --gzip "$@" ;;
   default)
-    newest=$(find snapshots -maxdepth 1 -name '*.json' | sort -V | tail -n 1)
-    [ -n "$newest" ] || die "plugins.lock.json is empty and snapshots/ holds no snapshot: nothing to serve"
+    # the highest gateway version by semver precedence, as every reader of versions picks it
+    newest=$(plugin-sync newest-snapshot snapshots) ||
+      die "plugins.lock.json is empty and snapshots/ holds no snapshot: nothing to serve"
     sha=$(awk -v f="${newest#snapshots/}" '$2 == f { print $1 }' snapshots/SHA256SUMS)
     [ -n "$sha" ] || die "snapshots/SHA256SUMS has no sha256 for $newest"
     echo "image build: plugins.lock.json is empty; building the newest gateway release, $newest" >&2

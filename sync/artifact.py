@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, ContextManager, Callable
 
+from sync import settings
 from sync.errors import ArtifactError, IntegrityError
 from sync.filenames import README, README_EN, SPEC, WASM
 from sync.fsutil import CHUNK
@@ -58,7 +59,13 @@ def _inflaters() -> dict[str, Inflater]:
 INFLATERS = _inflaters()
 INFLATE = next(iter(INFLATERS.values()))  # ISA-L's where it is installed, else zlib's
 
-MAX_MODULE = int(os.environ.get("PLUGIN_SYNC_MAX_MODULE_BYTES", 256 * 1024 * 1024))
+
+
+def max_module() -> int:
+    """The largest module unpacked, in bytes: ``PLUGIN_SYNC_MAX_MODULE_BYTES``, read when used."""
+    return settings.whole(settings.MAX_MODULE_BYTES)
+
+
 MAX_EXTRA = 4 * 1024 * 1024
 
 
@@ -144,8 +151,9 @@ def plan(manifest: Manifest) -> Plan:
         listed = ", ".join(sorted({d.media_type for d in manifest.layers})) or "no layers"
         raise ArtifactError(f"no plugin layer (expected plugin.tar.gz or a wasm layer); found: {listed}")
     fmt, module = found[0]
-    if module.size > MAX_MODULE:
-        raise ArtifactError(f"plugin layer is {module.size} bytes, more than the limit {MAX_MODULE}")
+    limit = max_module()
+    if module.size > limit:
+        raise ArtifactError(f"plugin layer is {module.size} bytes, more than the limit {limit}")
     return Plan(fmt.name, module, extras)
 
 
@@ -190,11 +198,12 @@ class _ModuleWriter:
         self.f = open(path, "wb")
         self.sha, self.md5, self.size = hashlib.sha256(), hashlib.md5(), 0
         self.head = b""
+        self.limit = max_module()
 
     def write(self, data: bytes) -> None:
         self.size += len(data)
-        if self.size > MAX_MODULE:
-            raise ArtifactError(f"module larger than the limit {MAX_MODULE} bytes (decompression bomb?)")
+        if self.size > self.limit:
+            raise ArtifactError(f"module larger than the limit {self.limit} bytes (decompression bomb?)")
         if len(self.head) < 8:
             self.head += data[: 8 - len(self.head)]
         self.sha.update(data)
@@ -274,8 +283,8 @@ def _untar_module(blob: _Verified, out: _ModuleWriter) -> None:
                 found += 1
                 if found > 1:
                     raise ArtifactError("tar holds more than one .wasm module")
-                if m.size > MAX_MODULE:
-                    raise ArtifactError(f"tar member {name!r} is {m.size} bytes, more than the limit {MAX_MODULE} (decompression bomb?)")
+                if m.size > out.limit:
+                    raise ArtifactError(f"tar member {name!r} is {m.size} bytes, more than the limit {out.limit} (decompression bomb?)")
                 src = tf.extractfile(m)
                 assert src is not None
                 while chunk := src.read(CHUNK):

@@ -27,6 +27,7 @@ Parsing is pure (``parse_config`` over plain data); ``load_config`` adds the fil
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -46,6 +47,8 @@ DEFAULT_UPSTREAM = "higress-group/higress"
 RENAMED = {"alibaba/higress": "higress-group/higress"}
 DEFAULT_LABELS = ("plugin-sync",)
 
+# tags, versions, digests and ranges are text: 1.10 unquoted would be the number 1.1
+_TEXT_KEYS = ("source", "registry", "repository", "tag", "digest", "range")
 _PLUGIN_KEYS = {"source", "registry", "repository", "tag", "digest", "range", "versions", "sources", "category",
                 "upstream"}
 _TOP_KEYS = {"schemaVersion", "registry", "upstream", "pullRequest", "plugins"}
@@ -117,10 +120,26 @@ def _plugin_mapping(raw: Any, where: str) -> dict[Any, Any]:
     unknown = set(raw) - _PLUGIN_KEYS
     if unknown:
         raise ConfigError(f"{where}unknown key(s): {', '.join(sorted(map(str, unknown)))}")
-    for key in ("source", "registry", "repository", "tag", "digest", "range", "category"):
-        if key in raw and raw[key] is not None and not isinstance(raw[key], (str, int, float)):
-            raise ConfigError(f"{where}{key} must be a string")
+    for key in _TEXT_KEYS:
+        if key in raw and raw[key] is not None and not isinstance(raw[key], str):
+            raise ConfigError(f"{where}{key} must be a string{_quote_hint(key, [raw[key]], False)}")
+    if "category" in raw and raw["category"] is not None and not isinstance(raw["category"], (str, int, float)):
+        raise ConfigError(f"{where}category must be a string")
     return raw
+
+
+def _quote_hint(key: str, values: list[Any], as_list: bool) -> str:
+    """For scalars YAML read as numbers or booleans: what YAML made of the first, and the quoted
+    form to write instead, from the text as written (``1.10``, which YAML reads as 1.1)."""
+    if not values or not all(isinstance(v, (str, int, float)) for v in values):
+        return ""
+    flag = next((v for v in values if isinstance(v, bool)), None)
+    if flag is not None:  # yes, on, true: which one was written is lost
+        return f", not the boolean {json.dumps(flag)}: quote it"
+    bad = next(v for v in values if not isinstance(v, str))
+    quoted = [json.dumps(v if isinstance(v, str) else written(v)) for v in values]
+    form = f"[{', '.join(quoted)}]" if as_list else quoted[0]
+    return f", not the number {json.dumps(bad)}: write {key}: {form}"
 
 
 def _base_source(name: str, raw: dict[Any, Any], default_registry: str, where: str) -> Source:
@@ -168,10 +187,11 @@ def _served_versions(raw: dict[Any, Any], source: Source, where: str) -> tuple[s
     versions_raw = raw.get("versions", [])
     if versions_raw is None:
         versions_raw = []
-    if isinstance(versions_raw, (str, int, float)):
+    one = not isinstance(versions_raw, list)
+    if one:
         versions_raw = [versions_raw]
-    if not isinstance(versions_raw, list):
-        raise ConfigError(f"{where}versions must be a list")
+    if not all(isinstance(v, str) for v in versions_raw):
+        raise ConfigError(f"{where}versions must be strings{_quote_hint('versions', versions_raw, not one)}")
     versions = tuple(check_version(v, where) for v in versions_raw)
     if len(set(versions)) != len(versions):
         raise ConfigError(f"{where}versions lists one version twice")
@@ -191,7 +211,9 @@ def _version_sources(raw: dict[Any, Any], default_registry: str, versions: tuple
         raise ConfigError(f"{where}sources must map versions to sources")
     out: list[tuple[str, Source]] = []
     for version, ref in raw_sources.items():
-        v = check_version(str(version), where + "sources: ")
+        if not isinstance(version, str):  # a key YAML read as a number: 1.10 would be 1.1
+            raise ConfigError(f"{where}sources: versions must be strings: write \"{written(version)}\":")
+        v = check_version(version, where + "sources: ")
         if v in versions:
             raise ConfigError(f"{where}version {v} is both in versions and in sources")
         if not isinstance(ref, str):
@@ -226,7 +248,7 @@ def parse_plugin(name: str, raw: Any, default_registry: str, path: Path | None =
         name=name,
         source=source,
         versions=versions,
-        category=str(category) if category is not None else None,
+        category=written(category) if category is not None else None,  # 1.10 stays 1.10
         upstream_dirs=_upstream_dirs(entry, where),
         sources=_version_sources(entry, default_registry, versions, where),
     )
@@ -277,11 +299,44 @@ def parse_config(raw: Any, path: Path | None = None) -> Config:
     )
 
 
+class _Int(int):
+    """An int as YAML read it, with the text it was written as."""
+
+    text = ""
+
+
+class _Float(float):
+    """A float as YAML read it, with the text it was written as (``1.10``, not ``1.1``)."""
+
+    text = ""
+
+
+def written(value: object) -> str:
+    """The text a YAML number was written as, when ``load_config`` read it (else its str)."""
+    return getattr(value, "text", "") or str(value)
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader, whose ints and floats remember the text they were written as."""
+
+
+def _keep_text(kind: type[_Int] | type[_Float], construct: Any) -> Any:
+    def constructor(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
+        value = kind(construct(loader, node))
+        value.text = node.value
+        return value
+    return constructor
+
+
+_Loader.add_constructor("tag:yaml.org,2002:int", _keep_text(_Int, yaml.SafeLoader.construct_yaml_int))
+_Loader.add_constructor("tag:yaml.org,2002:float", _keep_text(_Float, yaml.SafeLoader.construct_yaml_float))
+
+
 def load_config(path: Path) -> Config:
     text = read_input(path, " (create one, or run 'plugin-sync import')")
     assert text is not None  # a missing file is a ConfigError when a hint is given
     try:
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader that keeps numbers' text
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         at = f" at line {mark.line + 1}" if mark is not None else ""

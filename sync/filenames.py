@@ -14,3 +14,4 @@ CONFIG = "plugins.yaml"  # the desired state
 LOCK = "plugins.lock.json"  # the resolved state, beside the config
 UNMANAGED_LOCK = "unmanaged-plugins.lock.json"  # upstream's pins of the plugins its snapshots leave out
 TREE = "plugins"  # the served tree: the default --root, and the repository's own tree
+SNAPSHOTS = "snapshots"  # the committed gateway snapshots X.Y.Z.json and their SHA256SUMS, beside the config

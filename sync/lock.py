@@ -109,37 +109,63 @@ class Lock:
         return cls({e.key: e for e in entries})
 
 
+def _text(raw: dict[str, Any], key: str, w: str) -> str:
+    """Field ``key`` of an entry, which must be a string, else ConfigError naming it."""
+    value = raw.get(key)
+    if not isinstance(value, str):
+        raise ConfigError(f"{w}field {key!r} must be a string, got {json.dumps(value)}")
+    return value
+
+
+def _optional(raw: dict[str, Any], key: str, w: str) -> str | None:
+    """An optional field: absent (or null), else a string."""
+    return None if raw.get(key) is None else _text(raw, key, w)
+
+
 def _entry(name: str, version: str, raw: Any, where: str) -> LockEntry:
+    """One entry, every field type-checked: a bad lock is a ConfigError naming the field."""
     w = f"{where}{name}/{version}: "
     if not isinstance(raw, dict):
         raise ConfigError(f"{w}expected an object")
-    try:
-        entry = LockEntry(
-            name=name,
-            version=version,
-            source=str(raw["source"]),
-            digest=raw.get("digest"),
-            format=str(raw["format"]),
-            sha256=str(raw["sha256"]),
-            md5=str(raw["md5"]),
-            size=int(raw["size"]),
-            files=dict(raw.get("files") or {}),
-            created=raw.get("created"),
-            pulled=raw.get("pulled"),
-            category=raw.get("category"),
-        )
-    except (KeyError, TypeError, ValueError) as e:
-        raise ConfigError(f"{w}missing or bad field {e}") from None
-    if entry.format not in FORMATS:
-        raise ConfigError(f"{w}unknown format {entry.format!r}")
-    if not is_sha256(entry.sha256) or not _HEX32.fullmatch(entry.md5) or entry.size < 0:
-        raise ConfigError(f"{w}bad sha256, md5 or size")
-    if not entry.is_local and not is_digest(entry.digest):
-        raise ConfigError(f"{w}bad digest {entry.digest!r}")
-    for fname, sha in entry.files.items():
+    size = raw.get("size")
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        raise ConfigError(f"{w}field 'size' must be a whole number of bytes, got {json.dumps(size)}")
+    files = raw.get("files", {})
+    if not isinstance(files, dict):
+        raise ConfigError(f"{w}field 'files' must be an object of file name to sha256, got {json.dumps(files)}")
+    for fname, sha in files.items():
         if fname not in EXTRA_FILES or not is_sha256(sha):
             raise ConfigError(f"{w}bad files entry {fname!r}")
+    entry = LockEntry(
+        name=name,
+        version=version,
+        source=_text(raw, "source", w),
+        digest=_optional(raw, "digest", w),
+        format=_text(raw, "format", w),
+        sha256=_text(raw, "sha256", w),
+        md5=_text(raw, "md5", w),
+        size=size,
+        files=dict(files),
+        created=_time(raw, "created", w),
+        pulled=_time(raw, "pulled", w),
+        category=_optional(raw, "category", w),
+    )
+    if entry.format not in FORMATS:
+        raise ConfigError(f"{w}unknown format {entry.format!r}")
+    if not is_sha256(entry.sha256) or not _HEX32.fullmatch(entry.md5):
+        raise ConfigError(f"{w}bad sha256 or md5")
+    if not entry.is_local and not is_digest(entry.digest):
+        raise ConfigError(f"{w}bad digest {entry.digest!r}")
     return entry
+
+
+def _time(raw: dict[str, Any], key: str, w: str) -> str | None:
+    """A time field: absent, or one line of text (``pulled`` as ``sync.times`` writes it; ``created``
+    as the artifact's annotation says). It goes into metadata.txt, so no control characters."""
+    value = _optional(raw, key, w)
+    if value is not None and not value.isprintable():
+        raise ConfigError(f"{w}field {key!r} must be one line of printable text, got {json.dumps(value)}")
+    return value
 
 
 def parse_lock(raw: Any, where: str = "") -> Lock:

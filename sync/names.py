@@ -40,9 +40,8 @@ def check_name(name: object, where: str = "") -> str:
 
 
 def check_version(version: object, where: str = "") -> str:
-    """Return ``version`` if it is a valid version directory name, else raise ConfigError."""
-    if isinstance(version, (int, float)) and not isinstance(version, bool):
-        version = str(version)
+    """Return ``version`` if it is a valid version directory name, else raise ConfigError.
+    Only a string is a version: the number 1.1 is not the text "1.10" it may have been read from."""
     if (
         not isinstance(version, str)
         or not _VERSION.fullmatch(version)

@@ -13,11 +13,12 @@ long each time (``limit_delay``).
 from __future__ import annotations
 
 import email.utils
-import os
 import random
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, TypeVar
+
+from sync import settings
 
 T = TypeVar("T")
 
@@ -35,12 +36,11 @@ class RetryPolicy:
 
     @classmethod
     def from_env(cls) -> "RetryPolicy":
-        """Defaults, overridable by PLUGIN_SYNC_RETRY_ATTEMPTS / _BASE / _MAX_WAIT."""
-        env = os.environ
+        """Defaults, overridable by PLUGIN_SYNC_RETRY_ATTEMPTS / _BASE / _MAX_WAIT (``sync.settings``)."""
         return cls(
-            attempts=int(env.get("PLUGIN_SYNC_RETRY_ATTEMPTS", cls.attempts)),
-            base=float(env.get("PLUGIN_SYNC_RETRY_BASE", cls.base)),
-            max_wait=float(env.get("PLUGIN_SYNC_RETRY_MAX_WAIT", cls.max_wait)),
+            attempts=settings.whole(settings.RETRY_ATTEMPTS),
+            base=settings.number(settings.RETRY_BASE),
+            max_wait=settings.number(settings.RETRY_MAX_WAIT),
         )
 
     def backoff(self, attempt: int) -> float:

@@ -16,6 +16,7 @@ from typing import Callable, Iterable
 from sync.catalog.snippets import PATTERN_PATH, PLACEHOLDER_BASE, plugin_path
 from sync.lock import LockEntry
 from sync.tree.layout import INDEX_JSON, URL_PREFIX
+from sync.versions import parse as parse_version
 
 SHORT_SHA = 12
 COLUMNS = ("Plugin", "Category", "Version", "Size", "SHA-256", "Source", "Pulled", "Copy")
@@ -53,12 +54,22 @@ class Header:
 
 
 def version_key(version: str) -> tuple[tuple[int, int | str], ...]:
-    """Sort key that orders ``2.10.0`` after ``2.9.1`` and a pre-release before its release."""
-    main, _, pre = version.partition("-")
+    """Sort key that orders ``2.10.0`` after ``2.9.1`` and a pre-release before its release.
+    A semver name goes by semver precedence (``sync.versions``: ``rc.10`` after ``rc.2``, build
+    metadata ignored), as every other reader orders versions; any other name by its parts."""
+    semver = parse_version(version)
+    if semver is not None:
+        main: list[tuple[int, int | str]] = [(1, n) for n in semver.base]
+        if not semver.prerelease:
+            return (*main, (3, ""))
+        ids = [(1, i) if isinstance(i, int) else (2, i) for i in semver.prerelease]
+        # kinds: 0 text, 1 number, 2 text, 3 the end of a release; each kind holds one type
+        return (*main, (2, ""), *ids, (0, ""))
+    main_text, _, pre = version.partition("-")
     parts: list[tuple[int, int | str]] = [
-        (1, int(p)) if p.isdigit() else (0, p) for p in re.split(r"[.+]", main) if p
+        (1, int(p)) if p.isdigit() else (0, p) for p in re.split(r"[.+]", main_text) if p
     ]
-    parts.append((0, pre) if pre else (2, ""))
+    parts.append((0, pre) if pre else (3, ""))
     return tuple(parts)
 
 

@@ -13,7 +13,7 @@ import sys
 import traceback
 from typing import NoReturn, Sequence
 
-from sync import __version__
+from sync import __version__, settings
 from sync.errors import SyncError
 from sync.filenames import CONFIG, TREE
 
@@ -24,6 +24,7 @@ COMMANDS = {
     "pull": "pull",
     "mirror": "mirror",
     "unmanaged-lock": "unmanaged",
+    "newest-snapshot": "newest_snapshot",
     "verify": "verify",
     "coverage": "coverage",
     "metadata": "metadata",
@@ -111,6 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     args = parser.parse_args(argv)
     try:
+        settings.check_all()  # a bad PLUGIN_SYNC_* number fails every command alike, before any work
         return int(args.run(args) or 0)
     except SyncError as e:
         print(f"plugin-sync: error: {e.message}", file=sys.stderr)

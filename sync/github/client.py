@@ -44,6 +44,7 @@ from github.Requester import Requester
 from urllib3.exceptions import MaxRetryError, ResponseError
 from urllib3.util.retry import Retry
 
+from sync import settings
 from sync.errors import SyncError, UsageError
 from sync.http import USER_AGENT
 from sync.retry import RetryPolicy
@@ -51,10 +52,8 @@ from sync.retry import RetryPolicy
 API_URL_ENV = "GITHUB_API_URL"
 TOKEN_ENV = "GITHUB_TOKEN"
 SERVER_URL_ENV = "GITHUB_SERVER_URL"
-WRITE_INTERVAL_ENV = "PLUGIN_SYNC_GITHUB_WRITE_INTERVAL"
 DEFAULT_API_URL = "https://api.github.com"
 DEFAULT_SERVER_URL = "https://github.com"
-DEFAULT_WRITE_INTERVAL = 0.2
 TIMEOUT = 30
 
 _secrets: set[str] = set()
@@ -206,17 +205,7 @@ def token(env: dict[str, str] | None = None) -> str | None:
 
 
 def write_interval(env: dict[str, str] | None = None) -> float:
-    env = dict(os.environ) if env is None else env
-    raw = env.get(WRITE_INTERVAL_ENV)
-    if raw is None or raw == "":
-        return DEFAULT_WRITE_INTERVAL
-    try:
-        value = float(raw)
-    except ValueError:
-        raise UsageError(f"{WRITE_INTERVAL_ENV} must be a number of seconds, got {raw!r}") from None
-    if value < 0:
-        raise UsageError(f"{WRITE_INTERVAL_ENV} must not be negative")
-    return value
+    return settings.number(settings.GITHUB_WRITE_INTERVAL, env)
 
 
 def connect(

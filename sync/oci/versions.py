@@ -15,7 +15,9 @@ admits ``2.1.3-rc.1`` but not ``3.0.0-beta.1``). Of the satisfying tags the high
 (semver precedence); when two tags are the same version (``1.2.3`` and ``v1.2.3``) the first
 listed wins, as with node-semver's ``maxSatisfying``.
 
-The parsing is a port of node-semver's own pipeline (its regular expressions and desugaring
+A version is parsed and ordered by ``sync.versions``, the one home of both; this module adds
+npm's reading of a tag (whitespace, one ``v``, JavaScript's safe integers). The range parsing
+is a port of node-semver's own pipeline (its regular expressions and desugaring
 steps), so corner cases such as ``1.2.3 ||`` (matches everything) or ``>1.x`` (``>=2.0.0``)
 come out as npm's do.
 """
@@ -24,7 +26,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Callable, Iterable, Union
+from typing import Callable, Iterable
+
+from sync.versions import Version, compare, parse
 
 MAX_LENGTH = 256
 MAX_SAFE_INTEGER = 2**53 - 1
@@ -63,7 +67,6 @@ def _rx(src: str) -> re.Pattern[str]:
     return re.compile(_safe(src))
 
 
-_FULL = _rx(f"^{_FULLPLAIN}$")
 _XRANGE = _rx(f"^{_GTLT}{_S}*{_XPLAIN}$")
 _TILDETRIM = _rx(f"({_S}*)(?:~>?){_S}+")
 _TILDE = _rx(f"^(?:~>?){_XPLAIN}$")
@@ -78,63 +81,19 @@ _BUILD_ONE = _rx(_BUILD)
 _BUILD_ALL = re.compile(_BUILD)  # node-semver strips build metadata with the unbounded expression
 _SPACES = re.compile(f"{_S}+")
 
-Identifier = Union[int, str]
-
-
-@dataclass(frozen=True)
-class SemVer:
-    major: int
-    minor: int
-    patch: int
-    prerelease: tuple[Identifier, ...] = ()
-
-    @property
-    def base(self) -> tuple[int, int, int]:
-        return (self.major, self.minor, self.patch)
-
-    def __str__(self) -> str:
-        pre = "-" + ".".join(str(i) for i in self.prerelease) if self.prerelease else ""
-        return f"{self.major}.{self.minor}.{self.patch}{pre}"
+SemVer = Version  # npm's versions are semver's: one parser and one order (sync/versions.py)
 
 
 def parse_version(text: str) -> SemVer | None:
-    """A strict semver version (one leading ``v`` allowed), or None: node-semver's ``new SemVer``."""
+    """A strict semver version as node-semver's ``new SemVer`` reads it: surrounding whitespace
+    and one leading ``v`` allowed, numbers up to JavaScript's safe integers; build metadata dropped."""
     if len(text) > MAX_LENGTH:
         return None
-    m = _FULL.match(_js_trim(text))
-    if not m:
+    text = _js_trim(text)
+    v = parse(text[1:] if text[:1] == "v" else text)
+    if v is None or max(v.major, v.minor, v.patch) > MAX_SAFE_INTEGER:
         return None
-    major, minor, patch = int(m[1]), int(m[2]), int(m[3])
-    if max(major, minor, patch) > MAX_SAFE_INTEGER:
-        return None
-    pre: tuple[Identifier, ...] = ()
-    if m[4]:
-        pre = tuple(int(i) if i.isdigit() and int(i) < MAX_SAFE_INTEGER else i for i in m[4].split("."))
-    return SemVer(major, minor, patch, pre)
-
-
-def _compare_ids(a: Identifier, b: Identifier) -> int:
-    anum = isinstance(a, int) or a.isdigit()
-    bnum = isinstance(b, int) or b.isdigit()
-    if anum and bnum:
-        x, y = int(a), int(b)
-        return (x > y) - (x < y)
-    if anum != bnum:
-        return -1 if anum else 1
-    return (str(a) > str(b)) - (str(a) < str(b))
-
-
-def compare(a: SemVer, b: SemVer) -> int:
-    """-1, 0 or 1 by semver precedence (build metadata plays no part)."""
-    if a.base != b.base:
-        return -1 if a.base < b.base else 1
-    if not a.prerelease or not b.prerelease:  # a release is above its pre-releases
-        return (not a.prerelease) - (not b.prerelease)
-    for x, y in zip(a.prerelease, b.prerelease):
-        c = _compare_ids(x, y)
-        if c:
-            return c
-    return (len(a.prerelease) > len(b.prerelease)) - (len(a.prerelease) < len(b.prerelease))
+    return v.without_build()
 
 
 _OPS: dict[str, Callable[[int], bool]] = {

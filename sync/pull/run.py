@@ -160,8 +160,9 @@ class Puller:
             if self.tree.is_hand_placed(spec.name, v) and not (prev and prev.is_local):
                 raise SyncError(f"{spec.name}/{v} holds hand-placed files: run 'plugin-sync metadata' to keep them, or remove them")
         served = tuple(v for v in versions if not ((p := self.old.get(spec.name, v)) and p.is_local))
-        # the config's source with the resolved tag, not a --registry mirror
-        recorded = Source(spec.source.kind, spec.source.host, spec.source.repository, tag)
+        # the config's source with the resolved tag and the pinned digest, not a --registry mirror:
+        # pull --locked reads what the lock records (a digest-only pin has no tag to resolve)
+        recorded = Source(spec.source.kind, spec.source.host, spec.source.repository, tag, spec.source.digest)
         resolved = Resolved(spec.name, recorded.reference(), manifest.digest, served,
                             manifest.annotations.get(CREATED), spec.category)
         content, downloaded = self.fetch(spec.name, src, manifest, None)

@@ -14,13 +14,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable
 
-import semver
-
 from sync.errors import UsageError
 from sync.oci.image import TaggedImage
 from sync.release.snapshots import GatewaySnapshot
 from sync.release.tags import GATEWAY, image_tags
 from sync.release.version import parse_version
+from sync.versions import Version
 
 # the labels upstream's build and the console check on every platform of a gateway image
 LABEL_REVISION = "org.opencontainers.image.revision"
@@ -64,7 +63,7 @@ class GatewayPlan:
 
 
 def plan_gateway(image: str, snapshot: GatewaySnapshot, existing: TaggedImage | None,
-                 released: Iterable[semver.Version], plugin_server_commit: str) -> GatewayPlan:
+                 released: Iterable[Version], plugin_server_commit: str) -> GatewayPlan:
     """The decision, the tags to push (X.Y.Z and the floating ones it moves) and the build args."""
     version = parse_version(snapshot.version)
     if version is None:

@@ -10,13 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import semver
-
 from sync.errors import UsageError
 from sync.lock import LockDiff
 from sync.release.shipping import ShipRules
 from sync.release.tags import ROLLING, ROLLING_PREFIX, image_tags
 from sync.release.version import History, Level, Release, bump as bump_version, check_override, tag_name
+from sync.versions import Version
 
 BUMPS = ("auto", "major", "minor", "patch")
 SHOW_PATHS = 5  # changed paths named in a "no release" message
@@ -31,7 +30,7 @@ class Reason:
 @dataclass(frozen=True)
 class Plan:
     base: Release | None  # the release compared with; None before the first release
-    version: semver.Version | None  # None: no release
+    version: Version | None  # None: no release
     level: Level  # what the changes call for
     bump: str  # auto, major, minor, patch, or "version" for --release-version
     reasons: tuple[Reason, ...]
@@ -58,7 +57,7 @@ class Plan:
         return tag_name(self.version) if self.version is not None else None
 
 
-def base_release(history: History, override: str | None) -> tuple[Release | None, semver.Version | None]:
+def base_release(history: History, override: str | None) -> tuple[Release | None, Version | None]:
     """The release to compare HEAD with, and the checked ``--release-version`` if one was given."""
     if override is None:
         return history.last(), None
@@ -96,7 +95,7 @@ def plan_release(
     changed_paths: list[str] | tuple[str, ...],
     rules: ShipRules,
     bump: str = "auto",
-    override: semver.Version | None = None,
+    override: Version | None = None,
 ) -> Plan:
     """Decide the release of HEAD against ``base`` (see ``base_release``)."""
     if bump not in BUMPS:

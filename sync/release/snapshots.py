@@ -15,17 +15,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
-import semver
-
 from sync.errors import ConfigError, SyncError, UsageError
+from sync.filenames import SNAPSHOTS
 from sync.github.model import FileChange, blob_sha
 from sync.lock import Lock, diff_locks
 from sync.propose.plan import MARKER, Publication, fingerprint
 from sync.release.version import TAG_PREFIX, parse_version
 from sync.snapshot.model import parse_snapshot
 from sync.upstream.model import SnapshotAdded
+from sync.versions import Version
 
-SNAPSHOTS_DIR = "snapshots"
+SNAPSHOTS_DIR = SNAPSHOTS
 SUMS_FILE = "SHA256SUMS"
 _LINE = re.compile(r"([0-9a-f]{64}) [ *]([^\s/]+)")
 
@@ -34,7 +34,7 @@ def snapshot_name(version: str) -> str:
     return f"{version}.json"
 
 
-def _version_of(name: str) -> semver.Version | None:
+def _version_of(name: str) -> Version | None:
     stem = name[: -len(".json")] if name.endswith(".json") else ""
     return parse_version(stem) if stem and not stem.startswith(TAG_PREFIX) else None
 
@@ -56,9 +56,9 @@ def parse_sums(text: str, where: str = SUMS_FILE) -> dict[str, str]:
 
 def render_sums(sums: Mapping[str, str]) -> str:
     """``sha256sum`` lines, ordered by gateway version (other names after, by name)."""
-    def key(name: str) -> tuple[int, semver.Version, str]:
+    def key(name: str) -> tuple[int, Version, str]:
         v = _version_of(name)
-        return (0, v, name) if v is not None else (1, semver.Version(0), name)
+        return (0, v, name) if v is not None else (1, Version(0, 0, 0), name)
 
     return "".join(f"{sums[n]}  {n}\n" for n in sorted(sums, key=key))
 
@@ -107,7 +107,7 @@ def read_snapshot(directory: Path, version: str) -> GatewaySnapshot:
     return GatewaySnapshot(version, path, sha, commit)
 
 
-def released_versions(directory: Path) -> list[semver.Version]:
+def released_versions(directory: Path) -> list[Version]:
     """The gateway versions ``SHA256SUMS`` lists (the gateway track's releases)."""
     try:
         text = (directory / SUMS_FILE).read_text(encoding="utf-8")

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-import semver
+from sync.versions import Version
 
 GATEWAY = "gateway"
 ROLLING = "rolling"
@@ -29,14 +29,14 @@ TRACKS = (GATEWAY, ROLLING)
 ROLLING_PREFIX = "rolling-"
 
 
-def version_tags(version: semver.Version, existing: Iterable[semver.Version] = ()) -> tuple[str, ...]:
+def version_tags(version: Version, existing: Iterable[Version] = ()) -> tuple[str, ...]:
     """The bare tags for ``version`` (X.Y.Z, X.Y, X, latest), given the versions already released."""
     tags = [str(version)]
     if version.prerelease or version.build:
         return tuple(tags)
     stable = [v for v in existing if not v.prerelease]
 
-    def highest(line: list[semver.Version]) -> bool:
+    def highest(line: list[Version]) -> bool:
         return all(version >= v for v in line)
 
     if highest([v for v in stable if (v.major, v.minor) == (version.major, version.minor)]):
@@ -48,7 +48,7 @@ def version_tags(version: semver.Version, existing: Iterable[semver.Version] = (
     return tuple(tags)
 
 
-def image_tags(version: semver.Version, existing: Iterable[semver.Version] = (),
+def image_tags(version: Version, existing: Iterable[Version] = (),
                track: str = ROLLING) -> tuple[str, ...]:
     """The image tags to push for ``version`` of ``track``, given that track's earlier releases."""
     if track not in TRACKS:

@@ -16,20 +16,13 @@ Dockerfile, chart, toolkit) is PATCH, and nothing shipped is NONE: no release.
 from __future__ import annotations
 
 import enum
-import re
 from dataclasses import dataclass
 
-import semver
-
 from sync.errors import UsageError
+from sync.versions import Version, parse
 
 TAG_PREFIX = "v"
-FIRST = semver.Version(1, 0, 0)
-# X.Y.Z with an optional pre-release; no build metadata: '+' cannot be in an image tag
-_STRICT = re.compile(
-    r"(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
-    r"(?:-((?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*)(?:\.(?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*))*))?"
-)
+FIRST = Version(1, 0, 0)
 # image tags: [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}
 _MAX_TAG = 128
 
@@ -55,28 +48,30 @@ class Level(enum.IntEnum):
         return level
 
 
-def parse_version(text: str) -> semver.Version | None:
-    """``X.Y.Z`` or ``X.Y.Z-pre`` (a leading ``v`` allowed), else None."""
+def parse_version(text: str) -> Version | None:
+    """``X.Y.Z`` or ``X.Y.Z-pre`` (a leading ``v`` allowed), else None: semver (``sync.versions``)
+    without build metadata, since ``+`` cannot be in an image tag."""
     t = text.strip()
     if t.startswith(TAG_PREFIX):
         t = t[len(TAG_PREFIX):]
-    if not _STRICT.fullmatch(t) or len(t) > _MAX_TAG:
+    v = parse(t)
+    if v is None or v.build or len(t) > _MAX_TAG:
         return None
-    return semver.Version.parse(t)
+    return v
 
 
-def tag_version(tag: str) -> semver.Version | None:
+def tag_version(tag: str) -> Version | None:
     """The version of a release tag ``vX.Y.Z[-pre]``, or None if ``tag`` is not one."""
     if not tag.startswith(TAG_PREFIX):
         return None
     return parse_version(tag)
 
 
-def tag_name(version: semver.Version) -> str:
+def tag_name(version: Version) -> str:
     return f"{TAG_PREFIX}{version}"
 
 
-def bump(previous: semver.Version | None, level: Level, explicit: bool) -> semver.Version:
+def bump(previous: Version | None, level: Level, explicit: bool) -> Version:
     """The version after ``previous`` for a change of ``level`` (which must not be NONE).
 
     ``explicit`` is True for ``--bump major|minor|patch``, False for a level found by ``auto``.
@@ -86,10 +81,10 @@ def bump(previous: semver.Version | None, level: Level, explicit: bool) -> semve
     if previous is None:
         if not explicit:
             return FIRST
-        previous = semver.Version(0, 0, 0)
+        previous = Version(0, 0, 0)
     if previous.major == 0 and level is Level.MAJOR and not explicit:
         level = Level.MINOR
-    base = previous.finalize_version()
+    base = previous.release()
     if previous.prerelease:
         # complete the pre-release when its final version already covers the change
         if level is Level.PATCH:
@@ -99,17 +94,17 @@ def bump(previous: semver.Version | None, level: Level, explicit: bool) -> semve
         if level is Level.MAJOR and base.minor == 0 and base.patch == 0:
             return base
     if level is Level.MAJOR:
-        return base.bump_major()
+        return Version(base.major + 1, 0, 0)
     if level is Level.MINOR:
-        return base.bump_minor()
-    return base.bump_patch()
+        return Version(base.major, base.minor + 1, 0)
+    return Version(base.major, base.minor, base.patch + 1)
 
 
 @dataclass(frozen=True)
 class Release:
     """An existing release tag and the commit it points at."""
 
-    version: semver.Version
+    version: Version
     commit: str
 
     @property
@@ -125,19 +120,19 @@ class History:
     merged: tuple[Release, ...] = ()  # release tags reachable from HEAD
     others: tuple[Release, ...] = ()  # release tags on other branches
 
-    def find(self, version: semver.Version) -> Release | None:
+    def find(self, version: Version) -> Release | None:
         return next((r for r in self.merged + self.others if r.version == version), None)
 
-    def last(self, below: semver.Version | None = None) -> Release | None:
+    def last(self, below: Version | None = None) -> Release | None:
         """The highest release reachable from HEAD (below ``below`` when given)."""
         candidates = [r for r in self.merged if below is None or r.version < below]
         return max(candidates, key=lambda r: r.version, default=None)
 
-    def versions(self) -> list[semver.Version]:
+    def versions(self) -> list[Version]:
         return sorted({r.version for r in self.merged + self.others})
 
 
-def check_override(text: str, history: History) -> semver.Version:
+def check_override(text: str, history: History) -> Version:
     """Validate ``--release-version``: a valid release version above every release reachable from
     HEAD. The version of a tag already on HEAD is accepted again (publishing is idempotent).
     """

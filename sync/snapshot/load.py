@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from functools import cmp_to_key
 from pathlib import Path
 from typing import Callable
 
 from sync.config import Config
 from sync.errors import ConfigError
 from sync.filenames import CONFIG
-from sync.oci.versions import SemVer, best_tag, compare, parse_version
+from sync.oci.versions import best_tag
 from sync.snapshot.model import ImageRef, UnmanagedEntry, parse_snapshot, parse_unmanaged
 from sync.snapshot.plan import Configured, Plan, check_unmanaged, plan
+from sync.versions import newest
 
 
 def read_file(path: Path, what: str) -> bytes:
@@ -25,14 +25,12 @@ def read_file(path: Path, what: str) -> bytes:
 
 def newest_snapshot(directory: Path) -> Path:
     """The snapshot of the highest gateway version in ``directory`` (files X.Y.Z.json), by
-    semver precedence."""
-    found: dict[Path, SemVer] = {p: v for p in directory.glob("*.json") if (v := parse_version(p.stem)) is not None}
-    if not found:
+    semver precedence (``sync.versions``: 2.3.0 is above 2.3.0-rc.1, which is above 2.2.4)."""
+    stems = sorted(p.name[: -len(".json")] for p in directory.glob("*.json"))
+    best = newest(stems)
+    if best is None:
         raise ConfigError(f"{directory}: no snapshot X.Y.Z.json")
-    def by_version(a: Path, b: Path) -> int:
-        return compare(found[a], found[b])
-
-    return max(found, key=cmp_to_key(by_version))
+    return directory / f"{best}.json"
 
 
 def _in_range(rng: str) -> Callable[[str], bool]:

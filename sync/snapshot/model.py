@@ -27,9 +27,9 @@ from dataclasses import dataclass
 
 from sync.errors import ConfigError
 from sync.names import DIGEST, HEX64, HOST, REPOSITORY, check_name, check_version
+from sync.versions import parse as parse_version
 
 _TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
-_SEMVER = re.compile(r"(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?")
 
 
 def sha256_hex(data: bytes) -> str:
@@ -168,7 +168,7 @@ def parse_snapshot(data: bytes, expect_sha256: str | None = None) -> Snapshot:
     if raw.get("schemaVersion") != 1:
         raise ConfigError(f"snapshot schemaVersion {raw.get('schemaVersion')!r} is not supported (only 1)")
     gateway = raw.get("gatewayVersion")
-    if not isinstance(gateway, str) or not _SEMVER.fullmatch(gateway):
+    if not isinstance(gateway, str) or parse_version(gateway) is None:
         raise ConfigError(f"snapshot gatewayVersion {gateway!r} is not a semver version")
     commit = raw.get("sourceCommit")
     if not isinstance(commit, str) or not re.fullmatch(r"[0-9a-f]{40}", commit):

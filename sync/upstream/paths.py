@@ -17,9 +17,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-import semver
-
 from sync.names import is_version
+from sync.versions import parse as parse_version
 
 LANGUAGES = ("go", "cpp", "rust")
 VERSION_FILE = "VERSION"
@@ -34,7 +33,7 @@ def snapshot_version(path: str) -> str | None:
     if not path.startswith(prefix) or not path.endswith(".json"):
         return None
     name = path[len(prefix):-len(".json")]
-    return name if "/" not in name and semver.Version.is_valid(name) else None
+    return name if "/" not in name and parse_version(name) is not None else None
 
 
 def extensions_prefix(language: str) -> str:

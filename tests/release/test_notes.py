@@ -10,13 +10,13 @@ import os
 from pathlib import Path
 
 import pytest
-import semver
 
 from sync.lock import diff_locks
 from sync.release.notes import ImageInfo, release_title, render_notes
 from sync.release.plan import Plan, base_release, plan_release
 from sync.release.shipping import ShipRules
 from sync.release.version import History, Release
+from sync.versions import Version
 from tests.support.locks import lock
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -27,7 +27,7 @@ DIGEST = "sha256:" + "ab" * 32
 
 def plan(tags: tuple[str, ...], old: dict[str, int | str], new: dict[str, int | str], paths: list[str],
          override: str | None = None) -> Plan:
-    h = History(HEAD, tuple(Release(semver.Version.parse(t), f"{i + 1:040x}") for i, t in enumerate(tags)))
+    h = History(HEAD, tuple(Release(Version.parse(t), f"{i + 1:040x}") for i, t in enumerate(tags)))
     base, version = base_release(h, override)
     return plan_release(h, base, diff_locks(lock(old), lock(new)), paths, ShipRules(), "auto", version)
 

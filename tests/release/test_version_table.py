@@ -6,13 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pytest
-import semver
 
 from sync.errors import UsageError
 from sync.lock import diff_locks
 from sync.release.plan import Plan, base_release, plan_release
 from sync.release.shipping import ShipRules
 from sync.release.version import History, Release
+from sync.versions import Version
 from tests.support.locks import lock
 
 HEAD = "f" * 40
@@ -41,10 +41,10 @@ class Case:
 
 def history(case: Case) -> History:
     merged = tuple(
-        Release(semver.Version.parse(t), HEAD if t in case.at_head else f"{i + 1:040x}")
+        Release(Version.parse(t), HEAD if t in case.at_head else f"{i + 1:040x}")
         for i, t in enumerate(case.tags)
     )
-    others = tuple(Release(semver.Version.parse(t), f"{i + 100:040x}") for i, t in enumerate(case.others))
+    others = tuple(Release(Version.parse(t), f"{i + 100:040x}") for i, t in enumerate(case.others))
     return History(head=HEAD, merged=merged, others=others)
 
 
