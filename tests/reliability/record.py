@@ -12,6 +12,8 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.reliability import matrix
+
 DOC = Path(__file__).resolve().parents[2] / "docs" / "reliability.md"
 
 # the order of the sections in the document
@@ -101,7 +103,8 @@ def _cell(text: str) -> str:
 
 
 def render(scenarios: list[Scenario]) -> str:
-    """The document: the introduction, then one table per area in AREAS order."""
+    """The document: the introduction, one table per area in AREAS order, then the
+    state-by-fault matrix (``matrix.py``)."""
     out = [INTRO]
     total = 0
     for area in AREAS:
@@ -114,4 +117,4 @@ def render(scenarios: list[Scenario]) -> str:
             total += s.runs
         out.append("")
     out.append(f"{len(scenarios)} scenarios, {total} runs in all.")
-    return "\n".join(out) + "\n"
+    return "\n".join(out) + "\n\n" + matrix.render()
