@@ -2,11 +2,13 @@
 recovery with the catalog pages (``sync.catalog``) rendered from the committed entries.
 
 The tree layer knows no renderer; every writer (pull, pull --snapshot, metadata) commits
-through here, so ``index.json`` and the catalog never disagree.
+through here, so ``index.json`` and the catalog never disagree. What a commit or a
+recovery leaves out of the tree is said on stderr, one line each.
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +17,17 @@ from sync.lock import Lock
 from sync.tree import Tree, store
 
 
-def commit(tree: Tree, lock: Lock, lock_path: Path | None, snapshot: dict[str, Any] | None = None) -> None:
-    """``sync.tree.store.commit`` with the catalog."""
-    store.commit(tree, lock, lock_path, snapshot, derived=write_catalog)
+def warn(message: str) -> None:
+    print(f"plugin-sync: {message}", file=sys.stderr)
+
+
+def commit(tree: Tree, lock: Lock, lock_path: Path | None, snapshot: dict[str, Any] | None = None, *,
+           served: Lock | None = None) -> None:
+    """``sync.tree.store.commit`` with the catalog: the tree serves ``served`` (default
+    ``lock``), and ``lock`` is saved at ``lock_path``."""
+    store.commit(tree, lock, lock_path, snapshot, derived=write_catalog, served=served, warn=warn)
 
 
 def recover(tree: Tree, lock_path: Path | None) -> bool:
     """``sync.tree.store.recover`` with the catalog."""
-    return store.recover(tree, lock_path, derived=write_catalog)
+    return store.recover(tree, lock_path, derived=write_catalog, warn=warn)

@@ -10,7 +10,8 @@ from sync import handplaced
 from sync.cli import common
 from sync.served import commit, recover
 from sync.times import iso_time
-from sync.tree.store import writer_lock
+from sync.lock import Lock
+from sync.tree.store import served_intact, writer_lock
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -28,9 +29,16 @@ def run(args: argparse.Namespace) -> int:
         lock = common.lock(args)
         targets = handplaced.find(tree, args.paths)
         new, written = handplaced.register(tree, lock, targets, iso_time())
-        commit(tree, new, lock_path)
+        # the tree goes on serving what it serves intact (on a fresh clone: none of the
+        # pulled versions), the lock keeps them all for the next pull to fetch
+        served = Lock.from_entries(e for e in new.sorted() if e.is_local or served_intact(tree, e))
+        commit(tree, new, lock_path, served=served)
     for e in written:
         print(f"local     {e.name} {e.version} sha256:{e.sha256[:12]} {e.size} bytes")
     if not written:
         print("no hand-placed plugins found", file=sys.stderr)
+    unserved = len(new.entries) - len(served.entries)
+    if unserved:
+        print(f"{unserved} pulled plugin version(s) of the lock are not in the tree; 'plugin-sync pull' fetches them",
+              file=sys.stderr)
     return 0

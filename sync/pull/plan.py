@@ -1,5 +1,6 @@
 """``plugin-sync pull``, the decisions as pure functions over plain data: what a plugin's new
-lock entries are, whether anything must be downloaded, and the new lock (``plan``)."""
+lock entries are, whether anything must be downloaded, the new lock (``plan``) and what the
+tree serves of it (``serving``)."""
 
 from __future__ import annotations
 
@@ -86,3 +87,14 @@ def plan(old: Lock, results: dict[str, list[LockEntry]], failed: set[str], *, lo
                                  [e for es in results.values() for e in es if e.name not in failed] +
                                  [e for e in old.sorted() if e.name in failed and still_served(e)])
     return merge(old, results, keep=failed, prune=prune)
+
+
+def serving(new: Lock, results: dict[str, list[LockEntry]], still_served: Callable[[LockEntry], bool]) -> Lock:
+    """What the tree serves of the lock ``new`` a pull commits: the hand-placed entries, the
+    entries this run fetched or checked (``results``), and of the others (a failed plugin's
+    kept entries, plugins this run left alone) those the tree still serves intact. A plain
+    pull's lock keeps a failed plugin's entries, so the next pull retries it; the tree never
+    claims what it does not hold."""
+    fresh = {e.key: e for es in results.values() for e in es}
+    return Lock.from_entries(e for e in new.sorted()
+                             if e.is_local or fresh.get(e.key) == e or still_served(e))

@@ -22,6 +22,7 @@ class PluginResult:
     error: str | None = None
     missing: bool = False  # the tag or manifest does not exist (yet)
     downloaded: bool = False
+    warning: str | None = None  # said beside a success (pull --locked: the tag moved since)
 
     @classmethod
     def failure(cls, name: str, e: BaseException, source: str = "") -> PluginResult:
@@ -69,9 +70,12 @@ class Progress:
     def __call__(self, o: PluginResult) -> None:
         with self.lock:
             self.done += 1
-            line = result_line(o)
-            if self.quiet and o.status != "failed":
+            lines = [] if self.quiet and o.status != "failed" else [result_line(o)]
+            if o.warning:  # said even with --json: stdout holds the report, stderr the warning
+                lines.append(warning_line(o))
+            if not lines:
                 return
+            line = "\n".join(lines)
             if self.tty:
                 width = 30
                 filled = int(width * self.done / max(1, self.total))
@@ -90,6 +94,10 @@ def result_line(o: PluginResult) -> str:
     versions = ",".join(o.versions)
     digest = (o.digest or "")[:19]
     return f"{o.status:<9} {o.name} {versions} {digest}"
+
+
+def warning_line(o: PluginResult) -> str:
+    return f"warning   {o.name}: {o.warning}"
 
 
 def summary(report: PullReport) -> str:

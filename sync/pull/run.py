@@ -4,7 +4,6 @@ leave that plugin as it was."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import time
 from dataclasses import dataclass, replace
@@ -15,20 +14,20 @@ from typing import Callable, Mapping
 from sync import artifact, workers
 from sync.config import Config, PluginSpec
 from sync.errors import ArtifactError, IntegrityError, NotFound, SyncError
-from sync.lock import Lock, LockEntry
+from sync.lock import Lock, LockEntry, load_lock
 from sync.oci.layout import LayoutSource
-from sync.oci.manifest import ArtifactSource, Manifest
+from sync.oci.manifest import ACCEPT, ArtifactSource, Manifest
 from sync.oci.reference import LAYOUT_PREFIX, Source, parse_source
 from sync.oci.registry import BlobReadError, RegistryClient
 from sync.oci.versions import best_tag
-from sync.pull.plan import Resolved, entries_for, locked_groups, plan, reusable, status
+from sync.pull.plan import Resolved, entries_for, locked_groups, plan, reusable, serving, status
 from sync.pull.report import PluginResult, PullReport
 from sync.retry import RetryPolicy
 from sync.served import commit, recover
 from sync.times import stamp_time
 from sync.tree import Tree
 from sync.tree.precompress import precompress
-from sync.tree.store import collect_garbage, finish_staging, new_staging, store_matches, writer_lock
+from sync.tree.store import collect_garbage, finish_staging, new_staging, served_intact, store_matches, writer_lock
 
 CREATED = "org.opencontainers.image.created"
 
@@ -157,18 +156,48 @@ class Puller:
         return entries, out
 
     def pull_locked(self, name: str, entries: list[LockEntry]) -> tuple[list[LockEntry], PluginResult]:
-        """Build exactly what the lock says; the registry must still hold the same digest."""
+        """Build exactly what the lock says: the locked digest, fetched by digest, so a tag
+        pushed again since changes nothing. Fails only when the registry no longer holds it."""
         first = entries[0]
+        digest = str(first.digest)
         src = self.where(parse_source(first.source, ""))
         source = self.sources.of(src)
-        manifest = source.manifest(src, src.tag or str(first.digest))
-        if manifest.digest != first.digest:
-            raise ArtifactError(
-                f"registry digest {manifest.digest[:19]} for {src.repository}:{src.tag} differs from the lock's {str(first.digest)[:19]}")
+        try:
+            manifest = source.manifest(src, digest)
+        except NotFound:
+            raise NotFound(f"{src.host}/{src.repository}: the locked digest {digest} is gone from the registry") from None
+        if manifest.digest != digest:
+            raise IntegrityError(f"{src.repository}@{digest[:19]}: manifest bytes hash to {manifest.digest[:19]}")
         _, downloaded = self.fetch(name, src, manifest, first)
         out = PluginResult(name, "unchanged" if not downloaded else "added", [e.version for e in entries],
-                      first.source, first.digest, first.sha256, downloaded=downloaded)
+                           first.source, first.digest, first.sha256, downloaded=downloaded,
+                           warning=self.tag_moved(src, source, digest))
         return entries, out
+
+    def tag_moved(self, src: Source, source: ArtifactSource, locked: str) -> str | None:
+        """What to say when the lock's tag no longer names the locked digest (upstream pushed
+        it again) or is gone; None when it still does. One HEAD request where the registry
+        answers with the digest; never raises: the build goes on with the locked digest."""
+        tag = src.tag
+        if not tag or src.digest:  # a pinned digest: the tag is not what the config follows
+            return None
+        try:
+            now = None
+            if isinstance(source, RegistryClient):
+                resp = source.request(src, "HEAD", f"/manifests/{tag}", headers={"Accept": ACCEPT})
+                resp.close()
+                now = resp.headers.get("Docker-Content-Digest")
+            if now != locked:  # no digest header, or another one (an index over it): read the manifest
+                now = source.manifest(src, tag).digest
+        except NotFound:
+            return f"tag {tag} is gone from the registry; built the locked digest {locked}"
+        except Exception as e:  # noqa: BLE001 - checking the tag must never fail the build
+            why = e.message if isinstance(e, SyncError) else type(e).__name__
+            return f"tag {tag} could not be checked ({why}); built the locked digest {locked}"
+        if now == locked:
+            return None
+        return (f"tag {tag} now names {now}, not the locked {locked}; built the locked digest "
+                "('plugin-sync pull' moves the lock to the tag)")
 
 
 Outcome = tuple[list[LockEntry], PluginResult]
@@ -212,13 +241,17 @@ def run_tasks(puller: Puller, tasks: Mapping[str, Task],
     return processes, requests, blob_bytes
 
 
-def _served_intact(tree: Tree, e: LockEntry) -> bool:
-    """The tree serves ``e`` now: its version links to the artifact's complete store directory."""
-    if not e.digest or not tree.is_pulled(e.name, e.version):
-        return False
-    link = tree.version_dir(e.name, e.version)
-    return os.readlink(link) == tree.link_target(e.name, e.digest) and store_matches(
-        tree.store_dir(e.name, e.digest), e)
+def _still_served(tree: Tree) -> Callable[[LockEntry], bool]:
+    """``served_intact`` for the entries a pull did not fetch, each store directory hashed once."""
+    seen: dict[tuple[Path, str | None, str | None], bool] = {}
+
+    def matches(path: Path, e: LockEntry) -> bool:
+        key = (path, e.created, e.pulled)  # the store's files depend on the artifact and these
+        if key not in seen:
+            seen[key] = store_matches(path, e)
+        return seen[key]
+
+    return lambda e: served_intact(tree, e, matches)
 
 
 def run_pull(
@@ -233,7 +266,8 @@ def run_pull(
     """The whole pull, under the tree's writer lock."""
     start = time.monotonic()
     with writer_lock(tree, options.lock_wait, on_wait):
-        recover(tree, lock_path)
+        if recover(tree, lock_path) and lock_path is not None:
+            old = load_lock(lock_path)  # the recovered commit saved it: plan from it, not from before
         puller = Puller(tree, old, options)
         tasks: dict[str, Task] = {}
         if options.locked:
@@ -258,9 +292,9 @@ def run_pull(
                 on_outcome(outcome)
 
         processes, requests, blob_bytes = run_tasks(puller, tasks, done)
-        new = plan(old, results, failed, locked=options.locked, prune=not options.only,
-                   still_served=lambda e: _served_intact(tree, e))
-        commit(tree, new, None if options.locked else lock_path)
+        still_served = _still_served(tree)
+        new = plan(old, results, failed, locked=options.locked, prune=not options.only, still_served=still_served)
+        commit(tree, new, None if options.locked else lock_path, served=serving(new, results, still_served))
         collect_garbage(tree, new)
         gzipped = precompress(tree, new, None) if options.gzip else 0
     return PullReport(outcomes, requests, blob_bytes, time.monotonic() - start, gzipped, processes)

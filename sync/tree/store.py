@@ -1,12 +1,16 @@
 """Changing the tree safely: the writer's lock, staging, the commit journal and clean-up.
 
 A pull prepares each new artifact in a hidden staging directory, renames it into
-``<name>/.store/<id>`` once complete, then commits: it writes the new lock into
-``.journal.json``, points every version entry at its store directory with one rename
-each, writes ``index.json`` and the derived files it is given (the catalog, from
+``<name>/.store/<id>`` once complete, then commits: it writes into ``.journal.json`` what
+the tree is to serve and the lock file to save (they differ when a plugin failed: the lock
+keeps its entries, so the next pull retries it, while the tree serves only what it still
+holds intact), points every served version at its store directory with one rename each,
+writes ``index.json`` and the derived files it is given (the catalog, from
 ``sync.served``) and the lock file, and removes the journal. A run killed at any point
 leaves complete files only; the next writer finds the journal and finishes the commit
-before anything else (``recover``).
+before anything else (``recover``). A journal can never wedge the tree: a version whose
+store directory is gone is dropped from what is served (and said so), and a journal that
+cannot be applied at all is dropped, so the run goes on to commit its own state.
 """
 
 from __future__ import annotations
@@ -35,6 +39,8 @@ NEXT_PREFIX = ".next-"  # a store directory's replacement, built beside it
 # writes the files derived from the served entries (the catalog pages) into the tree; the
 # layer above passes it in (``sync.served``), so the tree knows no renderer
 Derived = Callable[[Tree, list[LockEntry]], object]
+# says one line (what a commit or a recovery dropped, and why); the layer above prints it
+Warn = Callable[[str], object]
 
 
 def _flock(fd: int, mode: int, tree: Tree, wait: float, on_wait: Callable[[], None] | None) -> None:
@@ -182,6 +188,31 @@ def store_matches(path: Path, entry: LockEntry) -> bool:
         return False
 
 
+def served_intact(tree: Tree, entry: LockEntry,
+                  matches: Callable[[Path, LockEntry], bool] = store_matches) -> bool:
+    """The tree serves ``entry`` now: its version links to the artifact's store directory,
+    which holds all the entry says (``matches``)."""
+    if entry.is_local or not entry.digest or not tree.is_pulled(entry.name, entry.version):
+        return False
+    link = tree.version_dir(entry.name, entry.version)
+    return os.readlink(link) == tree.link_target(entry.name, entry.digest) and matches(
+        tree.store_dir(entry.name, entry.digest), entry)
+
+
+def _applicable(tree: Tree, lock: Lock, warn: Warn) -> Lock:
+    """``lock`` without the pulled versions whose store directory is missing, each dropped
+    with one line: linking them would fail, and a commit that fails every time wedges the tree."""
+    kept = Lock()
+    for e in lock.sorted():
+        if e.is_local or (e.digest and tree.store_dir(e.name, e.digest).is_dir()):
+            kept.put(e)
+        else:
+            store = tree.link_target(e.name, e.digest) if e.digest else "(no digest)"
+            warn(f"{e.name}/{e.version}: not served: its store directory {store} is missing; "
+                 "the next pull fetches it")
+    return kept
+
+
 def _link_version(tree: Tree, entry: LockEntry) -> None:
     assert entry.digest
     link = tree.version_dir(entry.name, entry.version)
@@ -220,10 +251,15 @@ def _plugin_dirs(tree: Tree) -> set[str]:
     return {d.name for d in tree.root.iterdir() if d.is_dir() and not d.is_symlink() and is_name(d.name)}
 
 
-def _journal_text(lock: Lock, snapshot: dict[str, Any] | None) -> str:
-    if snapshot is None:
-        return lock.dumps()
-    return json.dumps({**lock.to_json(), "snapshot": snapshot}, indent=2, sort_keys=True) + "\n"
+def _journal_text(served: Lock, recorded: Lock | None, snapshot: dict[str, Any] | None) -> str:
+    """The journal: the served entries as a lock document (what a snapshot build also keeps
+    as its state), with the lock file to save under ``lock`` when it records more."""
+    doc = served.to_json()
+    if recorded is not None and recorded.entries != served.entries:
+        doc["lock"] = recorded.to_json()
+    if snapshot is not None:
+        doc["snapshot"] = snapshot
+    return json.dumps(doc, indent=2, sort_keys=True) + "\n"
 
 
 def inventory_text(snapshot: dict[str, Any]) -> str:
@@ -240,14 +276,21 @@ def _apply_snapshot(tree: Tree, journal: str, snapshot: dict[str, Any] | None) -
     write_if_changed(tree.inventory, inventory_text(snapshot))
 
 
+def _ignore(_: str) -> None:
+    pass
+
+
 def commit(tree: Tree, lock: Lock, lock_path: Path | None, snapshot: dict[str, Any] | None = None, *,
-           derived: Derived) -> None:
-    """Publish ``lock`` as the tree's state, surviving a kill at any point (see module doc).
-    ``snapshot`` (a snapshot build's ``gatewayVersion``, ``sha256`` and ``inventory``) is
-    kept in the tree beside it."""
-    journal = _journal_text(lock, snapshot)
+           derived: Derived, served: Lock | None = None, warn: Warn = _ignore) -> None:
+    """Publish the tree's state, surviving a kill at any point (see module doc): the tree
+    serves ``served`` (default: ``lock``) and ``lock`` is saved at ``lock_path`` (when
+    given). A served version whose store directory is missing is left out (``warn`` says
+    so). ``snapshot`` (a snapshot build's ``gatewayVersion``, ``sha256`` and
+    ``inventory``) is kept in the tree beside it."""
+    serve = _applicable(tree, lock if served is None else served, warn)
+    journal = _journal_text(serve, lock if lock_path is not None else None, snapshot)
     write_atomic(tree.journal, journal)
-    apply(tree, lock, derived)
+    apply(tree, serve, derived)
     _apply_snapshot(tree, journal, snapshot)
     if lock_path is not None:
         save_lock(lock_path, lock)
@@ -265,21 +308,32 @@ def snapshot_state(tree: Tree) -> tuple[Lock, dict[str, Any]] | None:
     return parse_lock(raw, f"{tree.snapshot_state}: "), raw["snapshot"]
 
 
-def recover(tree: Tree, lock_path: Path | None, *, derived: Derived) -> bool:
-    """Finish a commit that a killed run left behind. Returns True if there was one."""
+def recover(tree: Tree, lock_path: Path | None, *, derived: Derived, warn: Warn = _ignore) -> bool:
+    """Finish a commit that a killed run left behind, as far as it can be: versions whose
+    store directory is gone are dropped (one ``warn`` line each), and a journal that cannot
+    be applied at all is dropped with one line, so it never fails a run twice. Returns True
+    if there was a journal."""
     if not tree.journal.exists():
         return False
     try:
         raw = json.loads(tree.journal.read_text(encoding="utf-8"))
-        lock = parse_lock(raw)
+        served = parse_lock(raw)
+        recorded = parse_lock(raw["lock"]) if isinstance(raw, dict) and "lock" in raw else served
     except (ValueError, SyncError):
         # the journal is written atomically, so this is someone else's file: leave the tree
         tree.journal.unlink(missing_ok=True)
         return False
     snapshot = raw.get("snapshot")
-    # a snapshot build never writes the repository's lock
-    commit(tree, lock, None if snapshot else lock_path, snapshot if isinstance(snapshot, dict) else None,
-           derived=derived)
+    try:
+        # a snapshot build never writes the repository's lock
+        commit(tree, recorded, None if snapshot else lock_path, snapshot if isinstance(snapshot, dict) else None,
+               derived=derived, served=served, warn=warn)
+    except (SyncError, ValueError, TypeError, KeyError, AttributeError) as e:
+        # what the journal holds cannot be served (the files are still complete, the run
+        # commits its own state next); retrying it would fail every run the same way
+        tree.journal.unlink(missing_ok=True)
+        warn(f"{tree.journal.name}: dropped the interrupted commit, which cannot be finished "
+             f"({e.message if isinstance(e, SyncError) else f'{type(e).__name__}: {e}'})")
     return True
 
 

@@ -84,3 +84,22 @@ def test_diff_locks_ignores_timestamps() -> None:
     assert [x.name for x in d.unchanged] == ["a"]
     assert d.plugins() == ["b", "c", "e"]
     assert diff_locks(old, old).empty
+
+
+def test_a_plain_pull_locks_a_failed_plugin_but_serves_only_what_the_tree_holds() -> None:
+    """The lock keeps a failed plugin's entries (the next pull retries it); the tree serves
+    them only where they are still served intact, as ``--locked`` decides."""
+    from sync.pull.plan import plan, serving
+    from tests.support.locks import lock
+
+    old = lock({"a@1.0.0": 1, "b@1.0.0": 1, "c@1.0.0": 1, "h@0.1.0": "local"})
+    fresh = {"a": [entry("a", "1.0.0", 2)]}  # a updated, b failed, c left alone (pull a b)
+    intact = {("c", "1.0.0")}
+    still = lambda e: e.key in intact  # noqa: E731 - the tree's answer, as a table
+    new = plan(old, fresh, {"b"}, locked=False, prune=False, still_served=still)
+    assert new.entries == {**old.entries, ("a", "1.0.0"): fresh["a"][0]}
+    assert sorted(serving(new, fresh, still).entries) == [("a", "1.0.0"), ("c", "1.0.0"), ("h", "0.1.0")]
+    intact.add(("b", "1.0.0"))  # b's old version still served: it keeps serving it
+    assert ("b", "1.0.0") in serving(new, fresh, still).entries
+    # an entry this run fetched is served as fetched, not an old one under the same key
+    assert serving(old, fresh, lambda e: False).entries.keys() == {("h", "0.1.0")}

@@ -113,6 +113,10 @@ class Registry:
         s.put(f"{self.url}/v2/{repo}/manifests/{tag}", data=manifest,
               headers={"Content-Type": media_type}).raise_for_status()
 
+    def delete_manifest(self, repo: str, digest: str) -> None:
+        """Delete the manifest ``digest`` (and so every tag naming it) from ``repo``."""
+        self._session().delete(f"{self.url}/v2/{repo}/manifests/{digest}").raise_for_status()
+
     def delete_tag(self, repo: str, tag: str) -> None:
         s = self._session()
         r = s.head(f"{self.url}/v2/{repo}/manifests/{tag}",
