@@ -116,9 +116,18 @@ class Fetched:
     files: dict[str, str]  # extra file name -> sha256
 
 
+def _module_layers(manifest: Manifest) -> list[tuple[Format, Descriptor]]:
+    return [(f, d) for f in FORMATS for d in manifest.layers if d.media_type in f.media_types]
+
+
+def is_plugin(manifest: Manifest) -> bool:
+    """Whether a manifest has a layer of a plugin format (to choose it from an image index)."""
+    return bool(_module_layers(manifest))
+
+
 def plan(manifest: Manifest) -> Plan:
     """Classify a manifest's layers. Raises ArtifactError naming what was found."""
-    found = [(f, d) for f in FORMATS for d in manifest.layers if d.media_type in f.media_types]
+    found = _module_layers(manifest)
     extras: dict[str, Descriptor] = {}
     for d in manifest.layers:
         name = EXTRA_TYPES.get(d.media_type)

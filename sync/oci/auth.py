@@ -6,6 +6,11 @@ mirror). Every host, that one included when the variables are not set, gets what
 config holds for it (``auths``, ``credHelpers``, ``credsStore``). An ``identitytoken`` there is
 an OAuth2 refresh token for the registry's token service (``IdentityToken``). Credentials for a
 host go to that host and to the token service its challenge names, nowhere else.
+
+Docker config keys are matched as docker matches them: by the host they name, whatever scheme
+or path they carry (``https://host/v2/``), and Docker Hub's hosts (``docker.io``,
+``index.docker.io``, ``registry-1.docker.io``) by the key ``docker login`` writes for them,
+``https://index.docker.io/v1/``.
 """
 
 from __future__ import annotations
@@ -68,6 +73,39 @@ def _helper(helper: str, host: str) -> Credentials | None:
     return IdentityToken(secret) if user == TOKEN_USER else Basic(user, secret)
 
 
+DOCKER_HUB_KEY = "https://index.docker.io/v1/"  # where ``docker login`` keeps Docker Hub's credentials
+DOCKER_HUB_HOSTS = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io"})
+
+
+def _key_host(key: str) -> str:
+    """The host a Docker config key names: ``https://host/v2/`` -> ``host`` (as docker's
+    ``ConvertToHostname``)."""
+    for scheme in ("http://", "https://"):
+        if key.startswith(scheme):
+            key = key[len(scheme):]
+    return key.split("/", 1)[0].lower()
+
+
+def _config_key(host: str) -> str:
+    """The name docker files a host's credentials under: Docker Hub's is its v1 index URL."""
+    return DOCKER_HUB_KEY if host.lower() in DOCKER_HUB_HOSTS else host
+
+
+def _entry(entry: object) -> Credentials | None:
+    if not isinstance(entry, dict):
+        return None
+    if entry.get("identitytoken"):
+        return IdentityToken(str(entry["identitytoken"]))
+    token = entry.get("auth")
+    if not token:
+        return None
+    try:
+        user, _, password = base64.b64decode(str(token)).decode().partition(":")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return Basic(user, password)
+
+
 def _from_docker_config(host: str) -> Credentials | None:
     try:
         cfg = json.loads(docker_config_path().read_text())
@@ -75,25 +113,24 @@ def _from_docker_config(host: str) -> Credentials | None:
         return None
     if not isinstance(cfg, dict):
         return None
-    helper = (cfg.get("credHelpers") or {}).get(host)
+    key = _config_key(host)
+    helpers = cfg.get("credHelpers") or {}
+    helper = helpers.get(key) or helpers.get(host) if isinstance(helpers, dict) else None
     if helper:
-        return _helper(str(helper), host)
+        return _helper(str(helper), key)
     auths = cfg.get("auths") or {}
-    for key in (host, f"https://{host}", f"http://{host}", f"https://{host}/v1/", f"https://{host}/v2/"):
-        entry = auths.get(key) or {}
-        if not isinstance(entry, dict):
-            continue
-        if entry.get("identitytoken"):
-            return IdentityToken(str(entry["identitytoken"]))
-        token = entry.get("auth")
-        if token:
-            try:
-                user, _, password = base64.b64decode(token).decode().partition(":")
-            except (ValueError, UnicodeDecodeError):
-                return None
-            return Basic(user, password)
+    if not isinstance(auths, dict):
+        auths = {}
+    # the exact key first, then any key naming the same host (with a scheme or a path)
+    want = DOCKER_HUB_HOSTS if host.lower() in DOCKER_HUB_HOSTS else {host.lower()}
+    keys = [key, host, *sorted(k for k in auths if _key_host(str(k)) in want)]
+    for k in keys:
+        if k in auths:
+            creds = _entry(auths[k])
+            if creds is not None:
+                return creds
     if cfg.get("credsStore"):
-        return _helper(str(cfg["credsStore"]), host)
+        return _helper(str(cfg["credsStore"]), key)
     return None
 
 

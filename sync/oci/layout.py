@@ -2,7 +2,10 @@
 
 Manifests are found through ``index.json`` by the annotation
 ``org.opencontainers.image.ref.name``: ``REPOSITORY:TAG`` (a layout holding a whole
-set), or ``TAG`` alone (a layout holding one repository), or by digest.
+set), or ``TAG`` alone (a layout holding one repository), or by digest. An entry may name an
+image index (``docker buildx build --output type=oci`` writes one): the plugin's manifest is
+chosen from it as from a registry's (``sync.oci.manifest.resolve``). Every manifest read is
+checked against the digest it was found by.
 """
 
 from __future__ import annotations
@@ -11,18 +14,21 @@ import json
 import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, BinaryIO, Iterator
+from typing import Any, BinaryIO, Callable, Iterator
 
-from sync.errors import NotFound, RegistryError
+from sync.errors import IntegrityError, NotFound, RegistryError
 from sync.names import is_digest
-from sync.oci.manifest import MAX_MANIFEST, Descriptor, Manifest
+from sync.oci.manifest import MAX_MANIFEST, Descriptor, Index, Manifest, parse_manifest, resolve
 from sync.oci.reference import Source
 
 REF_NAME = "org.opencontainers.image.ref.name"
 
 
 class LayoutSource:
-    def __init__(self) -> None:
+    def __init__(self, is_plugin: Callable[[Manifest], bool] = lambda m: True) -> None:
+        """``is_plugin``: which manifests of an image index hold a plugin (see
+        ``sync.oci.manifest.resolve``)."""
+        self.is_plugin = is_plugin
         self._index: dict[str, list[dict[str, Any]]] = {}
         self._lock = threading.Lock()
 
@@ -49,6 +55,10 @@ class LayoutSource:
         return Path(src.host) / "blobs" / algo / hexd
 
     def manifest(self, src: Source, ref: str) -> Manifest:
+        """The plugin manifest ``ref`` names, chosen from an image index when it names one."""
+        return resolve(self._manifest(src, ref), lambda digest: self._manifest(src, digest), self.is_plugin)
+
+    def _manifest(self, src: Source, ref: str) -> Manifest | Index:
         digest = ref if ref.startswith("sha256:") else None
         if digest is None:
             names = (f"{src.repository}:{ref}", ref)
@@ -68,7 +78,10 @@ class LayoutSource:
             raw = path.read_bytes()
         except FileNotFoundError:
             raise NotFound(f"{src.host}: manifest {digest} missing from the layout") from None
-        return Manifest.parse(raw)
+        manifest = parse_manifest(raw)
+        if manifest.digest != digest:
+            raise IntegrityError(f"{src.host}: manifest {digest[:19]} hashes to {manifest.digest[:19]}")
+        return manifest
 
     def tags(self, src: Source) -> list[str]:
         out = []

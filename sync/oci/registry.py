@@ -4,9 +4,14 @@ Authentication answers the registry's challenge: ``Bearer`` (a token per reposit
 scope, fetched with the credentials when we have them: a GET with Basic credentials, or for an
 identity token the OAuth2 refresh-token POST of the distribution token spec) or ``Basic``.
 Credentials are looked up by the registry's host (``sync.oci.auth``), so one registry's never
-reach another registry or the token service another registry names. Every request goes
-through the shared retry policy. Blob bodies are returned unverified and undecoded:
-``sync.artifact`` checks their digest and size while it reads them.
+reach another registry or the token service another registry names. Tokens are kept per
+(host, repository). A 401 is given up on only when the token service hands back the very
+token the refused request carried; a token another request cached meanwhile is tried first.
+
+Every request goes through the shared retry policy, token requests included: 429, 5xx and
+connection errors are retried with back-off, ``Retry-After`` honoured up to the policy's
+limit. Blob bodies are returned unverified and undecoded: ``sync.artifact`` checks their
+digest and size while it reads them (a body cut short is retried by the caller).
 """
 
 from __future__ import annotations
@@ -24,18 +29,23 @@ import urllib3
 from sync.errors import AuthError, IntegrityError, NotFound, RegistryError
 from sync.http import make_session, timeouts
 from sync.oci.auth import Basic, Credentials, IdentityToken, credentials_lookup
-from sync.oci.manifest import ACCEPT, MAX_MANIFEST, Descriptor, Manifest
+from sync.oci.manifest import ACCEPT, MAX_MANIFEST, Descriptor, Index, Manifest, parse_manifest, resolve
 from sync.oci.reference import Source
 from sync.retry import RetryPolicy
 
 OAUTH_CLIENT_ID = "plugin-sync"  # the client_id of the OAuth2 token request
-_CHALLENGE_PARAM = re.compile(r'([A-Za-z][A-Za-z0-9_-]*)="([^"]*)"')
+# RFC 7235 auth-param: token BWS "=" BWS ( token / quoted-string ); a quoted-string may hold
+# commas and backslash-escaped characters. An unquoted value is read up to a comma or space.
+_CHALLENGE_PARAM = re.compile(r'(?<![A-Za-z0-9_.-])([A-Za-z][A-Za-z0-9_.-]*)[ \t]*=[ \t]*'
+                              r'(?:"((?:[^"\\]|\\.)*)"|([^\s,"]*))')
+_QUOTED_PAIR = re.compile(r"\\(.)")
 
 
 def challenge_params(challenge: str) -> dict[str, str]:
-    """The ``key="value"`` parameters of a ``WWW-Authenticate`` challenge (``realm``,
-    ``service``, ``scope``), keys in lower case."""
-    return {k.lower(): v for k, v in _CHALLENGE_PARAM.findall(challenge)}
+    """The parameters of a ``WWW-Authenticate`` challenge (``realm``, ``service``,
+    ``scope``), keys in lower case; values quoted (``key="v"``) or not (``key=v``)."""
+    return {m[1].lower(): _QUOTED_PAIR.sub(r"\1", m[2]) if m[2] is not None else m[3]
+            for m in _CHALLENGE_PARAM.finditer(challenge)}
 
 
 class _Retryable(Exception):
@@ -43,6 +53,12 @@ class _Retryable(Exception):
         super().__init__(message)
         self.status = status
         self.headers = headers
+
+
+def _retryable(exc: BaseException) -> tuple[bool, Mapping[str, str] | None, int | None]:
+    if isinstance(exc, _Retryable):
+        return True, exc.headers, exc.status
+    return False, None, None
 
 
 @dataclass
@@ -74,13 +90,16 @@ class RegistryClient:
         pool_size: int = 16,
         read_timeout: float | None = None,
         default_host: str | None = None,
+        is_plugin: Callable[[Manifest], bool] = lambda m: True,
     ) -> None:
         """``default_host``: the registry the environment's credentials are for, unless
-        ``PLUGIN_SYNC_REGISTRY_HOST`` names one (see ``sync.oci.auth``)."""
+        ``PLUGIN_SYNC_REGISTRY_HOST`` names one (see ``sync.oci.auth``). ``is_plugin``: which
+        manifests of an image index hold a plugin (``sync.artifact.is_plugin``)."""
         self.session = make_session(pool_size)
         self.policy = policy or RetryPolicy.from_env()
         self.credentials = credentials or credentials_lookup(default_host)
         self.read_timeout = read_timeout
+        self.is_plugin = is_plugin
         self.stats = Stats()
         self._tokens: dict[tuple[str, str], str] = {}
         self._basic_hosts: set[str] = set()
@@ -102,15 +121,20 @@ class RegistryClient:
         creds = self.credentials(src.host) if basic else None
         return {"Authorization": creds.header()} if isinstance(creds, Basic) else {}
 
-    def _authenticate(self, src: Source, resp: requests.Response) -> bool:
-        """Answer a 401 challenge. Returns False when there is nothing more to try."""
+    def _authenticate(self, src: Source, resp: requests.Response, sent: str | None) -> bool:
+        """Answer a 401 challenge to a request that carried the ``Authorization`` header
+        ``sent`` (None: none). Returns False when there is nothing more to try.
+
+        Whether to give up is decided against what the refused request carried, not against
+        what is cached now: another request on the same repository may have cached a new
+        token since, and that one has not been tried yet."""
         challenge = resp.headers.get("WWW-Authenticate", "")
         creds = self.credentials(src.host)
         scheme = challenge.split(" ", 1)[0].lower()
         if scheme == "basic":
+            if not isinstance(creds, Basic) or sent == creds.header():
+                return False
             with self._lock:
-                if src.host in self._basic_hosts or not isinstance(creds, Basic):
-                    return False
                 self._basic_hosts.add(src.host)
             return True
         if scheme != "bearer":
@@ -119,20 +143,45 @@ class RegistryClient:
         realm, service, scope = h.get("realm"), h.get("service"), h.get("scope")
         if not realm:
             return False
+        sent_token = sent[len("Bearer "):] if sent and sent.startswith("Bearer ") else None
+        key = (src.host, src.repository)
+        with self._lock:
+            cached = self._tokens.get(key)
+        if cached and cached != sent_token:
+            return True  # another request fetched a token since this one was sent: try it
         params = {k: v for k, v in (("service", service), ("scope", scope)) if v}
         if not scope:
             params["scope"] = f"repository:{src.repository}:pull"
-        try:
-            if isinstance(creds, IdentityToken):
-                # the OAuth2 form of the token spec: the identity token is a refresh token
-                form = {**params, "grant_type": "refresh_token", "refresh_token": creds.token,
-                        "client_id": OAUTH_CLIENT_ID}
-                r = self._send("POST", realm, data=form)
-            else:
-                headers = {"Authorization": creds.header()} if creds else {}
-                r = self._send("GET", realm, headers=headers, params=params)
-        except requests.RequestException as e:
-            raise RegistryError(f"token service {realm} unreachable: {type(e).__name__}") from None
+        token = self._fetch_token(src, realm, params, creds)
+        if token == sent_token:
+            return False  # the token service gave again the token the registry refused
+        with self._lock:
+            self._tokens[key] = token
+        return True
+
+    def _fetch_token(self, src: Source, realm: str, params: dict[str, str],
+                     creds: Credentials | None) -> str:
+        """A token from the token service, through the retry policy as every request."""
+        def attempt() -> requests.Response:
+            try:
+                if isinstance(creds, IdentityToken):
+                    # the OAuth2 form of the token spec: the identity token is a refresh token
+                    form = {**params, "grant_type": "refresh_token", "refresh_token": creds.token,
+                            "client_id": OAUTH_CLIENT_ID}
+                    r = self._send("POST", realm, data=form)
+                else:
+                    headers = {"Authorization": creds.header()} if creds else {}
+                    r = self._send("GET", realm, headers=headers, params=params)
+            except requests.exceptions.SSLError as e:  # trying again cannot help
+                raise RegistryError(f"{src.host}: token service {realm}: {_error_text(e)}") from None
+            except requests.RequestException as e:
+                raise _Retryable(None, None, _error_text(e)) from None
+            if self.policy.is_retryable(r.status_code, r.headers):
+                r.close()
+                raise _Retryable(r.status_code, r.headers, f"HTTP {r.status_code}")
+            return r
+
+        r = self._retrying(f"{src.host}: token service {realm}", attempt, "the token service")
         if r.status_code in (400, 401, 403) and creds is not None:
             what = "identity token" if isinstance(creds, IdentityToken) else "credentials"
             raise AuthError(f"{src.host}: {what} refused by the token service ({r.status_code})")
@@ -144,14 +193,30 @@ class RegistryClient:
             data = r.json()
         except ValueError:
             raise RegistryError(f"{src.host}: token service answered no JSON") from None
-        token = data.get("token") or data.get("access_token")
-        if not token:
+        token = data.get("token") or data.get("access_token") if isinstance(data, dict) else None
+        if not token or not isinstance(token, str):
             raise RegistryError(f"{src.host}: token service gave no token")
-        with self._lock:
-            if self._tokens.get((src.host, src.repository)) == token:
-                return False
-            self._tokens[(src.host, src.repository)] = token
-        return True
+        return token
+
+    def _retrying(self, what: str, attempt: Callable[[], requests.Response],
+                  server: str = "the registry") -> requests.Response:
+        """``attempt()`` under the retry policy; when it gives up, one line saying ``what``
+        failed, how, and why no more tries were made (``server``: who asked for a wait)."""
+        tries = 0
+
+        def counted() -> requests.Response:
+            nonlocal tries
+            tries += 1
+            return attempt()
+
+        try:
+            return self.policy.run(counted, _retryable)
+        except _Retryable as e:
+            why = f"gave up after {tries} {'try' if tries == 1 else 'tries'}"
+            asked = self.policy.server_wait(e.headers) if e.headers is not None else None
+            if asked is not None and asked > self.policy.max_wait:
+                why = f"{server} asks to wait {asked:.0f} s, more than the limit of {self.policy.max_wait:.0f} s"
+            raise RegistryError(f"{what}: {e} ({why})") from None
 
     def _send(self, method: str, url: str, stream: bool = False, **kw: object) -> requests.Response:
         self.stats.add(requests_=1)
@@ -161,16 +226,13 @@ class RegistryClient:
                 headers: dict[str, str] | None = None) -> requests.Response:
         """One registry request with auth and retries. Returns a 2xx response or raises."""
         url = self._base(src) + path
-        tries = 0
 
         def attempt() -> requests.Response:
-            nonlocal tries
-            tries += 1
             tried_auth = False
             while True:
-                h = {**(headers or {}), **self._auth_header(src)}
+                auth = self._auth_header(src)
                 try:
-                    resp = self._send(method, url, stream=stream, headers=h)
+                    resp = self._send(method, url, stream=stream, headers={**(headers or {}), **auth})
                 except requests.exceptions.SSLError as e:  # trying again cannot help
                     raise RegistryError(f"{src.host}/{src.repository}: {_error_text(e)}") from None
                 except requests.RequestException as e:
@@ -178,7 +240,7 @@ class RegistryClient:
                 if resp.status_code == 401 and not tried_auth:
                     resp.close()
                     tried_auth = True
-                    if self._authenticate(src, resp):
+                    if self._authenticate(src, resp, auth.get("Authorization")):
                         continue
                 if resp.status_code < 300:
                     return resp
@@ -194,28 +256,21 @@ class RegistryClient:
                     raise NotFound(f"{src.host}/{src.repository}{path.replace('/manifests/', ':', 1)}: not found")
                 raise RegistryError(f"{src.host}: {method} {path} answered HTTP {resp.status_code}")
 
-        def retryable(exc: BaseException) -> tuple[bool, Mapping[str, str] | None, int | None]:
-            if isinstance(exc, _Retryable):
-                return True, exc.headers, exc.status
-            return False, None, None
-
-        try:
-            return self.policy.run(attempt, retryable)
-        except _Retryable as e:
-            why = f"gave up after {tries} {'try' if tries == 1 else 'tries'}"
-            asked = self.policy.server_wait(e.headers) if e.headers is not None else None
-            if asked is not None and asked > self.policy.max_wait:
-                why = f"the registry asks to wait {asked:.0f} s, more than the limit of {self.policy.max_wait:.0f} s"
-            raise RegistryError(f"{src.host}/{src.repository}: {e} ({why})") from None
+        return self._retrying(f"{src.host}/{src.repository}", attempt)
 
     # -- the ArtifactSource interface ---------------------------------------------------
 
     def manifest(self, src: Source, ref: str) -> Manifest:
+        """The plugin manifest ``ref`` names, chosen from an image index when it names one
+        (``sync.oci.manifest.resolve``)."""
+        return resolve(self._manifest(src, ref), lambda digest: self._manifest(src, digest), self.is_plugin)
+
+    def _manifest(self, src: Source, ref: str) -> Manifest | Index:
         resp = self.request(src, "GET", f"/manifests/{ref}", headers={"Accept": ACCEPT})
         raw = resp.content
         if len(raw) > MAX_MANIFEST:
             raise RegistryError(f"{src.repository}:{ref}: manifest larger than {MAX_MANIFEST} bytes")
-        manifest = Manifest.parse(raw, resp.headers.get("Content-Type"))
+        manifest = parse_manifest(raw, resp.headers.get("Content-Type"))
         said = resp.headers.get("Docker-Content-Digest")
         if said and said != manifest.digest:
             raise IntegrityError(f"{src.repository}:{ref}: manifest digest {manifest.digest[:19]} is not the "

@@ -60,8 +60,8 @@ class Sources:
 
     def __init__(self, options: PullOptions, policy: RetryPolicy) -> None:
         self.registry = RegistryClient(policy, pool_size=max(4, options.jobs), read_timeout=options.read_timeout,
-                                       default_host=options.default_host)
-        self.layout = LayoutSource()
+                                       default_host=options.default_host, is_plugin=artifact.is_plugin)
+        self.layout = LayoutSource(artifact.is_plugin)
 
     def of(self, src: Source) -> ArtifactSource:
         return self.layout if src.kind == "layout" else self.registry

@@ -4,10 +4,14 @@ Closed PRs into the default branch are listed by last update, newest first; a PR
 after the position was necessarily updated after it too, so paging stops at the first PR
 updated before the position. A moved repository is followed through GitHub's 301, and the
 reader names it as the API does now (``upstream`` is the canonical name). Each merged PR's files come from its files list (renames
-count for both names); version files are read from the merge commit.
+count for both names); version files are read from the merge commit: through the contents
+API, or, for a file over 1 MB (whose content GitHub leaves out, ``encoding: "none"``), through
+the git blob API.
 """
 
 from __future__ import annotations
+
+import base64
 
 import github
 
@@ -80,7 +84,14 @@ class ApiReader:
                 content = self.repo.get_contents(path, ref=sha)
                 if isinstance(content, list) or content.type != "file":
                     return None
-                return content.decoded_content
+                if content.encoding == "base64":
+                    return content.decoded_content
+                # over 1 MB GitHub sends no content (encoding "none"): read the git blob
+                blob = self.repo.get_git_blob(content.sha)
+                if blob.encoding != "base64":
+                    raise GitHubError(f"reading {path} at {sha[:12]} of {self.upstream}: blob {content.sha[:12]} "
+                                      f"came in encoding {blob.encoding!r}")
+                return base64.b64decode(blob.content)
         except GitHubError as e:
             if e.status == 404:
                 return None

@@ -945,6 +945,9 @@ def _tree_json(repo: Repo, sha: str, recursive: bool) -> dict[str, Any]:
     return {"sha": sha, "url": f"{api}/repos/{repo.full_name}/git/trees/{sha}", "tree": items, "truncated": False}
 
 
+CONTENTS_INLINE_LIMIT = 1024 * 1024  # the contents API sends no content for a larger file
+
+
 def _content_json(repo: Repo, path: str, e: Entry, ref: str) -> dict[str, Any]:
     api, web = repo.state.api, repo.state.web
     blob = repo.objects[e.sha]
@@ -952,9 +955,12 @@ def _content_json(repo: Repo, path: str, e: Entry, ref: str) -> dict[str, Any]:
     url = f"{api}/repos/{repo.full_name}/contents/{quote(path)}?ref={quote(ref)}"
     git_url = f"{api}/repos/{repo.full_name}/git/blobs/{e.sha}"
     html = f"{web}/{repo.full_name}/blob/{quote(ref)}/{quote(path)}"
+    # GitHub leaves out the content of a file over 1 MB: encoding "none", content ""
+    large = len(data) > CONTENTS_INLINE_LIMIT
     return {
-        "type": "file", "encoding": "base64", "size": len(data), "name": path.rsplit("/", 1)[-1], "path": path,
-        "content": base64.encodebytes(data).decode(), "sha": e.sha, "url": url, "git_url": git_url,
+        "type": "file", "encoding": "none" if large else "base64", "size": len(data), "name": path.rsplit("/", 1)[-1],
+        "path": path, "content": "" if large else base64.encodebytes(data).decode(), "sha": e.sha, "url": url,
+        "git_url": git_url,
         "html_url": html, "download_url": f"{web}/{repo.full_name}/raw/{quote(ref)}/{quote(path)}",
         "_links": {"self": url, "git": git_url, "html": html},
     }

@@ -3,6 +3,9 @@ and a small push client to seed it, for tests and the benchmark."""
 
 from __future__ import annotations
 
+import gzip
+import hashlib
+import json
 import os
 import shutil
 import socket
@@ -16,7 +19,8 @@ from contextlib import contextmanager
 
 import requests
 
-from sync.sample import Artifact
+from sync.oci.manifest import OCI_INDEX, OCI_MANIFEST
+from sync.sample import Artifact, tar_gz
 
 if TYPE_CHECKING:
     from tests.support.tokenserver import TokenService
@@ -73,8 +77,6 @@ class Registry:
         """Push a small multi-platform image index as ``repo:tag``: per platform (``os/arch``)
         a manifest whose config carries ``labels[platform]``; with ``attestations``, one
         BuildKit attestation manifest per platform. Returns the index digest."""
-        import hashlib
-        import json
 
         def blob(data: bytes, media_type: str) -> tuple[dict[str, object], bytes]:
             return {"mediaType": media_type, "digest": "sha256:" + hashlib.sha256(data).hexdigest(),
@@ -107,6 +109,13 @@ class Registry:
                             "manifests": entries}).encode()
         self.push_raw_manifest(repo, tag, index, "application/vnd.oci.image.index.v1+json")
         return "sha256:" + hashlib.sha256(index).hexdigest()
+
+    def push_index(self, repo: str, tag: str, index: Artifact, manifests: list[Artifact]) -> str:
+        """Push ``manifests`` by digest, then ``index`` (see ``buildx_index``) as ``repo:tag``."""
+        for art in manifests:
+            self.push(repo, art.digest, art)
+        self.push_raw_manifest(repo, tag, index.manifest, index.media_type)
+        return index.digest
 
     def push_raw_manifest(self, repo: str, tag: str, manifest: bytes, media_type: str) -> None:
         s = self._session()
@@ -178,3 +187,75 @@ def running_registry(auth: tuple[str, str] | None = None, root: Path | None = No
             proc.kill()
         log.close()
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+# --- what ``docker buildx build --push`` makes of ``FROM scratch`` + ``COPY plugin.wasm /`` -----------
+
+OCI_IMAGE_CONFIG = "application/vnd.oci.image.config.v1+json"
+OCI_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
+
+
+def _json_blob(doc: object) -> bytes:
+    return json.dumps(doc, separators=(",", ":")).encode()
+
+
+def _descriptor(media_type: str, data: bytes, **extra: object) -> dict[str, object]:
+    return {"mediaType": media_type, "digest": "sha256:" + hashlib.sha256(data).hexdigest(), "size": len(data), **extra}
+
+
+def _image(config: bytes, layers: list[tuple[str, bytes, dict[str, str]]]) -> Artifact:
+    cdesc = _descriptor(OCI_IMAGE_CONFIG, config)
+    ldescs = [_descriptor(mt, data, **({"annotations": ann} if ann else {})) for mt, data, ann in layers]
+    manifest = _json_blob({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": cdesc, "layers": ldescs})
+    blobs = {str(cdesc["digest"]): config, **{str(d["digest"]): data for d, (_, data, _) in zip(ldescs, layers)}}
+    return Artifact(manifest, blobs)
+
+
+def scratch_image(module: bytes, platform: str = "linux/amd64") -> Artifact:
+    """The image of ``FROM scratch`` + ``COPY plugin.wasm /``: an image config and one
+    tar+gzip layer holding ``plugin.wasm``."""
+    layer = tar_gz({"plugin.wasm": module})
+    os_, arch = platform.split("/")
+    config = _json_blob({"architecture": arch, "os": os_, "config": {"WorkingDir": "/"},
+                         "created": "2025-01-01T00:00:00Z",
+                         "history": [{"created": "2025-01-01T00:00:00Z", "created_by": "COPY plugin.wasm / # buildkit",
+                                      "comment": "buildkit.dockerfile.v0"}],
+                         "rootfs": {"type": "layers",
+                                    "diff_ids": ["sha256:" + hashlib.sha256(gzip.decompress(layer)).hexdigest()]}})
+    return _image(config, [(OCI_LAYER, layer, {})])
+
+
+def provenance(subject: Artifact) -> Artifact:
+    """BuildKit's provenance attestation manifest for ``subject`` (an in-toto statement)."""
+    statement = _json_blob({"_type": "https://in-toto.io/Statement/v0.1", "predicateType": "https://slsa.dev/provenance/v0.2",
+                            "subject": [{"name": "_", "digest": {"sha256": subject.digest.split(":", 1)[1]}}],
+                            "predicate": {"builder": {"id": ""}, "buildType": "https://mobyproject.org/buildkit@v1"}})
+    config = _json_blob({"architecture": "unknown", "os": "unknown", "config": {},
+                         "rootfs": {"type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(statement).hexdigest()]}})
+    return _image(config, [("application/vnd.in-toto+json", statement,
+                            {"in-toto.io/predicate-type": "https://slsa.dev/provenance/v0.2"})])
+
+
+def buildx_index(images: dict[str, Artifact], attestations: bool = True) -> tuple[Artifact, list[Artifact]]:
+    """The image index buildx pushes for ``images`` (platform -> image): each image, and with
+    ``attestations`` its provenance manifest (platform ``unknown/unknown``). Returns the index,
+    whose ``blobs`` hold every manifest and blob (for an OCI layout), and the manifests."""
+    entries: list[dict[str, object]] = []
+    manifests: list[Artifact] = []
+    for platform, image in images.items():
+        os_, arch = platform.split("/")
+        entries.append(_descriptor(OCI_MANIFEST, image.manifest, platform={"architecture": arch, "os": os_}))
+        manifests.append(image)
+    if attestations:
+        for image in list(manifests):
+            att = provenance(image)
+            entries.append(_descriptor(OCI_MANIFEST, att.manifest, platform={"architecture": "unknown", "os": "unknown"},
+                                       annotations={"vnd.docker.reference.digest": image.digest,
+                                                    "vnd.docker.reference.type": "attestation-manifest"}))
+            manifests.append(att)
+    index = _json_blob({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries})
+    blobs: dict[str, bytes] = {}
+    for m in manifests:
+        blobs.update(m.blobs)
+        blobs[m.digest] = m.manifest
+    return Artifact(index, blobs, OCI_INDEX), manifests

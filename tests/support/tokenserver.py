@@ -5,6 +5,12 @@ It signs JWTs with a throwaway RSA key whose self-signed certificate the registr
 (``rootcertbundle``; the certificate travels in the token's ``x5c`` header). It answers
 ``GET /token`` with Basic credentials and the OAuth2 ``POST /token`` with
 ``grant_type=refresh_token`` (an identity token) or ``grant_type=password``.
+
+Faults, for the client's retries and races: ``faults`` are answered first, one per request
+(a status such as 503, with ``Retry-After: retry_after`` when set, or ``"drop"``: the
+connection closed with no answer); ``stable_tokens`` gives one token per (subject, scope), as
+services that cache their tokens do; ``hold`` keeps the first answers until that many token
+requests have arrived, so that concurrent clients all ask before any one gets its token.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import base64
 import datetime
 import json
 import secrets
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -49,6 +56,10 @@ class TokenService:
     refresh_tokens: dict[str, str] = field(default_factory=dict)
     seen: list[Seen] = field(default_factory=list)
     port: int = 0
+    faults: list[int | str] = field(default_factory=list)
+    retry_after: str | None = None
+    stable_tokens: bool = False
+    hold: int = 0
 
     def __post_init__(self) -> None:
         self._key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -61,6 +72,8 @@ class TokenService:
                      .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
                      .sign(self._key, hashes.SHA256()))
         self._server: ThreadingHTTPServer | None = None
+        self._cond = threading.Condition()
+        self._issued: dict[tuple[str, str], str] = {}
 
     @property
     def realm(self) -> str:
@@ -74,6 +87,24 @@ class TokenService:
         """The ``auth:`` section of a docker-registry config that trusts this service."""
         return (f"auth:\n  token:\n    realm: {self.realm}\n    service: {self.service}\n"
                 f"    issuer: {ISSUER}\n    rootcertbundle: {self.write_cert(cert_path)}\n")
+
+    def _arrive(self, seen: Seen) -> int | str | None:
+        """Record a request, wait for the ``hold``, and say which fault it gets, if any."""
+        with self._cond:
+            self.seen.append(seen)
+            arrived = len(self.seen)
+            self._cond.notify_all()
+            if arrived <= self.hold:
+                self._cond.wait_for(lambda: len(self.seen) >= self.hold, timeout=10)
+            return self.faults.pop(0) if self.faults else None
+
+    def _token(self, subject: str, scope: str) -> str:
+        if not self.stable_tokens:
+            return self.issue(subject, scope)
+        with self._cond:
+            if (subject, scope) not in self._issued:
+                self._issued[(subject, scope)] = self.issue(subject, scope)
+            return self._issued[(subject, scope)]
 
     def issue(self, subject: str, scope: str) -> str:
         access = []
@@ -116,19 +147,27 @@ class TokenService:
                     form = {k: v[0] for k, v in parse_qs(body).items()}
                 params = {**query, **form}
                 auth = self.headers.get("Authorization") or ""
-                service.seen.append(Seen(method, params.get("service", ""), params.get("scope", ""), auth, form))
+                fault = service._arrive(Seen(method, params.get("service", ""), params.get("scope", ""), auth, form))
+                if fault == "drop":
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
                 who = service._identity(method, auth, form)
-                if url.path != "/token" or params.get("service") != service.service:
+                if isinstance(fault, int):
+                    status, doc = fault, {"errors": [{"code": "UNAVAILABLE"}]}
+                elif url.path != "/token" or params.get("service") != service.service:
                     status, doc = 404, {"errors": [{"code": "UNKNOWN"}]}
                 elif who is None:
                     status, doc = 401, {"errors": [{"code": "UNAUTHORIZED"}]}
                 else:
-                    token = service.issue(who, params.get("scope", ""))
+                    token = service._token(who, params.get("scope", ""))
                     status, doc = 200, {"token": token, "access_token": token, "expires_in": 300}
                 body = json.dumps(doc).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
+                if fault is not None and service.retry_after is not None:
+                    self.send_header("Retry-After", service.retry_after)
                 self.end_headers()
                 self.wfile.write(body)
 

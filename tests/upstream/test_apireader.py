@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
+import requests
 
 from sync.config import parse_config
 from sync.errors import UsageError
@@ -86,3 +87,21 @@ def test_enterprise_api_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
         ch = detect(r, r.resolve(parse_since("2025-01-01")), parse_config(None), have_config=False)
         assert [(p.name, p.version) for p in ch.plugins] == [("basic-auth", "3.0.0")]
         assert fake.url.endswith("/api/v3") and all(entry.authorized for entry in fake.log)
+
+
+def test_a_file_over_1_mb_is_read_through_the_blob_api(fake_upstream: tuple[FakeGitHub, Repo]) -> None:
+    """GitHub's contents API leaves out a file over 1 MB (``encoding: "none"``, empty content);
+    the reader then reads the git blob."""
+    fake, repo = fake_upstream
+    big = bytes(range(256)) * (5 * 1024)  # 1.25 MiB, every byte value
+    sha = repo.commit_files({f"{GO}/basic-auth/README.md": big, f"{GO}/basic-auth/VERSION": "1.2.0\n"},
+                            "docs: a large README", date="2025-02-01T00:00:00Z")
+    answer = requests.get(f"{fake.url}/repos/higress-group/higress/contents/{GO}/basic-auth/README.md",
+                          params={"ref": sha}, headers={"Authorization": f"Bearer {fake.token}"}, timeout=10).json()
+    assert (answer["encoding"], answer["content"], answer["size"]) == ("none", "", len(big))
+    r = ApiReader(connect(), "higress-group/higress")
+    fake.reset_log()
+    assert r.read_file(sha, f"{GO}/basic-auth/README.md") == big
+    assert fake.count("GET", r"/git/blobs/[0-9a-f]{40}$") == 1
+    assert r.read_file(sha, f"{GO}/basic-auth/VERSION") == b"1.2.0\n"  # a small file: the contents API alone
+    assert fake.count("GET", r"/git/blobs/[0-9a-f]{40}$") == 1

@@ -1,0 +1,110 @@
+"""A plugin tag that names an image index (what ``docker buildx`` pushes, with a provenance
+attestation beside the image, even for ``FROM scratch``): the Wasm plugin's manifest is
+chosen from it; the lock keeps the index's digest, and ``--locked`` rebuilds from it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+from sync.sample import Artifact, wasm_module, write_layout
+from tests.support.registry import Registry, buildx_index, scratch_image
+from tests.support.workspace import Workspace, artifact, assert_no_traceback
+
+
+def test_a_buildx_index_of_a_scratch_image_is_pulled_and_locked_by_its_digest(ws: Workspace, tmp_path: Path) -> None:
+    assert ws.registry
+    module = wasm_module(900, 7)
+    image = scratch_image(module)
+    index, manifests = buildx_index({"linux/amd64": image})
+    digest = ws.registry.push_index("plugins/x", "1.0.0", index, manifests)
+    ws.write_config({"x": {"tag": "1.0.0"}})
+    r = ws.pull()
+    assert r.code == 0, r.err
+    assert (ws.root / "x/1.0.0/plugin.wasm").read_bytes() == module
+    entry = ws.lock().get("x", "1.0.0")
+    assert entry is not None and entry.digest == digest  # the index's digest, as `docker pull repo@digest` names it
+
+    # skopeo, an independent client, picks the same manifest from the index (on this amd64 host)
+    out = tmp_path / "skopeo"
+    subprocess.run(["skopeo", "copy", "--src-tls-verify=false", f"docker://{ws.registry.host}/plugins/x:1.0.0",
+                    f"dir:{out}"], check=True, capture_output=True, timeout=120)
+    assert (out / "manifest.json").read_bytes() == image.manifest
+
+    # a fresh clone builds the lock: the tag still names the index
+    shutil.rmtree(ws.root)
+    r = ws.pull("--locked")
+    assert r.code == 0, r.err
+    assert (ws.root / "x/1.0.0/plugin.wasm").read_bytes() == module
+    assert ws.cli("verify").code == 0
+
+    # a digest pin on the index
+    ws.write_config({"x": {"digest": digest, "versions": ["1.0.0"]}})
+    shutil.rmtree(ws.root)
+    r = ws.pull()
+    assert r.code == 0, r.err
+    assert (ws.root / "x/1.0.0/plugin.wasm").read_bytes() == module
+
+
+def test_of_several_wasm_platforms_linux_amd64_is_chosen(ws: Workspace) -> None:
+    assert ws.registry
+    images = {"linux/arm64": scratch_image(wasm_module(300, 1), "linux/arm64"),
+              "linux/amd64": scratch_image(wasm_module(300, 2), "linux/amd64")}
+    ws.registry.push_index("plugins/x", "1.0.0", *buildx_index(images))
+    ws.write_config({"x": {"tag": "1.0.0"}})
+    r = ws.pull()
+    assert r.code == 0, r.err
+    assert (ws.root / "x/1.0.0/plugin.wasm").read_bytes() == wasm_module(300, 2)
+
+
+def _ordinary_image(platform: str) -> Artifact:
+    """An image whose one layer is an uncompressed tar: not a plugin format."""
+    image = scratch_image(b"not a wasm module", platform)
+    doc = json.loads(image.manifest)
+    doc["layers"][0]["mediaType"] = "application/vnd.oci.image.layer.v1.tar"
+    image.manifest = json.dumps(doc).encode()
+    return image
+
+
+def test_the_one_wasm_artifact_of_an_index_is_chosen_whatever_its_platform(ws: Workspace) -> None:
+    """An index holding a plugin artifact (as oras pushes it) beside an ordinary image."""
+    assert ws.registry
+    other = _ordinary_image("linux/amd64")
+    plugin = artifact(400, 5, fmt="wasm-layer")
+    ws.registry.push_index("plugins/x", "1.0.0", *buildx_index({"linux/amd64": other, "wasi/wasm": plugin}))
+    ws.write_config({"x": {"tag": "1.0.0"}})
+    r = ws.pull()
+    assert r.code == 0, r.err
+    assert (ws.root / "x/1.0.0/plugin.wasm").read_bytes() == wasm_module(400, 5)
+
+
+def test_an_index_without_a_plugin_fails_in_one_line(ws: Workspace) -> None:
+    assert ws.registry
+    index, manifests = buildx_index({"linux/arm64": _ordinary_image("linux/arm64")})
+    ws.registry.push_index("plugins/x", "1.0.0", index, manifests)
+    ws.write_config({"x": {"tag": "1.0.0"}})
+    r = ws.pull()
+    assert r.code == 1
+    assert_no_traceback(r)
+    assert "failed    x:" in r.err and "holds no Wasm plugin manifest (platforms: linux/arm64)" in r.err, r.err
+    assert not (ws.root / "x").exists()
+
+
+def test_an_index_in_an_oci_layout(tmp_path: Path, registry: Registry) -> None:
+    """``docker buildx build --output type=oci`` writes the index into the layout."""
+    module = wasm_module(500, 9)
+    index, _ = buildx_index({"linux/amd64": scratch_image(module)})
+    layout = tmp_path / "layout"
+    write_layout(layout, {"plugins/x:1.0.0": index})
+    ws = Workspace(tmp_path / "ws", None)
+    ws.dir.mkdir()
+    ws.config.write_text(f"plugins:\n  x:\n    source: oci-layout:{layout}#plugins/x:1.0.0\n")
+    r = ws.cli("pull")
+    assert r.code == 0, r.err
+    assert (ws.root / "x/1.0.0/plugin.wasm").read_bytes() == module
+    assert ws.lock().get("x", "1.0.0").digest == index.digest  # type: ignore[union-attr]
+    shutil.rmtree(ws.root)
+    assert ws.cli("pull", "--locked").code == 0
+    assert (ws.root / "x/1.0.0/plugin.wasm").read_bytes() == module
