@@ -36,7 +36,7 @@ FIXES = {
     "locked-by-digest": "pull --locked fetches the locked digest and only warns when the tag moved",
     "token-retry": "token requests are retried under the retry policy",
 }
-LANDED: frozenset[str] = frozenset()
+LANDED: frozenset[str] = frozenset({"unwedged", "locked-by-digest", "token-retry"})
 
 # what a plugin serves after the command
 NEW = "built"  # what the command builds: the tag now (pull), the lock (--locked), the snapshot
