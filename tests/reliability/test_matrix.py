@@ -236,6 +236,21 @@ def _check_served(after: Served, before: Served, target: Served, exp: matrix.Exp
             assert set(was) <= set(got), f"{plugin}: stopped serving {sorted(set(was) - set(got))}"
 
 
+def _check_said(w: World, r: Result, fault: str, command: str, exp: matrix.Expect) -> None:
+    """A failed pull names victim alone, in one line; a moved tag under --locked is one
+    warning naming victim and both digests."""
+    lines = r.err.splitlines()
+    if exp.code == 1 and command.startswith("pull"):
+        failed = [ln for ln in lines if ln.startswith("failed ")]
+        assert len(failed) == 1 and failed[0].split()[1] == "victim:", r.err
+    if fault == "tag moved" and command == "pull --locked":
+        warned = [ln for ln in lines if ln.startswith("warning ")]
+        assert len(warned) == 1 and warned[0].split()[1] == "victim:", r.err
+        assert w.arts["victim"].digest in warned[0] and w.moved.digest in warned[0], warned[0]
+    if exp.code == 2:
+        assert len(lines) == 1 and lines[0].startswith("plugin-sync: error: "), r.err
+
+
 def _clean(r: Result) -> None:
     text = r.out + r.err
     assert "Traceback" not in text and "internal error" not in text, r.err
@@ -262,6 +277,7 @@ def test_cell(world: World, tmp_path: Path, state: str, fault: str, command: str
             r = inproc(ws, *world.args(command, ws))
         _clean(r)
         assert r.code == exp.code, f"exit {r.code}, expected {exp.code}: {r.err}"
+        _check_said(world, r, fault, command, exp)
         after = _served(ws.root)
         if command == "metadata":
             assert after.pop(HAND_PLACED[0]) == {HAND_PLACED[1]: HAND_MODULE}
