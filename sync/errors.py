@@ -48,3 +48,8 @@ class IntegrityError(ArtifactError):
 
 class LockedTreeError(SyncError):
     """Another plugin-sync holds the tree."""
+
+
+def error_text(e: BaseException) -> str:
+    """What to say of ``e`` in one line: a SyncError's message, else its type and text."""
+    return e.message if isinstance(e, SyncError) else " ".join(f"{type(e).__name__}: {e}".split())

@@ -8,7 +8,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from sync.errors import NotFound, SyncError
+from sync.errors import NotFound, error_text
 
 
 @dataclass
@@ -26,8 +26,7 @@ class PluginResult:
 
     @classmethod
     def failure(cls, name: str, e: BaseException, source: str = "") -> PluginResult:
-        msg = e.message if isinstance(e, SyncError) else f"{type(e).__name__}: {e}"
-        return cls(name, "failed", source=source, error=msg, missing=isinstance(e, NotFound))
+        return cls(name, "failed", source=source, error=error_text(e), missing=isinstance(e, NotFound))
 
 
 @dataclass

@@ -13,7 +13,7 @@ from typing import Callable, Mapping
 
 from sync import artifact, workers
 from sync.config import Config, PluginSpec
-from sync.errors import ArtifactError, IntegrityError, NotFound, SyncError
+from sync.errors import ArtifactError, IntegrityError, NotFound, SyncError, error_text
 from sync.lock import Lock, LockEntry, load_lock
 from sync.oci.layout import LayoutSource
 from sync.oci.manifest import ACCEPT, ArtifactSource, Manifest
@@ -192,8 +192,7 @@ class Puller:
         except NotFound:
             return f"tag {tag} is gone from the registry; built the locked digest {locked}"
         except Exception as e:  # noqa: BLE001 - checking the tag must never fail the build
-            why = e.message if isinstance(e, SyncError) else type(e).__name__
-            return f"tag {tag} could not be checked ({why}); built the locked digest {locked}"
+            return f"tag {tag} could not be checked ({error_text(e)}); built the locked digest {locked}"
         if now == locked:
             return None
         return (f"tag {tag} now names {now}, not the locked {locked}; built the locked digest "

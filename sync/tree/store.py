@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from sync.errors import LockedTreeError, SyncError
+from sync.errors import LockedTreeError, SyncError, error_text
 from sync.fsutil import exchange, fsync_dir, read_json, sha256_file, symlink_atomic, tmp_name, write_atomic, write_if_changed
 from sync.lock import Lock, LockEntry, parse_lock, save_lock
 from sync.names import is_name
@@ -229,8 +229,10 @@ def _link_version(tree: Tree, entry: LockEntry) -> None:
     symlink_atomic(target, link)
 
 
-def apply(tree: Tree, lock: Lock, derived: Derived) -> None:
-    """Make the tree serve exactly what ``lock`` says (idempotent), ``derived`` files included."""
+def apply(tree: Tree, lock: Lock, derived: Derived, index_text: str | None = None) -> None:
+    """Make the tree serve exactly what ``lock`` says (idempotent), ``derived`` files included
+    (``index_text``: index.json as already rendered for ``lock``)."""
+    index_text = index_json_text(lock.sorted()) if index_text is None else index_text
     wanted = set(lock.entries)
     for entry in lock.sorted():
         if entry.is_local:
@@ -241,7 +243,7 @@ def apply(tree: Tree, lock: Lock, derived: Derived) -> None:
             tree.version_dir(name, version).unlink()
     for name in {n for n, _ in tree.served()} | _plugin_dirs(tree):
         fsync_dir(tree.plugin_dir(name))
-    write_if_changed(tree.index_json, index_json_text(lock.sorted()))
+    write_if_changed(tree.index_json, index_text)
     derived(tree, lock.sorted())
 
 
@@ -289,8 +291,14 @@ def commit(tree: Tree, lock: Lock, lock_path: Path | None, snapshot: dict[str, A
     ``inventory``) is kept in the tree beside it."""
     serve = _applicable(tree, lock if served is None else served, warn)
     journal = _journal_text(serve, lock if lock_path is not None else None, snapshot)
+    # never write a journal the next run could not read back or render: it would fail that
+    # run too (this raises before anything in the tree changed)
+    raw = json.loads(journal)
+    parse_lock(raw)
+    parse_lock(raw.get("lock", raw))
+    index_text = index_json_text(serve.sorted())
     write_atomic(tree.journal, journal)
-    apply(tree, serve, derived)
+    apply(tree, serve, derived, index_text)
     _apply_snapshot(tree, journal, snapshot)
     if lock_path is not None:
         save_lock(lock_path, lock)
@@ -319,9 +327,11 @@ def recover(tree: Tree, lock_path: Path | None, *, derived: Derived, warn: Warn 
         raw = json.loads(tree.journal.read_text(encoding="utf-8"))
         served = parse_lock(raw)
         recorded = parse_lock(raw["lock"]) if isinstance(raw, dict) and "lock" in raw else served
-    except (ValueError, SyncError):
+    except (ValueError, SyncError) as e:
         # the journal is written atomically, so this is someone else's file: leave the tree
         tree.journal.unlink(missing_ok=True)
+        warn(f"{tree.journal.name}: dropped: not a commit journal "
+             f"({error_text(e)})")
         return False
     snapshot = raw.get("snapshot")
     try:
@@ -333,7 +343,7 @@ def recover(tree: Tree, lock_path: Path | None, *, derived: Derived, warn: Warn 
         # commits its own state next); retrying it would fail every run the same way
         tree.journal.unlink(missing_ok=True)
         warn(f"{tree.journal.name}: dropped the interrupted commit, which cannot be finished "
-             f"({e.message if isinstance(e, SyncError) else f'{type(e).__name__}: {e}'})")
+             f"({error_text(e)})")
     return True
 
 

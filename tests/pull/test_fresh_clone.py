@@ -159,5 +159,22 @@ def test_a_journal_that_cannot_be_applied_is_dropped_once(demo: Workspace) -> No
     (ws.root / ".journal.json").write_text(json.dumps(lock))
     r = run(ws, "pull")
     assert r.code == 0, r.err
+    assert [ln for ln in r.err.splitlines() if ln.startswith("plugin-sync: .journal.json: dropped")], r.err
     assert not (ws.root / ".journal.json").exists()
     assert run(ws, "verify").code == 0
+
+
+def test_a_lock_entry_that_cannot_be_rendered_never_leaves_a_journal(demo: Workspace) -> None:
+    """A lock whose ``pulled`` is not a string fails the run (a bad lock) before the commit
+    writes anything; once the lock is mended, the next pull succeeds."""
+    ws = demo
+    good = ws.lock_path.read_text()
+    lock = json.loads(good)
+    lock["plugins"]["key-auth"]["2.0.0"]["pulled"] = 5
+    ws.lock_path.write_text(json.dumps(lock))
+    for args in (("pull",), ("pull", "basic-auth"), ("metadata",)):
+        r = run(ws, *args)
+        assert r.code != 0 and len(r.err.strip().splitlines()) >= 1, (args, r.err)
+        assert not (ws.root / ".journal.json").exists(), args
+    ws.lock_path.write_text(good)
+    assert run(ws, "pull").code == 0 and run(ws, "verify").code == 0

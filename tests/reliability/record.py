@@ -70,9 +70,27 @@ connections time out after 10 s and reads after 60 s (`pull --timeout`), GitHub 
 30 s. The suite runs with a base of 0.01 s and `--timeout 1` to stay fast.
 
 In every failing scenario the tree was checked afterwards: `plugin-sync verify` passed, and
-the modules served before the failure were still served, byte for byte. "Runs" counts how
+the modules served before the failure were still served, byte for byte. On a fresh clone
+(config and lock, no pulled tree) a failed plugin was never served, so there verify named
+exactly its locked versions as not served, and passed after the next pull. "Runs" counts how
 many times the scenario happened in the run that wrote this page (pulls under the fault,
 kills, generated inputs, downloads).
+
+What a failed or killed run leaves, and what the next one does with it:
+
+- **A plugin that fails** keeps what it served before, and its lock entries: the lock a
+  plain `pull` saves still records it, so the next pull retries it, while the tree serves
+  only what it holds intact (on a fresh clone or a CI runner: nothing of that plugin). The
+  other plugins' updates are committed to the tree and the lock.
+- **A commit a killed run left unfinished** (`.journal.json`) is finished by the next
+  `pull` or `metadata` before anything else, as far as it can be: a version whose store
+  directory has gone since is left out, with one line naming it, and fetched again; a
+  journal that cannot be applied at all is dropped with one line. Neither fails a run
+  twice: the next pull converges.
+- **`pull --locked`** (the image build) fetches every artifact by its locked digest. A tag
+  pushed again since, or deleted, is one warning line naming the plugin and both digests,
+  and the build exits 0 with the locked bytes; only a locked digest gone from the registry
+  fails, that plugin alone.
 """
 
 
