@@ -11,6 +11,17 @@ exponentially longer (``RetryPolicy.limit_delay``); any other 403 is raised at o
 PyGithub would raise it. PyGithub's own pacing between requests is turned off; writes keep a short gap
 (``PLUGIN_SYNC_GITHUB_WRITE_INTERVAL`` seconds) against GitHub's secondary limits.
 
+A request is sent again only when that cannot do twice what GitHub did once (``may_repeat``):
+an idempotent method (RFC 9110: GET, HEAD, PUT, DELETE, ...) after any failure; the creation
+of a git blob, tree or commit (content-addressed: made twice, it is the same object, or for a
+commit an unreferenced twin) or of a pull request (GitHub keeps one open pull request per head
+and base and refuses a second with 422, which ``sync.github.pulls.create_pull`` turns into an
+update of the first); adding labels (a set: added twice, the same labels); and any other request (a POST or PATCH: a ref, a release, a workflow
+dispatch) only when GitHub surely did not execute it: the connection was never made, or GitHub
+turned it away (429, 503, a rate limit). Such a POST whose answer was lost (a timeout, a
+reset, a 502) is not sent again: the caller reads what is there
+(``sync.github.gitdata.create_ref``).
+
 The token is kept out of every message: errors are built here from the status and the
 server's message, and anything that still holds the token is redacted.
 """
@@ -19,6 +30,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator
@@ -80,7 +92,7 @@ class PolicyRetry(Retry):
         for key in ("total", "connect", "read", "status", "other"):
             kw.setdefault(key, None)
         kw.setdefault("redirect", 0)
-        kw.setdefault("allowed_methods", None)  # every verb: our writes are safe to repeat
+        kw.setdefault("allowed_methods", None)  # may_repeat decides, by method, path and failure
         kw.setdefault("raise_on_status", False)  # hand the last answer to PyGithub
         kw.setdefault("respect_retry_after_header", False)  # the policy reads it
         super().__init__(**kw)
@@ -112,6 +124,10 @@ class PolicyRetry(Retry):
         attempt = len(self.history) + 1
         status = getattr(response, "status", None) if response is not None else None
         headers = response.headers if response is not None else None
+        if not may_repeat(method, url, status, error is not None and self._is_connection_error(error)):
+            if error is not None:
+                raise error  # as urllib3 raises an error it will not retry
+            raise MaxRetryError(_pool, url, ResponseError(f"not repeated: {method} answered {status}"))
         wait: float | None
         if status == 403 and headers is not None and not self.policy.is_retryable(status, headers):
             wait = self._told_rate_limit(response, url, attempt)
@@ -141,6 +157,23 @@ class PolicyRetry(Retry):
     def sleep(self, response: Any = None) -> None:
         if self.wait > 0:
             self._sleep(self.wait)
+
+
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})  # RFC 9110, 9.2.2
+_REPEATABLE_POSTS = re.compile(r"/git/(blobs|trees|commits)$|/pulls$|/issues/\d+/labels$")
+NOT_EXECUTED = frozenset({403, 429, 503})  # turned away (403 is retried only as a rate limit)
+
+
+def may_repeat(method: str | None, url: str | None, status: int | None, unsent: bool) -> bool:
+    """Whether a request that failed (with ``status``, or with a transport error, ``unsent``
+    when the connection was never made) may be sent again (see the module doc)."""
+    if method is None:
+        return False
+    if method.upper() in IDEMPOTENT or unsent:
+        return True
+    if url and _REPEATABLE_POSTS.search(urlsplit(url).path):
+        return True
+    return status in NOT_EXECUTED
 
 
 def is_rate_limit_message(message: str) -> bool:
@@ -241,6 +274,8 @@ def error_summary(exc: BaseException) -> tuple[str, int | None]:
     if isinstance(exc, requests.exceptions.RetryError):
         return "gave up after repeated server errors", None
     if isinstance(exc, requests.exceptions.ConnectionError):
+        if "Connection aborted" in str(exc):
+            return f"the connection to {api_url()} closed before an answer", None
         return f"cannot connect to {api_url()}", None
     if isinstance(exc, requests.exceptions.Timeout):
         return f"no answer from {api_url()} within {TIMEOUT} s", None

@@ -14,6 +14,7 @@ from github.Repository import Repository
 from sync.errors import SyncError
 from sync.github.client import GitHubError, github_errors
 from sync.github.model import FileChange
+from sync.retry import RetryPolicy
 
 MAX_BLOB = 40 * 1024 * 1024  # GitHub refuses blobs somewhere above this
 FILE_MODE = "100644"
@@ -51,6 +52,50 @@ def _ref(repo: Repository, branch: str) -> GitRef | None:
         if e.status == 404:
             return None
         raise
+
+
+def ref_target(repo: Repository, ref: str) -> str | None:
+    """The object ``ref`` (``heads/NAME``, ``tags/NAME``) points at, or None when absent."""
+    try:
+        with github_errors(f"reading {ref} of {repo.full_name}"):
+            return str(repo.get_git_ref(ref).object.sha)
+    except GitHubError as e:
+        if e.status == 404:
+            return None
+        raise
+
+
+class _NotMade(Exception):
+    def __init__(self, error: GitHubError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+def create_ref(repo: Repository, ref: str, sha: str, what: str, policy: RetryPolicy | None = None) -> None:
+    """Create ``refs/<ref>`` at ``sha``, safe to repeat. The client does not send a creation
+    again whose answer was lost or was a server error (GitHub may have done it); so then, or
+    when GitHub says the ref already exists, the ref is read: at ``sha`` it counts as created
+    (an earlier try that GitHub executed); absent, it is created again, under the retry
+    policy; anywhere else, the error stands."""
+    def attempt() -> None:
+        try:
+            with github_errors(what):
+                repo.create_git_ref(f"refs/{ref}", sha)
+            return
+        except GitHubError as e:
+            if not (e.status is None or e.status >= 500 or (e.status == 422 and "already exists" in e.message)):
+                raise
+            at = ref_target(repo, ref)
+            if at == sha:
+                return
+            if at is not None:
+                raise
+            raise _NotMade(e) from None
+
+    try:
+        (policy or RetryPolicy.from_env()).run(attempt, lambda e: (isinstance(e, _NotMade), None, None))
+    except _NotMade as e:
+        raise e.error from None
 
 
 def branch_head(repo: Repository, branch: str) -> str | None:
@@ -97,11 +142,11 @@ def point_branch(repo: Repository, branch: str, sha: str) -> None:
     for _ in range(2):
         current = _ref(repo, branch)
         try:
-            with github_errors(f"{'moving' if current else 'creating'} branch {branch} of {repo.full_name}"):
-                if current is not None:
+            if current is not None:
+                with github_errors(f"moving branch {branch} of {repo.full_name}"):
                     current.edit(sha, force=True)
-                else:
-                    repo.create_git_ref(f"refs/heads/{branch}", sha)
+            else:
+                create_ref(repo, f"heads/{branch}", sha, f"creating branch {branch} of {repo.full_name}")
             return
         except GitHubError as e:
             if e.status == 422 and ("does not exist" in e.message or "already exists" in e.message):

@@ -3,11 +3,15 @@
 Tracked: ``plugins.yaml``, the lock, the upstream cursor and the files of every hand-placed
 plugin (lock entries with ``source: local``, whose version directory is a real directory
 in the tree). Pulled artifacts are not committed: the image pulls them from the lock.
+
+``head_holds`` tells, with the git CLI, whether the checkout's HEAD holds a commit (the base
+branch's head): a checkout behind the base would publish the base's newer files as they were.
 """
 
 from __future__ import annotations
 
 import os
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +39,30 @@ class Checkout:
         if not rel.parts:
             raise UsageError(f"{what} {path} is the checkout itself")
         return rel.as_posix()
+
+    def _git(self, *args: str) -> subprocess.CompletedProcess[bytes] | None:
+        env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
+        try:
+            return subprocess.run(["git", "-C", str(self.root), *args], capture_output=True, env=env,
+                                  check=False, timeout=60)
+        except (OSError, subprocess.SubprocessError):
+            return None
+
+    def head(self) -> str | None:
+        """The checkout's HEAD commit; None when it is no git checkout (or git is missing)."""
+        proc = self._git("rev-parse", "--verify", "--quiet", "HEAD^{commit}")
+        return proc.stdout.decode().strip() if proc is not None and proc.returncode == 0 else None
+
+    def head_holds(self, commit: str) -> bool | None:
+        """Whether ``commit`` is HEAD or an ancestor of it; None when that cannot be told (no
+        git checkout). A commit the checkout does not have is not held."""
+        head = self.head()
+        if head is None:
+            return None
+        if head == commit:
+            return True
+        proc = self._git("merge-base", "--is-ancestor", commit, "HEAD")
+        return None if proc is None else proc.returncode == 0
 
     def hand_placed_dirs(self, *locks: Lock) -> dict[str, str]:
         """Repository paths of the version directories of hand-placed entries -> plugin name."""

@@ -3,6 +3,11 @@
 Reads the base branch through the API (its tree, lock and cursor), decides with
 ``sync.propose.plan``, then writes with ``sync.github.publish``. If the base moves while we
 work, the commit is rebuilt on the new base (a few times at most).
+
+A git checkout whose HEAD does not hold the base's head commit is refused (exit 1): every
+tracked file that differs from the base is published, so a checkout behind the base would
+revert the base's newer changes (to ``plugins.yaml``, say). A directory that is no git
+checkout cannot be checked: it is published as it is (``--verbose`` says so).
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from typing import Callable, Iterable
 
 import github
 
-from sync.errors import ConfigError, UsageError
+from sync.errors import ConfigError, SyncError, UsageError
 from sync.github.client import GitHubError, github_errors
 from sync.github.gitdata import BaseTree, read_base, read_blob
 from sync.github.model import PullInfo
@@ -56,6 +61,17 @@ def _base_lock(repo_name: str, base: BaseTree, lock_path: str, read: Callable[[s
     return parse_lock(raw, where)
 
 
+def _check_head(checkout: Checkout, base: str, commit: str, say: Callable[[str], None]) -> None:
+    holds = checkout.head_holds(commit)
+    if holds is None:
+        say(f"{checkout.root} is no git checkout: cannot tell whether it holds the newest {base} "
+             f"({commit[:12]}); its files are published as they are")
+    elif not holds:
+        head = checkout.head() or "?"
+        raise SyncError(f"the checkout is at {head[:12]}, behind {base} (now at {commit[:12]}): publishing it "
+                        f"would revert what {base} changed since; update the checkout to {base}, pull, and propose again")
+
+
 def propose(
     gh: github.Github,
     repo_name: str,
@@ -84,6 +100,7 @@ def propose(
     for _ in range(REBUILDS):
         base_tree = read_base(repo, base)
         say(f"base {base} is at {base_tree.commit[:12]}")
+        _check_head(checkout, base, base_tree.commit, say)
         base_lock = _base_lock(repo_name, base_tree, lock_rel, lambda sha: read_blob(repo, sha))
         files = checkout.tracked(local_lock)
         moved: Advance | None = None

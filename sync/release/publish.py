@@ -17,6 +17,7 @@ from github.Repository import Repository
 
 from sync.errors import SyncError
 from sync.github.client import GitHubError, connect, github_errors
+from sync.github.gitdata import create_ref
 from sync.release.plan import Plan
 
 
@@ -75,8 +76,7 @@ def publish_release(repository: str, plan: Plan, head: str, title: str, notes: s
     created = False
     at = _tag_commit(repo, tag)
     if at is None:
-        with github_errors(f"create tag {tag}"):
-            repo.create_git_ref(f"refs/tags/{tag}", head)
+        create_ref(repo, f"tags/{tag}", head, f"create tag {tag}")
         done.append(f"created tag {tag} at {head[:12]}")
         created = True
     elif at != head:

@@ -7,9 +7,14 @@ import socket
 import time
 
 import pytest
+import semver
 
 from sync.errors import UsageError
 from sync.github.client import GitHubError, api_url, connect, github_errors
+from sync.github.gitdata import create_ref, point_branch
+from sync.lock import LockDiff
+from sync.release.plan import Level, Plan
+from sync.release.publish import PublishStatus, publish_release
 from sync.retry import RetryPolicy
 from tests.support.fakegithub import TOKEN
 from tests.support.fakegithub import FakeGitHub, client_env
@@ -170,3 +175,81 @@ def test_a_plain_403_keeps_its_message_and_a_write_is_not_repeated(fake: FakeGit
         with github_errors("writing a blob"):
             client(fake, sleeps).get_repo("acme/srv").create_git_blob("x", "utf-8")
     assert e.value.status == 403 and sleeps == [] and fake.count("POST", r"/git/blobs$") == 1
+
+
+# --- a write is sent again only when that cannot do it twice -------------------------------------
+
+def _repo_with_a_commit(fake: FakeGitHub) -> str:
+    repo = fake.state.create_repo("acme/srv")
+    return repo.commit_files({"a": "1"}, "init", date="2025-01-01T00:00:00Z")
+
+
+def test_a_post_whose_answer_was_lost_is_not_sent_again(fake: FakeGitHub) -> None:
+    """GitHub created the ref, then the answer was lost: sending the POST again would only get
+    422 "Reference already exists". The error says what happened, and the ref is there."""
+    sha = _repo_with_a_commit(fake)
+    fake.drop_answer("POST", r"/git/refs$")
+    with pytest.raises(GitHubError, match="closed before an answer") as e:
+        with github_errors("creating a tag"):
+            client(fake).get_repo("acme/srv").create_git_ref("refs/tags/v1.0.0", sha)
+    assert e.value.status is None
+    assert fake.count("POST", r"/git/refs$") == 1
+    assert fake.state.repos["acme/srv"].ref("refs/tags/v1.0.0") == sha
+
+
+def test_ref_creation_is_safe_to_repeat(fake: FakeGitHub) -> None:
+    sha = _repo_with_a_commit(fake)
+    repo = client(fake).get_repo("acme/srv")
+    fake.drop_answer("POST", r"/git/refs$")
+    create_ref(repo, "tags/v1.0.0", sha, "creating tag v1.0.0")  # executed, answer lost: read back
+    create_ref(repo, "tags/v1.0.0", sha, "creating tag v1.0.0")  # 422 "already exists", at sha: done
+    point_branch(repo, "plugin-sync/update", sha)
+    fake.drop_answer("POST", r"/git/refs$")
+    point_branch(repo, "other", sha)
+    assert fake.state.repos["acme/srv"].ref("refs/heads/other") == sha
+    assert fake.count("POST", r"/git/refs$") == 4
+    other = fake.state.repos["acme/srv"].commit_files({"a": "2"}, "next", date="2025-01-02T00:00:00Z")
+    with pytest.raises(GitHubError, match="422 Reference already exists"):
+        create_ref(repo, "tags/v1.0.0", other, "creating tag v1.0.0")  # elsewhere: never moved
+    assert fake.state.repos["acme/srv"].ref("refs/tags/v1.0.0") == sha
+
+
+def test_a_release_whose_tag_answer_was_lost_is_published(fake: FakeGitHub) -> None:
+    sha = _repo_with_a_commit(fake)
+    fake.drop_answer("POST", r"/git/refs$")
+    plan = Plan(None, semver.Version.parse("1.2.0"), Level.MINOR, "auto", (), LockDiff([], [], [], []), ())
+    assert plan.tag == "v1.2.0"
+    done = publish_release("acme/srv", plan, sha, "v1.2.0", "notes", client=client(fake))
+    assert done.status == PublishStatus.CREATED, done.detail
+    assert fake.state.repos["acme/srv"].ref("refs/tags/v1.2.0") == sha
+    assert fake.count("POST", r"/git/refs$") == 1 and fake.count("POST", r"/releases$") == 1
+
+
+@pytest.mark.parametrize("status, sent", [
+    (503, 2),  # turned away: not executed, sent again
+    (429, 2),
+    (502, 1),  # a gateway error: GitHub may have executed it
+    (500, 1),
+])
+def test_a_post_is_repeated_only_after_an_answer_that_says_it_was_not_done(
+        fake: FakeGitHub, status: int, sent: int) -> None:
+    sha = _repo_with_a_commit(fake)
+    fake.fail("POST", r"/releases$", status, headers={"Retry-After": "0"} if status == 429 else None)
+    gh = client(fake).get_repo("acme/srv")
+    try:
+        with github_errors("creating a release"):
+            gh.create_git_release("v1.0.0", name="v1.0.0", message="notes", target_commitish=sha)
+    except GitHubError as e:
+        assert sent == 1 and e.status == status
+    assert fake.count("POST", r"/releases$") == sent
+
+
+def test_reads_and_content_addressed_writes_are_repeated_after_a_lost_answer(fake: FakeGitHub) -> None:
+    repo = fake.state.create_repo("acme/srv")
+    fake.drop_answer("GET", r"^/repos/acme/srv$")
+    fake.drop_answer("POST", r"/git/blobs$")
+    with github_errors("blob"):
+        gh = client(fake).get_repo("acme/srv")
+        blob = gh.create_git_blob("aGVsbG8=", "base64")
+    assert repo.objects[blob.sha].data == b"hello"  # type: ignore[union-attr]
+    assert fake.count("GET", r"^/repos/acme/srv$") == 2 and fake.count("POST", r"/git/blobs$") == 2

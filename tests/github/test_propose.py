@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 
 from tests.support.fakegithub import TOKEN
-from tests.github.site import HAND, REPO, WASM_V1, WASM_V2, Site, hand_placed, lock_v1, site_files
+from tests.github.site import CONFIG, HAND, REPO, WASM_V1, WASM_V2, Site, hand_placed, lock_v1, site_files
+from tests.support.git import GitRepo
+from tests.support.gitpush import push
 from tests.support.fakegithub import FakeGitHub, State
 
 BRANCH = "plugin-sync/update"
@@ -246,3 +248,46 @@ def test_the_token_never_appears_in_any_output(site: Site, tmp_path: Path) -> No
         assert TOKEN not in p.stdout + p.stderr
         assert "401 Bad credentials: received 'token ***'" in p.stderr
     assert site.fake.log and all(r.authorized for r in site.fake.log if r.path.endswith("heads/main"))
+
+
+# --- a checkout behind the base is refused ---------------------------------------------------------
+
+@pytest.fixture
+def git_site(fake: FakeGitHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+             capsys: pytest.CaptureFixture[str]) -> tuple[Site, GitRepo]:
+    """The site's checkout as a real git clone: its main is the fake's main, commit for commit."""
+    s = Site(fake, tmp_path / "checkout", monkeypatch, capsys)
+    local = GitRepo(s.root)
+    local.commit("seed", files={"README.md": b"# plugin server\n", **site_files(lock_v1(), WASM_V1)})
+    push(local, s.repo)
+    return s, local
+
+
+def test_a_checkout_behind_the_base_is_refused(git_site: tuple[Site, GitRepo]) -> None:
+    site, local = git_site
+    newer_config = CONFIG + b"  ai-proxy:\n    source: oci://r.example/plugins/ai-proxy:1.0.0\n"
+    moved = site.repo.commit_files({"plugins.yaml": newer_config}, "add ai-proxy on main")
+    site.bump()  # this checkout pulled, still at the older main
+    site.fake.reset_log()
+    rc, out, err = site.propose()
+    assert (rc, out) == (1, "")
+    assert err.strip().count("\n") == 0 and "Traceback" not in err
+    assert f"the checkout is at {local.head()[:12]}, behind main (now at {moved[:12]})" in err
+    assert site.fake.writes() == [] and site.repo.ref(BRANCH) is None
+    assert site.repo.files_at("main")["plugins.yaml"] == newer_config
+    rc, out, err = site.propose("--dry-run")
+    assert rc == 1 and "behind main" in err
+
+
+def test_a_checkout_at_or_after_the_base_publishes(git_site: tuple[Site, GitRepo]) -> None:
+    site, local = git_site
+    site.bump()  # HEAD is the base's head, the pull's change not committed
+    rc, out, err = site.propose()
+    assert (rc, out) == (0, "created\n"), err
+    # a local commit on top of the base: HEAD after it
+    edited = CONFIG.replace(b"key-auth:1.0.0", b"key-auth:1.0.1")
+    local.commit("local edit", files={"plugins.yaml": edited})
+    site.bump(5)
+    rc, out, err = site.propose()
+    assert (rc, out) == (0, "updated\n"), err
+    assert site.branch_files()["plugins.yaml"] == edited

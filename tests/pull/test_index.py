@@ -9,6 +9,11 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
+
+from sync.artifact import is_plugin
+from sync.errors import ArtifactError
+from sync.oci.manifest import Manifest, parse_manifest, resolve
 from sync.sample import Artifact, wasm_module, write_layout
 from tests.support.registry import Registry, buildx_index, scratch_image
 from tests.support.workspace import Workspace, artifact, assert_no_traceback
@@ -108,3 +113,58 @@ def test_an_index_in_an_oci_layout(tmp_path: Path, registry: Registry) -> None:
     shutil.rmtree(ws.root)
     assert ws.cli("pull", "--locked").code == 0
     assert (ws.root / "x/1.0.0/plugin.wasm").read_bytes() == module
+
+
+def test_a_docker_manifest_list(ws: Workspace) -> None:
+    """The Docker schema 2 form: a manifest list of Docker v2 manifests."""
+    assert ws.registry
+    module = wasm_module(600, 4)
+    index, manifests = buildx_index({"linux/arm64": scratch_image(wasm_module(600, 3), "linux/arm64", docker=True),
+                                     "linux/amd64": scratch_image(module, docker=True)}, attestations=False)
+    assert index.media_type == "application/vnd.docker.distribution.manifest.list.v2+json"
+    digest = ws.registry.push_index("plugins/x", "1.0.0", index, manifests)
+    ws.write_config({"x": {"tag": "1.0.0"}})
+    r = ws.pull()
+    assert r.code == 0, r.err
+    assert (ws.root / "x/1.0.0/plugin.wasm").read_bytes() == module
+    assert ws.lock().get("x", "1.0.0").digest == digest  # type: ignore[union-attr]
+
+
+# --- the choice itself, without servers ---------------------------------------------------------
+
+def _resolve(images: dict[str, Artifact], attestations: bool = True) -> Manifest:
+    index, manifests = buildx_index(images, attestations)
+    by_digest = {m.digest: m.manifest for m in manifests}
+    return resolve(parse_manifest(index.manifest), lambda d: parse_manifest(by_digest[d]), is_plugin)
+
+
+def test_the_choice_of_a_manifest() -> None:
+    amd, arm = scratch_image(wasm_module(100, 1)), scratch_image(wasm_module(100, 2), "linux/arm64")
+    got = _resolve({"linux/arm64": arm, "linux/amd64": amd})
+    assert got.chosen == amd.digest and got.layers == parse_manifest(amd.manifest).layers  # type: ignore[union-attr]
+    assert _resolve({"linux/arm64": arm}).chosen == arm.digest  # the one plugin, whatever its platform
+    with pytest.raises(ArtifactError, match=r"holds 2 Wasm plugin manifests \(linux/arm64, linux/arm/v7\): pin one"):
+        v7 = scratch_image(wasm_module(100, 3), "linux/arm")
+        doc = json.loads(buildx_index({"linux/arm64": arm, "linux/arm": v7}, False)[0].manifest)
+        doc["manifests"][1]["platform"]["variant"] = "v7"
+        resolve(parse_manifest(json.dumps(doc).encode()),
+                lambda d: parse_manifest({arm.digest: arm.manifest, v7.digest: v7.manifest}[d]), is_plugin)
+    plain = scratch_image(wasm_module(100, 1))
+    assert resolve(parse_manifest(plain.manifest), lambda d: pytest.fail("no index, nothing more to fetch"),
+                   is_plugin).chosen is None
+
+
+def test_an_index_entry_points_at_the_manifest_by_its_digest(tmp_path: Path) -> None:
+    """A layout whose manifest blob was altered: the bytes do not hash to the digest named."""
+    index, _ = buildx_index({"linux/amd64": scratch_image(wasm_module(200, 1))})
+    layout = tmp_path / "layout"
+    write_layout(layout, {"plugins/x:1.0.0": index})
+    blob = layout / "blobs/sha256" / index.digest.split(":", 1)[1]
+    blob.write_bytes(blob.read_bytes().replace(b'"linux"', b'"linux" '))
+    ws = Workspace(tmp_path / "ws", None)
+    ws.dir.mkdir()
+    ws.config.write_text(f"plugins:\n  x:\n    source: oci-layout:{layout}#plugins/x:1.0.0\n")
+    r = ws.cli("pull")
+    assert r.code == 1
+    assert_no_traceback(r)
+    assert f"manifest {index.digest[:19]} hashes to sha256:" in r.err, r.err

@@ -9,6 +9,7 @@ test inject faults per route and count requests::
         repo.commit_files({"plugins.yaml": b"..."}, "initial")
         gh.fail("POST", r"/git/blobs$", 502, times=2)
         gh.rate_limit("GET", r"/pulls$", retry_after=1)
+        gh.drop_answer("POST", r"/git/refs$")   # do the write, then close without answering
         env = {"GITHUB_API_URL": gh.url, "GITHUB_TOKEN": "ghp_test"}
         ...
         assert repo.files_at("plugin-sync/update")["plugins.lock.json"] == local_bytes
@@ -33,6 +34,7 @@ import base64
 import hashlib
 import json
 import re
+import socket
 import threading
 import time
 import zlib
@@ -564,6 +566,7 @@ class Response:
     status: int
     body: Any = None  # JSON-able, or bytes
     headers: dict[str, str] = field(default_factory=dict)
+    drop: bool = False  # handled, but the connection is closed instead of answering
 
 
 # ---------------------------------------------------------------------------- the server
@@ -581,6 +584,7 @@ class FakeGitHub:
         self.state = State(web=web)
         self.faults: list[Fault] = []
         self.hooks: list[Hook] = []
+        self.drops: list[Hook] = []
         self.log: list[Logged] = []
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -639,6 +643,12 @@ class FakeGitHub:
         self.fail(method, pattern, status, headers=headers, body={"message": message, "documentation_url": DOCS},
                   times=times)
 
+    def drop_answer(self, method: str, pattern: str, times: int = 1) -> None:
+        """Handle the next ``times`` matching requests, then close the connection without
+        answering: a write GitHub executed whose answer the client never got (a timeout or a
+        reset on the way back)."""
+        self.drops.append(Hook(method.upper(), re.compile(pattern), lambda state: None, times))
+
     def before(self, method: str, pattern: str, fn: Callable[[State], None], times: int = 1) -> None:
         """Run ``fn(state)`` before handling the next ``times`` matching requests (e.g. a concurrent change)."""
         self.hooks.append(Hook(method.upper(), re.compile(pattern), fn, times))
@@ -664,6 +674,11 @@ class FakeGitHub:
         with self.state.lock:
             resp = self._dispatch(method, path, qs, query, headers, body, auth, given, authorized)
             self.log.append(Logged(method, path, query, resp.status, authorized, body))
+            for drop in self.drops:
+                if drop.method == method and drop.pattern.search(path) and drop.times > 0:
+                    drop.times -= 1
+                    resp.drop = True
+                    break
             return resp
 
     def _dispatch(self, method: str, path: str, qs: dict[str, str], query: str, headers: dict[str, str],
@@ -746,6 +761,10 @@ class _Handler(BaseHTTPRequestHandler):
             return
         headers = {k.lower(): v for k, v in self.headers.items()}
         resp = fake.handle(self.command, path, parts.query, headers, body)
+        if resp.drop:
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
         self._send(resp)
 
     def _send(self, resp: Response) -> None:

@@ -203,17 +203,26 @@ def _descriptor(media_type: str, data: bytes, **extra: object) -> dict[str, obje
     return {"mediaType": media_type, "digest": "sha256:" + hashlib.sha256(data).hexdigest(), "size": len(data), **extra}
 
 
-def _image(config: bytes, layers: list[tuple[str, bytes, dict[str, str]]]) -> Artifact:
-    cdesc = _descriptor(OCI_IMAGE_CONFIG, config)
-    ldescs = [_descriptor(mt, data, **({"annotations": ann} if ann else {})) for mt, data, ann in layers]
-    manifest = _json_blob({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": cdesc, "layers": ldescs})
+DOCKER_TYPES = {  # the Docker schema 2 names of the same things
+    OCI_MANIFEST: "application/vnd.docker.distribution.manifest.v2+json",
+    OCI_INDEX: "application/vnd.docker.distribution.manifest.list.v2+json",
+    OCI_IMAGE_CONFIG: "application/vnd.docker.container.image.v1+json",
+    OCI_LAYER: "application/vnd.docker.image.rootfs.diff.tar.gzip",
+}
+
+
+def _image(config: bytes, layers: list[tuple[str, bytes, dict[str, str]]], docker: bool = False) -> Artifact:
+    t = (lambda mt: DOCKER_TYPES.get(mt, mt)) if docker else (lambda mt: mt)
+    cdesc = _descriptor(t(OCI_IMAGE_CONFIG), config)
+    ldescs = [_descriptor(t(mt), data, **({"annotations": ann} if ann else {})) for mt, data, ann in layers]
+    manifest = _json_blob({"schemaVersion": 2, "mediaType": t(OCI_MANIFEST), "config": cdesc, "layers": ldescs})
     blobs = {str(cdesc["digest"]): config, **{str(d["digest"]): data for d, (_, data, _) in zip(ldescs, layers)}}
-    return Artifact(manifest, blobs)
+    return Artifact(manifest, blobs, t(OCI_MANIFEST))
 
 
-def scratch_image(module: bytes, platform: str = "linux/amd64") -> Artifact:
+def scratch_image(module: bytes, platform: str = "linux/amd64", docker: bool = False) -> Artifact:
     """The image of ``FROM scratch`` + ``COPY plugin.wasm /``: an image config and one
-    tar+gzip layer holding ``plugin.wasm``."""
+    tar+gzip layer holding ``plugin.wasm`` (``docker``: in Docker schema 2 media types)."""
     layer = tar_gz({"plugin.wasm": module})
     os_, arch = platform.split("/")
     config = _json_blob({"architecture": arch, "os": os_, "config": {"WorkingDir": "/"},
@@ -222,7 +231,7 @@ def scratch_image(module: bytes, platform: str = "linux/amd64") -> Artifact:
                                       "comment": "buildkit.dockerfile.v0"}],
                          "rootfs": {"type": "layers",
                                     "diff_ids": ["sha256:" + hashlib.sha256(gzip.decompress(layer)).hexdigest()]}})
-    return _image(config, [(OCI_LAYER, layer, {})])
+    return _image(config, [(OCI_LAYER, layer, {})], docker)
 
 
 def provenance(subject: Artifact) -> Artifact:
@@ -238,13 +247,14 @@ def provenance(subject: Artifact) -> Artifact:
 
 def buildx_index(images: dict[str, Artifact], attestations: bool = True) -> tuple[Artifact, list[Artifact]]:
     """The image index buildx pushes for ``images`` (platform -> image): each image, and with
-    ``attestations`` its provenance manifest (platform ``unknown/unknown``). Returns the index,
-    whose ``blobs`` hold every manifest and blob (for an OCI layout), and the manifests."""
+    ``attestations`` its provenance manifest (platform ``unknown/unknown``). Returns the index
+    (a Docker manifest list when the images are Docker manifests), whose ``blobs`` hold every
+    manifest and blob (for an OCI layout), and the manifests."""
     entries: list[dict[str, object]] = []
     manifests: list[Artifact] = []
     for platform, image in images.items():
         os_, arch = platform.split("/")
-        entries.append(_descriptor(OCI_MANIFEST, image.manifest, platform={"architecture": arch, "os": os_}))
+        entries.append(_descriptor(image.media_type, image.manifest, platform={"architecture": arch, "os": os_}))
         manifests.append(image)
     if attestations:
         for image in list(manifests):
@@ -253,9 +263,10 @@ def buildx_index(images: dict[str, Artifact], attestations: bool = True) -> tupl
                                        annotations={"vnd.docker.reference.digest": image.digest,
                                                     "vnd.docker.reference.type": "attestation-manifest"}))
             manifests.append(att)
-    index = _json_blob({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries})
+    kind = DOCKER_TYPES[OCI_INDEX] if any(m.media_type == DOCKER_TYPES[OCI_MANIFEST] for m in manifests) else OCI_INDEX
+    index = _json_blob({"schemaVersion": 2, "mediaType": kind, "manifests": entries})
     blobs: dict[str, bytes] = {}
     for m in manifests:
         blobs.update(m.blobs)
         blobs[m.digest] = m.manifest
-    return Artifact(index, blobs, OCI_INDEX), manifests
+    return Artifact(index, blobs, kind), manifests

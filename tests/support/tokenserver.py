@@ -9,7 +9,7 @@ It signs JWTs with a throwaway RSA key whose self-signed certificate the registr
 Faults, for the client's retries and races: ``faults`` are answered first, one per request
 (a status such as 503, with ``Retry-After: retry_after`` when set, or ``"drop"``: the
 connection closed with no answer); ``stable_tokens`` gives one token per (subject, scope), as
-services that cache their tokens do; ``hold`` keeps the first answers until that many token
+services that cache their tokens do; ``grant=False`` issues tokens that grant nothing; ``hold`` keeps the first answers until that many token
 requests have arrived, so that concurrent clients all ask before any one gets its token.
 """
 
@@ -60,6 +60,7 @@ class TokenService:
     retry_after: str | None = None
     stable_tokens: bool = False
     hold: int = 0
+    grant: bool = True  # False: tokens that grant nothing (the registry refuses them)
 
     def __post_init__(self) -> None:
         self._key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -160,7 +161,7 @@ class TokenService:
                 elif who is None:
                     status, doc = 401, {"errors": [{"code": "UNAUTHORIZED"}]}
                 else:
-                    token = service._token(who, params.get("scope", ""))
+                    token = service._token(who, params.get("scope", "") if service.grant else "")
                     status, doc = 200, {"token": token, "access_token": token, "expires_in": 300}
                 body = json.dumps(doc).encode()
                 self.send_response(status)
