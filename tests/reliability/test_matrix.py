@@ -275,6 +275,9 @@ def test_cell(world: World, tmp_path: Path, state: str, fault: str, command: str
     try:
         with _fault(world, fault):
             r = inproc(ws, *world.args(command, ws))
+            met = world.proxy.applied() + world.tokens.applied()
+        if fault in ("manifest 404", "manifest 5xx", "token 503") or (fault == "blob truncated" and exp.code):
+            assert met, f"the command never met the fault {fault!r}"
         _clean(r)
         assert r.code == exp.code, f"exit {r.code}, expected {exp.code}: {r.err}"
         _check_said(world, r, fault, command, exp)
