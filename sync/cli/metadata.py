@@ -8,9 +8,9 @@ from pathlib import Path
 
 from sync import handplaced
 from sync.cli import common
+from sync.lock import Lock
 from sync.served import commit, recover
 from sync.times import iso_time
-from sync.lock import Lock
 from sync.tree.store import served_intact, writer_lock
 
 

@@ -23,9 +23,6 @@ from sync.tree.layout import (
 )
 
 
-FETCH_IT = "'plugin-sync pull' fetches it"
-
-
 @dataclass(frozen=True)
 class Problem:
     path: str
@@ -51,7 +48,7 @@ def _check_entry(tree: Tree, e: LockEntry) -> list[Problem]:
     rel = f"{e.name}/{e.version}"
     if not d.is_dir():
         # a pull that could not fetch it keeps it in the lock, unserved, for the next pull
-        return [Problem(rel, "missing" if e.is_local else f"missing: not served; {FETCH_IT}")]
+        return [Problem(rel, "missing" if e.is_local else "missing: not served; 'plugin-sync pull' fetches it")]
     if not e.is_local and not d.is_symlink():
         return [Problem(rel, "should be a pulled entry (a link into the store) but is a directory")]
     if d.is_symlink():
