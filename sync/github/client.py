@@ -12,14 +12,15 @@ PyGithub would raise it. PyGithub's own pacing between requests is turned off; w
 (``PLUGIN_SYNC_GITHUB_WRITE_INTERVAL`` seconds) against GitHub's secondary limits.
 
 A request is sent again only when that cannot do twice what GitHub did once (``may_repeat``):
-an idempotent method (RFC 9110: GET, HEAD, PUT, DELETE, ...) after any failure; the creation
-of a git blob, tree or commit (content-addressed: made twice, it is the same object, or for a
-commit an unreferenced twin) or of a pull request (GitHub keeps one open pull request per head
-and base and refuses a second with 422, which ``sync.github.pulls.create_pull`` turns into an
-update of the first); adding labels (a set: added twice, the same labels); and any other request (a POST or PATCH: a ref, a release, a workflow
-dispatch) only when GitHub surely did not execute it: the connection was never made, or GitHub
-turned it away (429, 503, a rate limit). Such a POST whose answer was lost (a timeout, a
-reset, a 502) is not sent again: the caller reads what is there
+after any failure, an idempotent method (RFC 9110: GET, HEAD, PUT, DELETE, ...) and PATCH
+(GitHub's PATCH sets fields to the values sent: a ref to a commit, a title, a body), the
+creation of a git blob, tree or commit (content-addressed: made twice, it is the same object,
+or for a commit an unreferenced twin), of a pull request (GitHub keeps one open pull request
+per head and base and refuses a second with 422, which ``sync.github.pulls.create_pull`` turns
+into an update of the first) and adding labels (a set); any other POST (a ref, a release, a
+workflow dispatch) only when GitHub surely did not execute it: the connection was never made,
+or GitHub turned it away (429, 503, a rate limit). Such a POST whose answer was lost (a
+timeout, a reset, a 502) is not sent again: the caller reads what is there
 (``sync.github.gitdata.create_ref``).
 
 The token is kept out of every message: errors are built here from the status and the
@@ -159,7 +160,8 @@ class PolicyRetry(Retry):
             self._sleep(self.wait)
 
 
-IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})  # RFC 9110, 9.2.2
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE",  # RFC 9110, 9.2.2
+                        "PATCH"})  # GitHub's PATCH sets fields to the values sent
 _REPEATABLE_POSTS = re.compile(r"/git/(blobs|trees|commits)$|/pulls$|/issues/\d+/labels$")
 NOT_EXECUTED = frozenset({403, 429, 503})  # turned away (403 is retried only as a rate limit)
 

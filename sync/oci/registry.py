@@ -6,7 +6,7 @@ identity token the OAuth2 refresh-token POST of the distribution token spec) or 
 Credentials are looked up by the registry's host (``sync.oci.auth``), so one registry's never
 reach another registry or the token service another registry names. Tokens are kept per
 (host, repository). A 401 is given up on only when the token service hands back the very
-token the refused request carried; a token another request cached meanwhile is tried first.
+token the refused request carried, not when it hands back a token another request cached.
 
 Every request goes through the shared retry policy, token requests included: 429, 5xx and
 connection errors are retried with back-off, ``Retry-After`` honoured up to the policy's
@@ -126,8 +126,8 @@ class RegistryClient:
         ``sent`` (None: none). Returns False when there is nothing more to try.
 
         Whether to give up is decided against what the refused request carried, not against
-        what is cached now: another request on the same repository may have cached a new
-        token since, and that one has not been tried yet."""
+        what is cached now: another request on the same repository may have cached the very
+        token this one is given, and this request has not tried it yet."""
         challenge = resp.headers.get("WWW-Authenticate", "")
         creds = self.credentials(src.host)
         scheme = challenge.split(" ", 1)[0].lower()
@@ -144,11 +144,6 @@ class RegistryClient:
         if not realm:
             return False
         sent_token = sent[len("Bearer "):] if sent and sent.startswith("Bearer ") else None
-        key = (src.host, src.repository)
-        with self._lock:
-            cached = self._tokens.get(key)
-        if cached and cached != sent_token:
-            return True  # another request fetched a token since this one was sent: try it
         params = {k: v for k, v in (("service", service), ("scope", scope)) if v}
         if not scope:
             params["scope"] = f"repository:{src.repository}:pull"
@@ -156,7 +151,7 @@ class RegistryClient:
         if token == sent_token:
             return False  # the token service gave again the token the registry refused
         with self._lock:
-            self._tokens[key] = token
+            self._tokens[(src.host, src.repository)] = token
         return True
 
     def _fetch_token(self, src: Source, realm: str, params: dict[str, str],

@@ -253,3 +253,15 @@ def test_reads_and_content_addressed_writes_are_repeated_after_a_lost_answer(fak
         blob = gh.create_git_blob("aGVsbG8=", "base64")
     assert repo.objects[blob.sha].data == b"hello"  # type: ignore[union-attr]
     assert fake.count("GET", r"^/repos/acme/srv$") == 2 and fake.count("POST", r"/git/blobs$") == 2
+
+
+def test_a_patch_is_repeated_after_a_lost_answer(fake: FakeGitHub) -> None:
+    """Moving a ref sets it to the commit sent: sent twice, the same state."""
+    sha = _repo_with_a_commit(fake)
+    fake.state.repos["acme/srv"].set_ref("refs/heads/feature", sha)
+    other = fake.state.repos["acme/srv"].commit_files({"a": "2"}, "next", date="2025-01-02T00:00:00Z")
+    fake.drop_answer("PATCH", r"/git/refs/heads/feature$")
+    with github_errors("moving feature"):
+        client(fake).get_repo("acme/srv").get_git_ref("heads/feature").edit(other, force=True)
+    assert fake.state.repos["acme/srv"].ref("refs/heads/feature") == other
+    assert fake.count("PATCH", r"/git/refs/heads/feature$") == 2
