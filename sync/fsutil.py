@@ -68,6 +68,27 @@ def symlink_atomic(target: str, link: Path) -> None:
         raise
 
 
+def exchange(a: Path, b: Path) -> None:
+    """Swap two existing paths (directories too) so that a reader of either name finds the
+    old or the new one, never nothing: Linux's ``renameat2(RENAME_EXCHANGE)``. Where the
+    system or the file system lacks it, three renames do the same with a moment between."""
+    import ctypes
+    import errno
+
+    fn = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
+    if fn is not None:
+        at_fdcwd, rename_exchange = -100, 2
+        if fn(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+            return
+        err = ctypes.get_errno()
+        if err not in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+            raise OSError(err, os.strerror(err), str(a))
+    aside = tmp_name(b, "old")
+    os.rename(b, aside)
+    os.rename(a, b)
+    os.rename(aside, a)
+
+
 def read_input(path: Path, missing_hint: str | None = None) -> str | None:
     """The text of an input file. A missing file gives None, or, when ``missing_hint`` is
     given, a ConfigError naming the file. Unreadable files are a ConfigError."""

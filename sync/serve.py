@@ -27,7 +27,10 @@ from pathlib import Path
 from typing import Callable
 
 from sync.errors import SyncError, UsageError
+from sync.lock import Lock
 from sync.tree import Tree
+from sync.tree.precompress import pending, precompress
+from sync.tree.store import writer_lock
 
 # the literals of nginx/nginx.conf that a local run replaces (see the head of that file)
 IMAGE_ROOT = "/srv/plugins"
@@ -132,6 +135,18 @@ def render_config(template: str, root: Path, run_dir: Path, listen: Listen) -> s
         for line in template.splitlines(keepends=True)
         if line.strip() != IMAGE_LISTEN6
     )
+
+
+def prepare_tree(tree: Tree, lock: Lock, jobs: int | None = None, wait: float = 600.0,
+                 on_wait: Callable[[], None] | None = None) -> int:
+    """Write the precompressed modules the tree lacks, as a writer: under the tree's lock,
+    so that a pull never changes the tree meanwhile (waits up to ``wait`` seconds, then
+    refuses). A tree with nothing to compress is only read (it may be read-only), so no
+    lock is taken. Returns how many were written."""
+    if not pending(tree, lock):
+        return 0
+    with writer_lock(tree, wait, on_wait):
+        return precompress(tree, lock, jobs)
 
 
 def find_nginx(explicit: str | None = None) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from sync.config import Config, load_config, parse_config
@@ -58,6 +59,11 @@ def cursor_path(args: argparse.Namespace) -> Path:
 
 def tree(args: argparse.Namespace) -> Tree:
     return Tree(Path(args.root))
+
+
+def waiting() -> None:
+    """Said once when a command waits for another writer of the tree."""
+    print("waiting for another plugin-sync writing this tree ...", file=sys.stderr)
 
 
 def config(args: argparse.Namespace) -> Config:

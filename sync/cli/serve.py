@@ -9,7 +9,6 @@ from pathlib import Path
 from sync import serve
 from sync.cli import common
 from sync.errors import UsageError
-from sync.tree.precompress import precompress
 
 
 def _port(text: str) -> int:
@@ -43,6 +42,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--nginx-conf", default=None, metavar="PATH", type=Path,
                    help="the config template (default: nginx/nginx.conf of this source tree)")
     p.add_argument("--jobs", type=common.jobs, default=None, help="parallel compressions (default: all cores)")
+    p.add_argument("--wait", type=float, default=600.0,
+                   help="seconds to wait for another plugin-sync writing the tree (default 600)")
     p.add_argument("--prepare-only", action="store_true",
                    help="make the precompressed files and check the setup, then exit without serving "
                         "(the image build uses this for a committed tree)")
@@ -55,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     if not tree.root.is_dir():
         raise UsageError(f"{tree.root}: no such tree; run `plugin-sync pull` first or pass --root")
     binary = None if args.prepare_only else serve.find_nginx(args.nginx)
-    written = precompress(tree, common.lock(args), args.jobs)
+    written = serve.prepare_tree(tree, common.lock(args), args.jobs, args.wait, common.waiting)
     if written:
         print(f"plugin-sync: precompressed {written} module(s)", file=sys.stderr)
     if binary is None:

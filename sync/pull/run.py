@@ -114,9 +114,7 @@ class Puller:
                     raise ArtifactError(f"content differs from the lock (sha256 {got.sha256[:12]}, lock {expect.sha256[:12]})")
                 entry = LockEntry(name, "-", "", manifest.digest, p.format, got.sha256, got.md5, got.size, got.files,
                                   created, pulled)
-                if store.exists():  # a store directory that failed its check: replace it
-                    shutil.rmtree(store)
-                finish_staging(self.tree, staging, expect or entry)  # --locked: metadata as the lock says
+                self.place(staging, expect or entry)  # --locked: metadata as the lock says
                 return expect or entry
             except BaseException:
                 shutil.rmtree(staging, ignore_errors=True)
@@ -127,6 +125,15 @@ class Puller:
 
         with self.downloads:
             return self.policy.run(attempt, retryable), True
+
+    def place(self, staging: Path, entry: LockEntry) -> None:
+        """Rename a complete staging directory into the store, replacing a store directory
+        of the same artifact that failed its check."""
+        assert entry.digest
+        store = self.tree.store_dir(entry.name, entry.digest)
+        if store.exists():
+            shutil.rmtree(store)
+        finish_staging(self.tree, staging, entry)
 
     # -- one plugin -----------------------------------------------------------------
 

@@ -4,6 +4,11 @@ Each artifact is fetched once, by its manifest digest (never by tag), with every
 a plain pull. Its other served names get hard links to the same bytes. The tree is
 committed only when every target succeeded; otherwise whatever this run stored is
 removed and the tree is left exactly as it was.
+
+A served store directory is never changed in place. One that is intact is reused with the
+entry it was written for (from the tree's snapshot state, or the repository's lock when a
+plain pull built the tree); one that is not is rebuilt beside it and swapped in, with one
+atomic exchange, only when the build commits.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from sync.errors import ArtifactError, SyncError
-from sync.lock import Lock, LockEntry
+from sync.lock import Lock, LockEntry, load_lock
 from sync.oci.reference import Source
 from sync.pull.plan import Resolved, reusable
 from sync.pull.report import PluginResult, PullReport
@@ -25,7 +30,8 @@ from sync.snapshot.plan import Plan, Target, inventory
 from sync.tree import Tree
 from sync.tree.precompress import precompress
 from sync.tree.store import (
-    collect_garbage, link_store, remove_new, snapshot_state, store_matches, store_paths, writer_lock,
+    built_store, collect_garbage, finish_staging, link_store, remove_new, remove_replacements, snapshot_state,
+    store_matches, store_paths, swap_in_next, writer_lock,
 )
 
 
@@ -33,16 +39,27 @@ def _entry(base: LockEntry, t: Target) -> LockEntry:
     return replace(base, name=t.name, version=t.version, source=t.source, digest=t.digest, category=t.category)
 
 
+class _BesidePuller(Puller):
+    """``pull``'s Puller, except that a store directory that is there already is rebuilt
+    beside it, not removed: it may be served until the build commits."""
+
+    def place(self, staging: Path, entry: LockEntry) -> None:
+        finish_staging(self.tree, staging, entry, beside=True)
+
+
 class SnapshotPuller:
-    def __init__(self, tree: Tree, old: Lock, options: PullOptions) -> None:
+    def __init__(self, tree: Tree, old: Lock, options: PullOptions, known: tuple[Lock, ...] = ()) -> None:
         self.tree, self.old = tree, old
-        self.puller = Puller(tree, old, options)
+        self.known = (old, *known)
+        self.puller = _BesidePuller(tree, old, options)
 
     def _known(self, name: str, digest: str) -> LockEntry | None:
-        """The old entry of ``name`` for this artifact, if its store directory is intact."""
-        known = reusable(Resolved(name, "", digest, (), None, None), self.old)
-        if known is not None and store_matches(self.tree.store_dir(name, digest), known):
-            return known
+        """An entry of ``name`` for this artifact whose store directory is intact: the
+        tree's own, or the repository lock's (a tree a plain pull built)."""
+        for lock in self.known:
+            known = reusable(Resolved(name, "", digest, (), None, None), lock)
+            if known is not None and store_matches(self.tree.store_dir(name, digest), known):
+                return known
         return None
 
     def artifact(self, digest: str, targets: list[Target]) -> tuple[list[LockEntry], PluginResult]:
@@ -53,7 +70,7 @@ class SnapshotPuller:
         if manifest.digest != digest:
             raise ArtifactError(f"registry answered {manifest.digest[:19]} for {digest[:19]}")
         names = list(dict.fromkeys(t.name for t in targets))
-        content, downloaded = self.puller.fetch(names[0], src, manifest, None)
+        content, downloaded = self.puller.fetch(names[0], src, manifest, self._known(names[0], digest))
         for t in targets:
             if t.wasm_sha256 is not None and content.sha256 != t.wasm_sha256:
                 raise ArtifactError(f"module sha256 {content.sha256[:12]} is not the pinned wasmSha256 {t.wasm_sha256[:12]}")
@@ -62,7 +79,7 @@ class SnapshotPuller:
             known = self._known(name, digest)
             if known is None:
                 known = replace(content, name=name)
-                link_store(self.tree, self.tree.store_dir(names[0], digest), known)
+                link_store(self.tree, built_store(self.tree, names[0], digest), known, beside=True)
             bases[name] = known
         entries = [_entry(bases[t.name], t) for t in targets]
         out = PluginResult(first.owner, "added" if downloaded else "unchanged", sorted({f"{t.name}/{t.version}" for t in targets}),
@@ -75,6 +92,15 @@ def _facts(p: Plan, entries: list[LockEntry]) -> dict[str, Any]:
     s = p.snapshot
     return {"gatewayVersion": s.gateway_version, "sourceCommit": s.source_commit, "sha256": s.sha256,
             "inventory": inventory(s, sha)}
+
+
+def _repository_lock(path: Path | None) -> tuple[Lock, ...]:
+    """The repository's lock, which tells what a plain pull wrote into the tree; a build needs
+    none, so one that cannot be read is left out."""
+    try:
+        return (load_lock(path),) if path is not None else ()
+    except SyncError:
+        return ()
 
 
 def run_snapshot(
@@ -94,7 +120,8 @@ def run_snapshot(
             if tree.is_hand_placed(t.name, t.version):
                 raise SyncError(f"{t.name}/{t.version} holds hand-placed files; a snapshot build serves only the snapshot")
         state = snapshot_state(tree)
-        puller = SnapshotPuller(tree, state[0] if state else Lock(), options)
+        remove_replacements(tree)  # those a killed build left
+        puller = SnapshotPuller(tree, state[0] if state else Lock(), options, _repository_lock(lock_path))
         groups: dict[str, list[Target]] = {}
         for t in p.targets:
             groups.setdefault(t.digest, []).append(t)
@@ -119,6 +146,7 @@ def run_snapshot(
             remove_new(tree, before)
         else:
             lock = Lock.from_entries(entries)
+            swap_in_next(tree)
             commit(tree, lock, None, _facts(p, entries))
             collect_garbage(tree, lock)
             gzipped = precompress(tree, lock, None) if options.gzip else 0

@@ -3,6 +3,7 @@
 Only the image build and ``plugin-sync serve`` ask for them: they cost more CPU than the
 rest of a pull together. Store directories never change once complete, so a ``.gz``
 there is current; for hand-placed directories it must be newer than the module.
+``precompress`` writes into the tree: call it under the tree's writer lock.
 """
 
 from __future__ import annotations
@@ -45,16 +46,27 @@ def _compress(wasm: Path, gz: Path) -> int:
     return gz.stat().st_size
 
 
-def precompress(tree: Tree, lock: Lock, jobs: int | None = None) -> int:
-    """Write missing ``.gz`` files for every served module. Returns how many were written."""
+def pending(tree: Tree, lock: Lock) -> dict[Path, Path]:
+    """The modules whose ``.gz`` is missing or stale, each with the ``.gz`` to write (versions
+    sharing a store directory are listed once)."""
     todo: dict[Path, Path] = {}
     for e in lock.sorted():
         d = tree.version_dir(e.name, e.version).resolve()
         wasm, gz = d / WASM, d / WASM_GZ
         if wasm.is_file() and _needs(wasm, gz, e.is_local):
-            todo[wasm] = gz  # versions sharing a store directory are compressed once
+            todo[wasm] = gz
+    return todo
+
+
+def precompress(tree: Tree, lock: Lock, jobs: int | None = None) -> int:
+    """Write missing ``.gz`` files for every served module, removing what a killed run left
+    half-written beside them. Returns how many were written."""
+    todo = pending(tree, lock)
     if not todo:
         return 0
+    for gz in todo.values():
+        for leftover in gz.parent.glob(f".{gz.name}.tmp-*"):
+            leftover.unlink(missing_ok=True)
     with ThreadPoolExecutor(max_workers=jobs or os.cpu_count() or 2) as pool:
         list(pool.map(lambda kv: _compress(*kv), todo.items()))
     return len(todo)

@@ -27,13 +27,14 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from sync.errors import LockedTreeError, SyncError, error_text
-from sync.fsutil import fsync_dir, read_json, sha256_file, symlink_atomic, tmp_name, write_atomic, write_if_changed
+from sync.fsutil import exchange, fsync_dir, read_json, sha256_file, symlink_atomic, tmp_name, write_atomic, write_if_changed
 from sync.lock import Lock, LockEntry, parse_lock, save_lock
 from sync.names import is_name
 from sync.tree.files import index_json_text, metadata_text, sha256_file_text
 from sync.tree.layout import METADATA, SHA256_FILE, STORE, WASM, Tree
 
 STAGING_PREFIX = ".staging-"
+NEXT_PREFIX = ".next-"  # a store directory's replacement, built beside it
 
 # writes the files derived from the served entries (the catalog pages) into the tree; the
 # layer above passes it in (``sync.served``), so the tree knows no renderer
@@ -108,8 +109,17 @@ def new_staging(tree: Tree, name: str) -> Path:
     return path
 
 
-def finish_staging(tree: Tree, staging: Path, entry: LockEntry) -> Path:
-    """Write the small files, fsync, and rename staging into the store. Returns the store dir."""
+def next_dir(tree: Tree, name: str, digest: str) -> Path:
+    """Where a run builds the replacement of a store directory that is served but wrong,
+    beside it, until ``swap_in_next`` puts it in its place."""
+    final = tree.store_dir(name, digest)
+    return final.with_name(f"{NEXT_PREFIX}{final.name}")
+
+
+def finish_staging(tree: Tree, staging: Path, entry: LockEntry, *, beside: bool = False) -> Path:
+    """Write the small files, fsync, and rename staging into the store. Returns the store dir.
+    When the store directory exists already, the complete one there is kept; with ``beside``,
+    staging becomes its replacement instead (``next_dir``), and that is returned."""
     write_atomic(staging / SHA256_FILE, sha256_file_text(entry))
     write_atomic(staging / METADATA, metadata_text(entry))
     for f in staging.iterdir():
@@ -120,12 +130,50 @@ def finish_staging(tree: Tree, staging: Path, entry: LockEntry) -> Path:
     assert entry.digest
     final = tree.store_dir(entry.name, entry.digest)
     if final.exists():
-        # another version of the same artifact got here first; keep the complete one
-        shutil.rmtree(staging, ignore_errors=True)
-        return final
+        if not beside:
+            # another version of the same artifact got here first; keep the complete one
+            shutil.rmtree(staging, ignore_errors=True)
+            return final
+        final = next_dir(tree, entry.name, entry.digest)
+        shutil.rmtree(final, ignore_errors=True)
     os.rename(staging, final)
     fsync_dir(final.parent)
     return final
+
+
+def built_store(tree: Tree, name: str, digest: str) -> Path:
+    """The store directory this run built for ``name``'s artifact: the replacement beside the
+    served one when there is one, else the served one."""
+    nxt = next_dir(tree, name, digest)
+    return nxt if nxt.is_dir() else tree.store_dir(name, digest)
+
+
+def _replacements(tree: Tree) -> list[Path]:
+    return [d for name in _plugin_dirs(tree) if tree.store(name).is_dir()
+            for d in tree.store(name).iterdir() if d.name.startswith(NEXT_PREFIX)]
+
+
+def remove_replacements(tree: Tree) -> None:
+    """Remove the replacements a killed run left (before a run builds its own)."""
+    for d in _replacements(tree):
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def swap_in_next(tree: Tree) -> int:
+    """Put every replacement in the place of the store directory it replaces, each with one
+    atomic exchange (a version linked there never points at nothing), and remove the old
+    one. Returns how many were swapped."""
+    swapped = 0
+    for nxt in _replacements(tree):
+        final = nxt.with_name(nxt.name[len(NEXT_PREFIX):])
+        if final.is_dir():
+            exchange(nxt, final)
+            shutil.rmtree(nxt, ignore_errors=True)
+        else:
+            os.rename(nxt, final)
+        fsync_dir(final.parent)
+        swapped += 1
+    return swapped
 
 
 def store_matches(path: Path, entry: LockEntry) -> bool:
@@ -312,9 +360,14 @@ def collect_garbage(tree: Tree, lock: Lock) -> int:
                 if (name, d.name) not in referenced:
                     shutil.rmtree(d, ignore_errors=True) if d.is_dir() else d.unlink(missing_ok=True)
                     removed += 1
+                else:
+                    _remove_temporaries(d)
             if not any(store.iterdir()):
                 store.rmdir()
         pdir = tree.plugin_dir(name)
+        for version in pdir.iterdir():
+            if version.is_dir() and not version.is_symlink() and not version.name.startswith("."):
+                _remove_temporaries(version)  # a hand-placed version
         for leftover in pdir.glob(".*.link-*"):
             leftover.unlink(missing_ok=True)
         for leftover in pdir.glob(".*.old-*"):
@@ -328,16 +381,25 @@ def collect_garbage(tree: Tree, lock: Lock) -> int:
     return removed
 
 
-def link_store(tree: Tree, source: Path, entry: LockEntry) -> Path:
+def _remove_temporaries(d: Path) -> None:
+    """What a writer killed mid-way left in a served directory: ``fsutil.tmp_name``
+    temporaries (a half-written ``plugin.wasm.gz``, ``metadata.txt``, ...)."""
+    for leftover in d.glob(".*.tmp-*"):
+        if leftover.is_file():
+            leftover.unlink(missing_ok=True)
+
+
+def link_store(tree: Tree, source: Path, entry: LockEntry, *, beside: bool = False) -> Path:
     """A store directory for ``entry.name`` holding the artifact files of the store
     directory ``source`` (another served name of the same artifact) as hard links, so the
-    bytes exist once. The small files are written for ``entry``."""
+    bytes exist once. The small files are written for ``entry``; ``beside`` as in
+    ``finish_staging``."""
     staging = new_staging(tree, entry.name)
     try:
         for f in sorted(source.iterdir()):
             if f.is_file() and f.name not in (SHA256_FILE, METADATA):
                 os.link(f, staging / f.name)
-        return finish_staging(tree, staging, entry)
+        return finish_staging(tree, staging, entry, beside=beside)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
