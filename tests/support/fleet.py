@@ -284,11 +284,14 @@ class _Fleet:
 
 
 def watch_fleet(host: str, port: int, gateways: int, stop: threading.Event, fetcher: Fetcher = Fetcher(),
-                index: str = "/plugins/index.json") -> tuple[FleetRun, list[tuple[str, list[str]]]]:
+                index: str = "/plugins/index.json", sink: list[Attempt] | None = None,
+                ) -> tuple[FleetRun, list[tuple[str, list[str]]]]:
     """``gateways`` gateways that each read ``index`` and fetch every module it names, over
     and over until ``stop`` is set. Returns every attempt, and each index read (its sha256 and
-    the paths it named)."""
+    the paths it named). Attempts are appended to ``sink`` as they end, if given."""
     fleet = _Fleet(host, port, fetcher)
+    if sink is not None:
+        fleet.attempts = sink
     indexes: list[tuple[str, list[str]]] = []
 
     async def main() -> None:

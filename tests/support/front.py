@@ -32,6 +32,8 @@ class RoundRobinFront:
         self.port = 0
         self.connections: Counter[int] = Counter()  # backend -> connections sent to it
         self.refused: Counter[int] = Counter()  # backend -> connections it refused (client reset)
+        self.open: Counter[int] = Counter()  # backend -> connections open to it now
+        self.broken: Counter[int] = Counter()  # backend -> connections it broke off (reset, not closed)
         self._next = 0
         self._lock = threading.Lock()
         self._loop = asyncio.new_event_loop()
@@ -50,6 +52,11 @@ class RoundRobinFront:
             if backend not in self.active:
                 self.active.append(backend)
                 self.active.sort()
+
+    def replace(self, backend: int, address: tuple[str, int]) -> None:
+        """A new pod in the old one's place (it joins the rotation with ``add``)."""
+        with self._lock:
+            self.backends[backend] = address
 
     def _pick(self) -> int | None:
         with self._lock:
@@ -70,15 +77,18 @@ class RoundRobinFront:
         writer.transport.abort()
 
     @staticmethod
-    async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+        """Copy until the end; False if the reading side broke off."""
         try:
             while data := await reader.read(READ):
                 writer.write(data)
                 await writer.drain()
             if writer.can_write_eof():
                 writer.write_eof()
+            return True
         except OSError:
             writer.transport.abort()
+            return False
 
     async def _handle(self, c_reader: asyncio.StreamReader, c_writer: asyncio.StreamWriter) -> None:
         b = self._pick()
@@ -92,12 +102,20 @@ class RoundRobinFront:
                 self.refused[b] += 1
             self._reset(c_writer)
             return
+        with self._lock:
+            self.open[b] += 1
         up = asyncio.ensure_future(self._pipe(c_reader, b_writer))
-        down = asyncio.ensure_future(self._pipe(b_reader, c_writer))
-        await down  # the backend finished or broke: the client's connection ends with it
-        up.cancel()
-        b_writer.transport.abort()
-        c_writer.close()
+        try:
+            # the backend finished (or broke off): the client's connection ends with it
+            if not await self._pipe(b_reader, c_writer):
+                with self._lock:
+                    self.broken[b] += 1
+        finally:
+            with self._lock:
+                self.open[b] -= 1
+            up.cancel()
+            b_writer.transport.abort()
+            c_writer.close()
 
     async def _start(self) -> int:
         self._server = await asyncio.start_server(self._handle, self.host, 0, backlog=4096)
