@@ -46,6 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--wrk-seconds", type=_typed(lambda t: parse_counts(t)[0]), help="seconds per wrk run")
     p.add_argument("--serving-reps", type=_typed(lambda t: parse_counts(t)[0]),
                    help="wrk runs per config and connection count")
+    p.add_argument("--fleet-sizes", type=_typed(parse_counts), help="gateway fleet sizes, e.g. 1,50,200")
+    p.add_argument("--fleet-reps", type=_typed(lambda t: parse_counts(t)[0]),
+                   help="fleet rounds per size, new servers each round")
+    p.add_argument("--fleet-plugins", type=_typed(lambda t: parse_counts(t)[0]),
+                   help="plugins each gateway fetches (the smallest of the main set)")
     p.add_argument("--output", type=Path, help="also write the report here")
     p.add_argument("--json", type=Path, help="write every measured figure here as JSON")
     p.add_argument("--work-dir", type=Path, help="make the scratch directory here (default: the system temp dir)")
@@ -68,7 +73,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     profile = customise(QUICK if args.quick else FULL, plugins=args.plugins, min_size=size_range[0],
                         max_size=size_range[1], reps=args.reps, growth=args.growth, versions_each=args.versions_each, memory_sizes=args.memory_sizes,
                         memory_plugins=args.memory_plugins, connections=args.connections,
-                        wrk_seconds=args.wrk_seconds, serving_reps=args.serving_reps)
+                        wrk_seconds=args.wrk_seconds, serving_reps=args.serving_reps,
+                        fleet_sizes=args.fleet_sizes, fleet_reps=args.fleet_reps, fleet_plugins=args.fleet_plugins)
     results = run_suite(base, profile, args.work_dir, args.keep)
     text = render(results)
     sys.stdout.write(text)

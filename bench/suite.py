@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Callable, TypeVar
 
 from bench.baselines import Baselines
+from bench.fleet import fleet
 from bench.dataset import BenchPlugin, Pushed, plugin_set, push_all, uniform_set, with_seed, with_versions
 from bench.measure import Measured
 from bench.profile import Profile
@@ -21,7 +22,8 @@ from bench.workspace import Workspace, clean_env
 from sync.cli.pull import DEFAULT_JOBS
 from sync.config import Config
 from sync.tree import Tree
-from sync.tree.layout import URL_PREFIX, WASM, WASM_GZ
+from sync.lock import load_lock
+from sync.tree.layout import URL_PREFIX, WASM, WASM_GZ, url_path
 from tests.support.registry import running_registry
 
 T = TypeVar("T")
@@ -185,6 +187,25 @@ class Suite:
                                    cpus=wrk_on)
                         res.serving.setdefault(server.name, {}).setdefault(c, []).append(load)
 
+    def fleet(self, res: Results, ws: Workspace) -> None:
+        """Gateway fleets starting at once against new servers every round: the project's
+        config, the stock one and a second stock one (the control)."""
+        ws.pull("--gzip")  # the tree as the image serves it (a no-op after the serving section)
+        plugins = sorted(self.main, key=lambda p: (p.size, p.name))[: self.profile.fleet_plugins]
+        lock = {url_path(e.name, e.version): e.sha256 for e in load_lock(ws.lock).sorted()}
+        want = {url_path(p.name, p.tag): lock[url_path(p.name, p.tag)] for p in plugins}
+        res.fleet_bytes, res.fleet_paths = sum(p.size for p in plugins), len(want)
+        split = split_cores()
+        servers_on, client_on = split if split else (None, None)
+        reps = self.profile.fleet_reps
+        for n in self.profile.fleet_sizes:
+            for r in range(reps):
+                with compared(ws.root, sorted(want)[0], servers_on) as servers:
+                    for server in rotated(servers, r):
+                        say(f"fleet of {n}, {server.name} config, round {r + 1}/{reps}")
+                        sample = fleet(server.name, server.url, want, n, server.process.pid, client_on)
+                        res.fleet.setdefault(server.name, {}).setdefault(n, []).append(sample)
+
     # -- the run --------------------------------------------------------------------------
 
     def run(self) -> Results:
@@ -203,6 +224,7 @@ class Suite:
             self.changed(res, main)
             self.locked(res, main)
             self.serving(res, main)
+            self.fleet(res, main)
             return res
 
 
