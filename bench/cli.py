@@ -13,7 +13,7 @@ from bench.baselines import missing_tools
 from bench.profile import FULL, QUICK, customise, parse_counts, parse_range, parse_sizes
 from bench.report import render
 from bench.serving import have_tools
-from bench.suite import run_suite
+from bench.suite import SECTIONS, run_suite
 from sync.errors import ConfigError
 from sync.properties import load_properties
 
@@ -27,6 +27,14 @@ def _typed(parse):  # type: ignore[no-untyped-def]
         except ValueError as e:
             raise argparse.ArgumentTypeError(str(e)) from None
     return f
+
+
+def parse_sections(text: str) -> tuple[str, ...]:
+    names = tuple(s.strip() for s in text.split(",") if s.strip())
+    unknown = [n for n in names if n not in SECTIONS]
+    if unknown or not names:
+        raise ValueError(f"unknown section(s) {', '.join(unknown) or text!r}; choose from {', '.join(SECTIONS)}")
+    return names
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,6 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fleet rounds per size, new servers each round")
     p.add_argument("--fleet-plugins", type=_typed(lambda t: parse_counts(t)[0]),
                    help="plugins each gateway fetches (the smallest of the main set)")
+    p.add_argument("--sections", type=_typed(parse_sections), default=SECTIONS,
+                   help=f"the sections to run, comma-separated (default: all of {','.join(SECTIONS)})")
     p.add_argument("--output", type=Path, help="also write the report here")
     p.add_argument("--json", type=Path, help="write every measured figure here as JSON")
     p.add_argument("--work-dir", type=Path, help="make the scratch directory here (default: the system temp dir)")
@@ -75,7 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         memory_plugins=args.memory_plugins, connections=args.connections,
                         wrk_seconds=args.wrk_seconds, serving_reps=args.serving_reps,
                         fleet_sizes=args.fleet_sizes, fleet_reps=args.fleet_reps, fleet_plugins=args.fleet_plugins)
-    results = run_suite(base, profile, args.work_dir, args.keep)
+    results = run_suite(base, profile, args.work_dir, args.keep, args.sections)
     text = render(results)
     sys.stdout.write(text)
     if args.output:

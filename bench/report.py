@@ -254,9 +254,10 @@ def render(res: Results) -> str:
         wall, cores = precompress_cost(res)
         cpu = med(x.with_gzip.cpu - x.without.cpu for x in res.precompress)
         rows.append([".gz precompression alone (--gzip minus no-op)", secs(wall), "", secs(cpu), "", "", ""])
-    out += ["### Pull", ""]
-    out += table(["What", "Wall (s)", "Time / pull", "CPU (s)", "Peak memory (MB)", "Registry requests",
-                  "Downloaded (MiB)"], rows)
+    if rows:  # none when only the serving or fleet sections ran
+        out += ["### Pull", ""]
+        out += table(["What", "Wall (s)", "Time / pull", "CPU (s)", "Peak memory (MB)", "Registry requests",
+                      "Downloaded (MiB)"], rows)
     if res.changed:
         exp = med(c.expected_bytes for c in res.changed)
         out += ["", f"One plugin changed: the changed plugin's blobs are {mib(exp)} MiB."]

@@ -83,6 +83,13 @@ def test_sizes_and_profiles() -> None:
     assert FULL.reps == 3 and FULL.growth == (10, 52, 200) and FULL.connections == (1, 16, 128)
     assert QUICK.reps == 1
     assert customise(QUICK, reps=2, growth=None).growth == QUICK.growth
+    assert FULL.fleet_sizes == (1, 50, 200) and FULL.fleet_reps >= 3
+    from bench.cli import parse_sections
+
+    assert parse_sections("serving, fleet") == ("serving", "fleet")
+    for bad in ("", "fleet,wrk"):
+        with pytest.raises(ValueError):
+            parse_sections(bad)
 
 
 # -- the stock nginx config ------------------------------------------------------------------
@@ -274,6 +281,9 @@ def test_fleet_percentiles_and_targets() -> None:
         "Fleet of 50: every gateway gets every plugin byte-exact, every config"].met
     text = render(res)
     assert "### A gateway fleet starting at once" in text
+    only_fleet = Results(FULL, 52, 1, 1, 2)
+    only_fleet.fleet = res.fleet
+    assert "### Pull" not in render(only_fleet) and "### A gateway fleet" in render(only_fleet)
     assert "| 50 | project | 1.00 (1.00–1.00) | 3.50 (3.50–3.50) | 3.50 (3.50–3.50) | 0 | 0 | 20 | 1.00 |" in text
 
 

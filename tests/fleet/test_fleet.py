@@ -103,6 +103,9 @@ def test_a_fleet_starting_at_once_gets_every_module_byte_exact(fleet_tree: tuple
     assert len(run.times_to_all()) == FLEET
     assert run.bodies() == {p: {sha} for p, sha in want.items()}
     assert len(run.attempts) == FLEET * len(paths)
+    times = run.times_to_all()
+    print(f"fleet start, {config} config: {FLEET} gateways x {len(paths)} modules, time to all plugins "
+          f"p50 {times[len(times) // 2]:.2f} s, max {times[-1]:.2f} s; 0 failed attempts")
 
 
 def test_slow_and_stuck_clients_do_not_starve_the_fleet(fleet_tree: tuple[Tree, dict[str, str]]) -> None:
@@ -125,3 +128,5 @@ def test_slow_and_stuck_clients_do_not_starve_the_fleet(fleet_tree: tuple[Tree, 
     assert fates["trickling_reading"] == 300 and fates["trickling_failed"] == 0
     # ... and nginx closed every half-sent request (client_header_timeout)
     assert fates["stuck_closed"] == 100, fates
+    times = run.times_to_all()
+    print(f"slow clients: {fates}; fleet of {FLEET}: max time to all plugins {times[-1]:.2f} s, 0 failed attempts")

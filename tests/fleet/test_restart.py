@@ -12,6 +12,7 @@ times scaled down, and a new pod joins once it answers (the readiness probe).
 from __future__ import annotations
 
 import signal
+from collections import Counter
 import threading
 import time
 from dataclasses import dataclass, field
@@ -96,6 +97,13 @@ def test_rolling_restarts_during_fleet_starts_lose_no_gateway(fleet_tree: tuple[
     assert sum(done.in_flight) > 0
     assert sum(front.broken.values()) == 0
     assert not [a for a in attempts if a.cause.startswith("body cut short")]
+    retried = [a for a in attempts if a.cause]
+    print(f"restarts ({'preStop %g s' % prestop if prestop else 'no preStop'}, Service lag {ENDPOINT_LAG:g} s): "
+          f"{len(runs)} fleet starts of {GATEWAYS} gateways, {len(attempts)} attempts, {2 * RESTARTS} restarts; "
+          f"open connections at SIGQUIT {done.in_flight}; drains {', '.join(f'{d:.2f}' for d in done.drains)} s; "
+          f"refused {sum(front.refused.values())}; failed attempts {len(retried)} "
+          f"({dict(Counter(a.cause for a in retried))}); longest transfer "
+          f"{max(r.longest_transfer() for r in runs):.2f} s; 0 failed gateways")
     if prestop >= ENDPOINT_LAG:
         # the Service let go of each pod before it stopped listening: nothing was refused,
         # and no gateway needed a retry

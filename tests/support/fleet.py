@@ -7,10 +7,12 @@
     run.times_to_all()           # seconds from the fleet's start until each gateway had everything
     run.attempts                 # every attempt: status or transport error, bytes, sha256 of the body
 
-The fetcher's rule (the console's reference notes, FACTS of the Higress fetcher): a bare GET
-per plugin URL, only 200 accepted; one attempt may take ``timeout`` seconds (15 s); up to 5
+The fetcher's rule (Higress's Wasm fetcher, docs/configure-gateway.md): a bare GET per
+plugin URL, only 200 accepted; one attempt may take ``timeout`` seconds (15 s; the gateway's
+``WASM_HTTP_REQUEST_TIMEOUT`` can set 5 s); up to 5
 attempts, waiting 0.5 s, then twice as long each time; transport errors, timeouts and 5xx
-other than 501, 505 and 511 are tried again, any other status is not. Each gateway keeps its
+other than 501, 505 and 511 are tried again, any other status is not. ``accept_gzip`` asks for
+gzip, as the fetcher's Go HTTP client does, and hashes the body after un-gzipping it. Each gateway keeps its
 connections open between requests (an HTTP client's pool) and fetches ``parallel`` URLs at
 once. Every gateway starts at the same moment, as a fleet does after a rollout.
 
@@ -182,24 +184,41 @@ class _Conn:
             parts = lines[0].split(" ", 2)
             status = int(parts[1])
             headers = {k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:] if ln)}
+            chunked = headers.get("transfer-encoding", "").lower() == "chunked"
             length = int(headers.get("content-length", "-1"))
-            if length < 0:
+            if length < 0 and not chunked:
                 raise _Failed(status, "no Content-Length")
             digest, size = hashlib.sha256(), 0
             encoding = headers.get("content-encoding", "")
             inflate = zlib.decompressobj(wbits=31) if encoding == "gzip" else None
-            left = length
-            while left:
-                chunk = await self.reader.read(min(left, READ))
-                if not chunk:
-                    raise _Failed(status, f"body cut short: {length - left} of {length} bytes")
-                left -= len(chunk)
+
+            def take(chunk: bytes) -> None:
+                nonlocal size
                 if inflate is not None:
                     chunk = inflate.decompress(chunk)
                 digest.update(chunk)
                 size += len(chunk)
                 if keep is not None:
                     keep.append(chunk)
+
+            async def body(n: int) -> None:
+                left = n
+                while left:
+                    chunk = await self.reader.read(min(left, READ))  # type: ignore[union-attr]
+                    if not chunk:
+                        raise _Failed(status, f"body cut short: {n - left} of {n} bytes")
+                    left -= len(chunk)
+                    take(chunk)
+
+            if chunked:  # what nginx sends when it compresses on the fly
+                while n := int((await self.reader.readuntil(b"\r\n")).split(b";")[0], 16):
+                    await body(n)
+                    await self.reader.readexactly(2)
+                await self.reader.readuntil(b"\r\n")  # no trailers
+            else:
+                await body(length)
+            if inflate is not None and not inflate.eof:
+                raise _Failed(status, "gzip body cut short")
             if headers.get("connection", "").lower() == "close":
                 self.close()
             return status, digest.hexdigest(), size, encoding
