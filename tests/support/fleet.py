@@ -169,17 +169,20 @@ class _Conn:
             head = f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUser-Agent: fleet-gateway\r\n"
             if gzip:
                 head += "Accept-Encoding: gzip\r\n"
-            self.writer.write((head + "\r\n").encode())
-            await self.writer.drain()
             try:
+                self.writer.write((head + "\r\n").encode())
+                await self.writer.drain()
                 raw = await self.reader.readuntil(b"\r\n\r\n")
-            except asyncio.IncompleteReadError as e:
-                what = "closed before answering" if not e.partial else "closed in the headers"
-                # a pooled connection the server closed meanwhile: the HTTP client retries at once
-                if not fresh and not e.partial:
+            except (asyncio.IncompleteReadError, ConnectionResetError, BrokenPipeError) as e:
+                partial = isinstance(e, asyncio.IncompleteReadError) and e.partial
+                # a pooled connection the server closed meanwhile, before any byte of an answer:
+                # an HTTP client (Go's among them) sends a GET again at once on a new one
+                if not fresh and not partial:
                     self.close()
                     return await self.get(host, port, path, gzip, keep)
-                raise _Failed(0, what) from None
+                if isinstance(e, asyncio.IncompleteReadError):
+                    raise _Failed(0, "closed in the headers" if partial else "closed before answering") from None
+                raise
             lines = raw.decode("latin-1").split("\r\n")
             parts = lines[0].split(" ", 2)
             status = int(parts[1])
