@@ -11,15 +11,22 @@ times scaled down, and a new pod joins once it answers (the readiness probe).
 
 from __future__ import annotations
 
+import hashlib
+import http.client
 import signal
+import socket
 from collections import Counter
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
+from sync.sample import wasm_module
 from sync.tree import Tree
+from sync.tree.layout import url_path
+from tests.serve.trees import Module, build_tree
 from tests.support.fleet import Background, Fetcher, FleetRun, run_fleet
 from tests.support.front import RoundRobinFront
 from tests.support.nginx import NginxServer, start_nginx
@@ -119,3 +126,50 @@ def test_rolling_restarts_during_fleet_starts_lose_no_gateway(fleet_tree: tuple[
         # Service lagged; the gateways' retries (waiting 0.5 s first) carried them over it
         assert sum(front.refused.values()) > 0
         assert ENDPOINT_LAG < Fetcher().retry_window
+
+
+def test_sigquit_lets_every_response_in_flight_complete(tmp_path: Path) -> None:
+    """20 gateways each in the middle of an 8 MiB module, read at 4 MiB/s, when nginx gets
+    SIGQUIT: every one gets its whole module, byte-exact; new connections are refused at
+    once; nginx exits once the last response is sent."""
+    module = wasm_module(8 << 20, seed=7, compressible=0.5)
+    tree, _ = build_tree(tmp_path / "plugins", gzip=False, modules=(Module("big", ("1.0.0",), module),),
+                         hand_placed=None)
+    server = start_nginx(tree.root, capture_access_log=False)
+    got: list[str] = []
+    started = threading.Barrier(21)
+
+    def slow_fetch() -> None:
+        conn = http.client.HTTPConnection(server.host, server.port, timeout=30)
+        conn.request("GET", url_path("big", "1.0.0"))
+        resp = conn.getresponse()
+        digest = hashlib.sha256(resp.read(1 << 20))
+        started.wait(10)
+        while chunk := resp.read(1 << 20):
+            digest.update(chunk)
+            time.sleep(0.25)  # 4 MiB/s
+        got.append(digest.hexdigest() if resp.status == 200 else f"HTTP {resp.status}")
+        conn.close()
+
+    clients = [threading.Thread(target=slow_fetch) for _ in range(20)]
+    try:
+        for c in clients:
+            c.start()
+        started.wait(10)  # every response under way
+        quit_at = time.monotonic()
+        server.process.send_signal(signal.SIGQUIT)
+        time.sleep(0.2)
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection((server.host, server.port), timeout=2)
+        assert server.process.poll() is None  # still sending
+        for c in clients:
+            c.join(30)
+        server.process.wait(10)
+        drained = time.monotonic() - quit_at
+    finally:
+        server.stop()
+    assert got == [hashlib.sha256(module).hexdigest()] * 20
+    assert server.process.returncode == 0
+    assert drained > 1.0  # it waited for the responses (7 MiB each at 4 MiB/s)
+    print(f"SIGQUIT with 20 responses of 8 MiB in flight: all complete and byte-exact; nginx exited "
+          f"{drained:.1f} s after SIGQUIT")
