@@ -14,7 +14,7 @@ import pytest
 
 from bench.serving import running
 from sync.tree import Tree
-from tests.support.fleet import Background, Fetcher, FleetRun, run_fleet, slow_clients
+from tests.support.fleet import Background, Fetcher, FleetRun, index_paths, run_fleet, slow_clients
 from tests.support.nginx import running_nginx
 
 FLEET = 50
@@ -99,10 +99,14 @@ def test_a_fleet_starting_at_once_gets_every_module_byte_exact(fleet_tree: tuple
     with running(config, tree.root, paths[0]) as server:
         host, port = server.url.removeprefix("http://").split(":")
         run = run_fleet(host, int(port), paths, FLEET)
+        # what the console would have the gateways request: every module the index names
+        named = sorted(index_paths(host, int(port)))
+    assert named == paths
     assert run.failed_gateways() == [] and run.failed_attempts() == [], run.causes()
     assert len(run.times_to_all()) == FLEET
     assert run.bodies() == {p: {sha} for p, sha in want.items()}
     assert len(run.attempts) == FLEET * len(paths)
+
     times = run.times_to_all()
     print(f"fleet start, {config} config: {FLEET} gateways x {len(paths)} modules, time to all plugins "
           f"p50 {times[len(times) // 2]:.2f} s, max {times[-1]:.2f} s; 0 failed attempts")

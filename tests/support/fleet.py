@@ -433,6 +433,21 @@ def slow_clients(host: str, port: int, path: str, trickling: int, stuck: int, se
             "stuck_closed": s.count(0), "stuck_open": s.count(2), "stuck_failed": s.count(-1)}
 
 
+def index_paths(host: str, port: int, index: str = "/plugins/index.json") -> list[str]:
+    """Every module path the server's index names: what the console would have gateways fetch."""
+    import http.client
+
+    conn = http.client.HTTPConnection(host, port, timeout=15)
+    try:
+        conn.request("GET", index)
+        resp = conn.getresponse()
+        if resp.status != 200:
+            raise RuntimeError(f"{index}: HTTP {resp.status}")
+        return [str(e["path"]) for e in json.loads(resp.read())["plugins"]]
+    finally:
+        conn.close()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m tests.support.fleet", description="run one gateway fleet")
     p.add_argument("--host", default="127.0.0.1")
@@ -440,9 +455,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--gateways", type=int, required=True)
     p.add_argument("--parallel", type=int, default=Fetcher.parallel)
     p.add_argument("--timeout", type=float, default=Fetcher.timeout)
-    p.add_argument("paths", nargs="+")
+    p.add_argument("paths", nargs="*", help="URL paths (default: every module /plugins/index.json names)")
     args = p.parse_args(argv)
-    run = run_fleet(args.host, args.port, args.paths, args.gateways,
+    paths = args.paths or index_paths(args.host, args.port)
+    run = run_fleet(args.host, args.port, paths, args.gateways,
                     Fetcher(timeout=args.timeout, parallel=args.parallel))
     sys.stdout.write(run.to_json())
     return 0
