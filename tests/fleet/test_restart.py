@@ -105,15 +105,18 @@ def test_rolling_restarts_during_fleet_starts_lose_no_gateway(fleet_tree: tuple[
         assert r.bodies() == {p: {sha} for p, sha in want.items()}
     assert len(done.drains) == 2 * RESTARTS and done.codes == [0] * (2 * RESTARTS)
     # the pods were busy when stopped, and what they were sending reached the gateways:
-    # no connection broke off, no body was cut short
-    assert all(n > 0 for n in done.in_flight), done.in_flight
+    # no connection broke off in the middle of an answer, no body was cut short (a request
+    # that met a keep-alive connection as nginx closed it was sent again by the client)
+    # (with the preStop sleep a pod may have no connection left when SIGQUIT comes: the
+    # Service sent new ones elsewhere for a while, and fleets that ended closed theirs)
+    assert sum(n > 0 for n in done.in_flight) >= RESTARTS, done.in_flight
     assert sum(front.broken.values()) == 0
     assert not [a for a in attempts if a.cause.startswith("body cut short")]
     retried = [a for a in attempts if a.cause]
     print(f"restarts ({'preStop %g s' % prestop if prestop else 'no preStop'}, Service lag {ENDPOINT_LAG:g} s): "
           f"{len(runs)} fleet starts of {GATEWAYS} gateways, {len(attempts)} attempts, {2 * RESTARTS} restarts; "
           f"open connections at SIGQUIT {done.in_flight}; drains {', '.join(f'{d:.2f}' for d in done.drains)} s; "
-          f"refused {sum(front.refused.values())}; failed attempts {len(retried)} "
+          f"refused {sum(front.refused.values())}; keep-alive races {sum(front.raced.values())}; failed attempts {len(retried)} "
           f"({dict(Counter(a.cause for a in retried))}); longest transfer "
           f"{max(r.longest_transfer() for r in runs):.2f} s; 0 failed gateways")
     if prestop >= ENDPOINT_LAG:

@@ -9,11 +9,12 @@
 
 The fetcher's rule (Higress's Wasm fetcher, docs/configure-gateway.md): a bare GET per
 plugin URL, only 200 accepted; one attempt may take ``timeout`` seconds (15 s; the gateway's
-``WASM_HTTP_REQUEST_TIMEOUT`` can set 5 s); up to 5
-attempts, waiting 0.5 s, then twice as long each time; transport errors, timeouts and 5xx
-other than 501, 505 and 511 are tried again, any other status is not. ``accept_gzip`` asks for
-gzip, as the fetcher's Go HTTP client does, and hashes the body after un-gzipping it. Each gateway keeps its
-connections open between requests (an HTTP client's pool) and fetches ``parallel`` URLs at
+``WASM_HTTP_REQUEST_TIMEOUT`` can set 5 s); up to 5 attempts, waiting 0.5 s, then twice as
+long each time; transport errors, timeouts and 5xx other than 501, 505 and 511 are tried
+again, any other status is not. ``accept_gzip`` asks for gzip, as the fetcher's Go HTTP
+client does, and hashes the body after un-gzipping it. Each gateway keeps its connections
+open between requests (an HTTP client's pool: a GET whose pooled connection was closed
+before any answer is sent again at once on a new one) and fetches ``parallel`` URLs at
 once. Every gateway starts at the same moment, as a fleet does after a rollout.
 
 Everything runs on one asyncio loop with raw sockets (no thread per connection); the fleet is

@@ -19,7 +19,7 @@ import socket
 import struct
 import threading
 from collections import Counter
-from typing import Sequence
+from typing import Callable, Sequence
 
 READ = 1 << 18
 
@@ -33,7 +33,11 @@ class RoundRobinFront:
         self.connections: Counter[int] = Counter()  # backend -> connections sent to it
         self.refused: Counter[int] = Counter()  # backend -> connections it refused (client reset)
         self.open: Counter[int] = Counter()  # backend -> connections open to it now
-        self.broken: Counter[int] = Counter()  # backend -> connections it broke off (reset, not closed)
+        # backend -> connections it broke off (a reset) in the middle of an answer
+        self.broken: Counter[int] = Counter()
+        # backend -> connections it reset before answering the request just sent: a keep-alive
+        # connection closed as the request arrived, which an HTTP client sends again
+        self.raced: Counter[int] = Counter()
         self._next = 0
         self._lock = threading.Lock()
         self._loop = asyncio.new_event_loop()
@@ -77,10 +81,13 @@ class RoundRobinFront:
         writer.transport.abort()
 
     @staticmethod
-    async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
-        """Copy until the end; False if the reading side broke off."""
+    async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                    seen: Callable[[int], None]) -> bool:
+        """Copy until the end, telling ``seen`` each chunk's size; False if the reading side
+        broke off."""
         try:
             while data := await reader.read(READ):
+                seen(len(data))
                 writer.write(data)
                 await writer.drain()
             if writer.can_write_eof():
@@ -104,12 +111,20 @@ class RoundRobinFront:
             return
         with self._lock:
             self.open[b] += 1
-        up = asyncio.ensure_future(self._pipe(c_reader, b_writer))
+        answered = [0]  # bytes of answer since the client last sent something
+
+        def asked(_n: int) -> None:
+            answered[0] = 0
+
+        def answer(n: int) -> None:
+            answered[0] += n
+
+        up = asyncio.ensure_future(self._pipe(c_reader, b_writer, asked))
         try:
             # the backend finished (or broke off): the client's connection ends with it
-            if not await self._pipe(b_reader, c_writer):
+            if not await self._pipe(b_reader, c_writer, answer):
                 with self._lock:
-                    self.broken[b] += 1
+                    (self.broken if answered[0] else self.raced)[b] += 1
         finally:
             with self._lock:
                 self.open[b] -= 1
