@@ -13,7 +13,7 @@ from bench.baselines import missing_tools
 from bench.profile import FULL, QUICK, customise, parse_counts, parse_range, parse_sizes
 from bench.report import render
 from bench.serving import have_tools
-from bench.suite import run_suite
+from bench.suite import SECTIONS, run_suite
 from sync.errors import ConfigError
 from sync.properties import load_properties
 
@@ -27,6 +27,14 @@ def _typed(parse):  # type: ignore[no-untyped-def]
         except ValueError as e:
             raise argparse.ArgumentTypeError(str(e)) from None
     return f
+
+
+def parse_sections(text: str) -> tuple[str, ...]:
+    names = tuple(s.strip() for s in text.split(",") if s.strip())
+    unknown = [n for n in names if n not in SECTIONS]
+    if unknown or not names:
+        raise ValueError(f"unknown section(s) {', '.join(unknown) or text!r}; choose from {', '.join(SECTIONS)}")
+    return names
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,6 +54,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--wrk-seconds", type=_typed(lambda t: parse_counts(t)[0]), help="seconds per wrk run")
     p.add_argument("--serving-reps", type=_typed(lambda t: parse_counts(t)[0]),
                    help="wrk runs per config and connection count")
+    p.add_argument("--fleet-sizes", type=_typed(parse_counts), help="gateway fleet sizes, e.g. 1,50,200")
+    p.add_argument("--fleet-reps", type=_typed(lambda t: parse_counts(t)[0]),
+                   help="fleet rounds per size, new servers each round")
+    p.add_argument("--fleet-plugins", type=_typed(lambda t: parse_counts(t)[0]),
+                   help="plugins each gateway fetches (the smallest of the main set)")
+    p.add_argument("--sections", type=_typed(parse_sections), default=SECTIONS,
+                   help=f"the sections to run, comma-separated (default: all of {','.join(SECTIONS)})")
     p.add_argument("--output", type=Path, help="also write the report here")
     p.add_argument("--json", type=Path, help="write every measured figure here as JSON")
     p.add_argument("--work-dir", type=Path, help="make the scratch directory here (default: the system temp dir)")
@@ -68,8 +83,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     profile = customise(QUICK if args.quick else FULL, plugins=args.plugins, min_size=size_range[0],
                         max_size=size_range[1], reps=args.reps, growth=args.growth, versions_each=args.versions_each, memory_sizes=args.memory_sizes,
                         memory_plugins=args.memory_plugins, connections=args.connections,
-                        wrk_seconds=args.wrk_seconds, serving_reps=args.serving_reps)
-    results = run_suite(base, profile, args.work_dir, args.keep)
+                        wrk_seconds=args.wrk_seconds, serving_reps=args.serving_reps,
+                        fleet_sizes=args.fleet_sizes, fleet_reps=args.fleet_reps, fleet_plugins=args.fleet_plugins)
+    results = run_suite(base, profile, args.work_dir, args.keep, args.sections)
     text = render(results)
     sys.stdout.write(text)
     if args.output:

@@ -26,10 +26,16 @@ class Profile:
     # wrk runs per config and connection count, the two configs alternating: throughput is the
     # noisiest figure on a shared machine, and many short pairs give a steadier median ratio
     serving_reps: int = 11
+    # the gateway fleet: gateways starting at once, each fetching fleet_plugins plugins (the
+    # smallest of the main set), new servers every round
+    fleet_sizes: tuple[int, ...] = (1, 50, 200)
+    fleet_reps: int = 5
+    fleet_plugins: int = 10
 
 
 FULL = Profile()
-QUICK = Profile(reps=1, growth=(10, 52), memory_sizes=(1 * MB, 10 * MB, 25 * MB), wrk_seconds=1, serving_reps=1)
+QUICK = Profile(reps=1, growth=(10, 52), memory_sizes=(1 * MB, 10 * MB, 25 * MB), wrk_seconds=1, serving_reps=1,
+                fleet_sizes=(1, 50), fleet_reps=1)
 
 
 def parse_size(text: str) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from bench.profile import Profile
+from bench.fleet import FleetSample
 from bench.serving import Load
 from bench.workspace import PullSample
 
@@ -77,3 +78,6 @@ class Results:
     growth: list[Growth] = field(default_factory=list)
     serving: dict[str, dict[int, list[Load]]] = field(default_factory=dict)  # config -> connections -> runs
     wire: list[Wire] = field(default_factory=list)
+    fleet: dict[str, dict[int, list[FleetSample]]] = field(default_factory=dict)  # config -> gateways -> rounds
+    fleet_bytes: int = 0  # what one gateway fetches: the fleet's plugins' module bytes
+    fleet_paths: int = 0

@@ -99,7 +99,7 @@ def split_cores() -> tuple[frozenset[int], frozenset[int]] | None:
     return frozenset(cores[half:]), frozenset(cores[:half])
 
 
-def _on(cpus: frozenset[int] | None) -> Callable[[], None] | None:
+def pinned(cpus: frozenset[int] | None) -> Callable[[], None] | None:
     """A ``preexec_fn`` that confines the child (and what it forks) to ``cpus``."""
     if cpus is None:
         return None
@@ -122,7 +122,7 @@ def running(kind: str, tree: Path, probe: str, cpus: frozenset[int] | None = Non
         run = NginxRun(binary=binary, run_dir=run_dir, conf=conf, listen=listen)
     log = open(run.run_dir / "stdout.log", "wb")
     proc = subprocess.Popen(run.argv(), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                            preexec_fn=_on(cpus))
+                            preexec_fn=pinned(cpus))
     server = Server(kind, listen.url, proc, run)
     try:
         _wait_ready(server.url, probe, proc)
@@ -233,7 +233,7 @@ def wrk(url: str, script: Path, connections: int, seconds: int, server_pid: int 
             "--latency", "-s", str(script), url]
     pids = family(server_pid) if server_pid else []
     before = process_cpu(pids)
-    p = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60, preexec_fn=_on(cpus))
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60, preexec_fn=pinned(cpus))
     cpu = process_cpu(pids) - before
     if p.returncode != 0:
         raise RuntimeError(f"wrk failed ({p.returncode}): {p.stderr.strip()[-300:]}")

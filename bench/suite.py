@@ -9,9 +9,10 @@ import sys
 import tempfile
 import shutil
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import Callable, Iterable, TypeVar
 
 from bench.baselines import Baselines
+from bench.fleet import fleet
 from bench.dataset import BenchPlugin, Pushed, plugin_set, push_all, uniform_set, with_seed, with_versions
 from bench.measure import Measured
 from bench.profile import Profile
@@ -21,10 +22,12 @@ from bench.workspace import Workspace, clean_env
 from sync.cli.pull import DEFAULT_JOBS
 from sync.config import Config
 from sync.tree import Tree
-from sync.tree.layout import URL_PREFIX, WASM, WASM_GZ
+from sync.lock import load_lock
+from sync.tree.layout import URL_PREFIX, WASM, WASM_GZ, url_path
 from tests.support.registry import running_registry
 
 T = TypeVar("T")
+SECTIONS = ("full", "noop", "gzip", "memory", "growth", "changed", "locked", "serving", "fleet")  # in run order
 
 
 def say(text: str) -> None:
@@ -41,8 +44,9 @@ def rotated(items: list[T], by: int) -> list[T]:
 
 
 class Suite:
-    def __init__(self, base: Config, profile: Profile, work: Path) -> None:
+    def __init__(self, base: Config, profile: Profile, work: Path, sections: Iterable[str] = SECTIONS) -> None:
         self.base, self.profile, self.work = base, profile, work
+        self.sections = set(sections)
         self.main = plugin_set(base, profile.plugins, profile.min_size, profile.max_size)
         biggest = max([profile.plugins, *profile.growth])
         self.everyone = plugin_set(base, biggest, profile.min_size, profile.max_size)
@@ -63,7 +67,9 @@ class Suite:
         return Workspace.create(self.work, name, plugins, self.registry, self.base.registry)
 
     def seed(self) -> None:
-        everything = self.everyone + [p for s in self.memory_sets.values() for p in s]
+        # what the chosen sections pull: the main set, the growth set around it, the memory sets
+        everything = (self.everyone if "growth" in self.sections else self.main) + (
+            [p for s in self.memory_sets.values() for p in s] if "memory" in self.sections else [])
         total = sum(p.size for p in everything)
         say(f"pushing {len(everything)} artifacts ({total / (1 << 20):.0f} MiB of modules) to {self.registry}")
         for pushed in push_all(self.registry, everything):
@@ -144,7 +150,7 @@ class Suite:
         for n, versions in rows:
             plugins = self.everyone[:n]
             g = Growth(n, sum(p.size for p in plugins), versions=versions)
-            if n == self.profile.plugins and versions == 1:
+            if n == self.profile.plugins and versions == 1 and res.full:
                 g.full = [f.pull for f in res.full]
                 g.noop = list(res.noop)
                 res.growth.append(g)
@@ -185,6 +191,25 @@ class Suite:
                                    cpus=wrk_on)
                         res.serving.setdefault(server.name, {}).setdefault(c, []).append(load)
 
+    def fleet(self, res: Results, ws: Workspace) -> None:
+        """Gateway fleets starting at once against new servers every round: the project's
+        config, the stock one and a second stock one (the control)."""
+        ws.pull("--gzip")  # the tree as the image serves it (a no-op after the serving section)
+        plugins = sorted(self.main, key=lambda p: (p.size, p.name))[: self.profile.fleet_plugins]
+        lock = {url_path(e.name, e.version): e.sha256 for e in load_lock(ws.lock).sorted()}
+        want = {url_path(p.name, p.tag): lock[url_path(p.name, p.tag)] for p in plugins}
+        res.fleet_bytes, res.fleet_paths = sum(p.size for p in plugins), len(want)
+        split = split_cores()
+        servers_on, client_on = split if split else (None, None)
+        reps = self.profile.fleet_reps
+        for n in self.profile.fleet_sizes:
+            for r in range(reps):
+                with compared(ws.root, sorted(want)[0], servers_on) as servers:
+                    for server in rotated(servers, r):
+                        say(f"fleet of {n}, {server.name} config, round {r + 1}/{reps}")
+                        sample = fleet(server.name, server.url, want, n, server.process.pid, client_on)
+                        res.fleet.setdefault(server.name, {}).setdefault(n, []).append(sample)
+
     # -- the run --------------------------------------------------------------------------
 
     def run(self) -> Results:
@@ -195,22 +220,27 @@ class Suite:
             pushed = [self.pushed[p.name] for p in self.main]
             res = Results(self.profile, len(self.main), sum(p.size for p in self.main),
                           sum(b.size for p in pushed for b in p.blobs), os.cpu_count() or 1)
-            self.full(res, main)
-            self.noop(res, main)
-            self.gzip(res, main)
-            self.memory(res)
-            self.growth(res, main)
-            self.changed(res, main)
-            self.locked(res, main)
-            self.serving(res, main)
+            steps: dict[str, Callable[[], None]] = {
+                "full": lambda: self.full(res, main), "noop": lambda: self.noop(res, main),
+                "gzip": lambda: self.gzip(res, main), "memory": lambda: self.memory(res),
+                "growth": lambda: self.growth(res, main), "changed": lambda: self.changed(res, main),
+                "locked": lambda: self.locked(res, main), "serving": lambda: self.serving(res, main),
+                "fleet": lambda: self.fleet(res, main),
+            }
+            if "full" not in self.sections and self.sections & {"noop", "changed"}:
+                main.pull()  # the filled tree they start from
+            for name, step in steps.items():
+                if name in self.sections:
+                    step()
             return res
 
 
-def run_suite(base: Config, profile: Profile, parent: Path | None = None, keep: bool = False) -> Results:
-    """Run every section in a scratch directory (under ``parent``), removed after unless ``keep``."""
+def run_suite(base: Config, profile: Profile, parent: Path | None = None, keep: bool = False,
+              sections: Iterable[str] = SECTIONS) -> Results:
+    """Run the sections in a scratch directory (under ``parent``), removed after unless ``keep``."""
     work = Path(tempfile.mkdtemp(prefix="plugin-sync-bench-", dir=parent))
     try:
-        return Suite(base, profile, work).run()
+        return Suite(base, profile, work, sections).run()
     finally:
         if keep:
             say(f"kept the scratch directory {work}")

@@ -222,7 +222,9 @@ def port_in_use(listen: Listen) -> bool:
 def run_foreground(run: NginxRun, on_start: Callable[[], None] | None = None) -> int:
     """Run nginx until it exits; SIGINT, SIGTERM and SIGQUIT are passed on to it.
 
-    Returns 0 when nginx stopped because of a forwarded signal, else raises ``SyncError``.
+    Returns 0 when nginx stopped cleanly: because of a forwarded signal, or a stop signal
+    sent to nginx itself (said in one line); raises ``SyncError`` when a signal killed it
+    or it exited with an error.
     """
     forwarded: list[int] = []
     proc = subprocess.Popen(run.argv(), stdin=subprocess.DEVNULL)
@@ -246,9 +248,29 @@ def run_foreground(run: NginxRun, on_start: Callable[[], None] | None = None) ->
         if proc.poll() is None:
             proc.terminate()
             proc.wait()
+    return _outcome(rc, forwarded)
+
+
+def _outcome(rc: int, forwarded: list[int]) -> int:
+    """The exit code for nginx's end, saying in one line what happened when it was not
+    stopped through us: a stop signal sent to nginx itself (it then exits 0, a clean stop),
+    a signal that killed it, or an error it printed."""
     if forwarded:
         return 0
+    if rc == 0:
+        print("plugin-sync: nginx stopped by itself with status 0: a stop signal (SIGQUIT, SIGTERM, SIGINT) "
+              "or `nginx -s quit|stop` reached nginx directly", file=sys.stderr)
+        return 0
+    if rc < 0:
+        raise SyncError(f"nginx was killed by signal {_signal_name(-rc)}")
     raise SyncError(f"nginx exited with status {rc}; its message is above")
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return str(number)
 
 
 def serve(tree: Tree, listen: Listen, *, binary: str, template: Path | None = None) -> int:

@@ -14,7 +14,7 @@ import pytest
 from sync.cli import main
 from sync.fsutil import write_atomic
 from tests.support.workspace import Result, Workspace, assert_no_traceback
-from tests.reliability.record import DOC, Collector, render
+from tests.reliability.record import DOC, Collector, hand_written, render
 from tests.support.faultproxy import FaultProxy
 from tests.support.registry import Registry, running_registry
 
@@ -37,7 +37,7 @@ def reliability(request: pytest.FixtureRequest) -> Iterator[Collector]:
     ours = [i for i in request.session.items if Path(str(i.path)).is_relative_to(HERE)]
     every_module = {p.name for p in HERE.glob("test_*.py")} <= {Path(str(i.path)).name for i in ours}
     if every_module and all(i.nodeid in COLLECTOR.passed for i in ours) and request.session.testsfailed == 0:
-        write_atomic(DOC, render(list(COLLECTOR.scenarios.values())))
+        write_atomic(DOC, render(list(COLLECTOR.scenarios.values()), hand_written(DOC.read_text(encoding="utf-8"))))
 
 
 @pytest.fixture(autouse=True)

@@ -123,9 +123,18 @@ def _cell(text: str) -> str:
     return " ".join(text.replace("|", "\\|").split())
 
 
-def render(scenarios: list[Scenario]) -> str:
-    """The document: the introduction, one table per area in AREAS order, then the
-    state-by-fault matrix (``matrix.py``)."""
+HAND = "<!-- written by hand below: the suite keeps what follows when it rewrites this page -->"
+
+
+def hand_written(doc: str) -> str:
+    """What ``doc`` holds by hand: from the ``HAND`` marker to its end ("" when none)."""
+    at = doc.find(HAND)
+    return doc[at:] if at >= 0 else ""
+
+
+def render(scenarios: list[Scenario], tail: str = "") -> str:
+    """The document: the introduction, one table per area in AREAS order, the
+    state-by-fault matrix (``matrix.py``), then ``tail`` (``hand_written``) as it was."""
     out = [INTRO]
     total = 0
     for area in AREAS:
@@ -138,4 +147,4 @@ def render(scenarios: list[Scenario]) -> str:
             total += s.runs
         out.append("")
     out.append(f"{len(scenarios)} scenarios, {total} runs in all.")
-    return "\n".join(out) + "\n\n" + matrix.render()
+    return "\n".join(out) + "\n\n" + matrix.render() + ("\n" + tail if tail else "")

@@ -215,3 +215,34 @@ def test_budgets_that_let_a_node_drain_render(chart: helm.Chart, values: dict[st
     objects, _ = _render(chart, values)
     if "PodDisruptionBudget" in objects:
         assert objects["PodDisruptionBudget"]["spec"]["minAvailable"] == values["podDisruptionBudget"]["minAvailable"]
+
+
+# The longest lag of the Service behind a pod's deletion (endpoints controller, then
+# kube-proxy on every node) that the defaults carry a gateway across: for the preStop sleep
+# the old pod still answers; after it, the gateway's retries wait out the rest.
+SERVICE_LAG_COVERED = 10.0
+
+
+def test_the_stop_sequence_covers_what_gateways_fetch(chart: helm.Chart) -> None:
+    """The values tests/fleet/test_restart.py plays at a smaller scale: two pods, one replaced at
+    a time, SIGQUIT after a preStop sleep, SIGKILL only once every attempt a gateway still
+    waits on is over."""
+    from tests.support.fleet import Fetcher
+
+    gateway = Fetcher()
+    objects, _ = _render(chart, None)
+    pod = _pod(objects)
+    container = pod["containers"][0]
+    command = container["lifecycle"]["preStop"]["exec"]["command"]
+    assert command[0] == "sleep"
+    prestop, grace = float(command[1]), float(pod["terminationGracePeriodSeconds"])
+    # nginx drains after the sleep: every transfer a gateway has not given up on (one attempt
+    # lasts at most its timeout) ends before the kubelet's SIGKILL
+    assert grace - prestop >= gateway.timeout, (grace, prestop)
+    # a Service lagging behind by up to SERVICE_LAG_COVERED seconds sends no connection to a
+    # closed port that the gateway's retries do not carry over
+    assert prestop > 0 and prestop + gateway.retry_window >= SERVICE_LAG_COVERED
+    assert objects["Deployment"]["spec"]["replicas"] >= 2
+    assert objects["Deployment"]["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+    # the kubelet sends the image's stop signal: SIGQUIT is nginx's graceful stop
+    assert re.findall(r"^STOPSIGNAL (\S+)$", (REPO / "Dockerfile").read_text(), re.M) == ["SIGQUIT"]

@@ -21,6 +21,7 @@ from sync.cli import main
 from sync.tree.layout import WASM_GZ
 from tests.serve.trees import build_tree
 from tests.support.nginx import free_port
+from tests.support.procs import children
 
 
 def _start(root: Path, port: int, *extra: str) -> subprocess.Popen[str]:
@@ -147,3 +148,47 @@ def test_bad_options_exit_2(tmp_path: Path, args: list[str], capsys: pytest.Capt
     err = capsys.readouterr().err
     assert "error" in err and "Traceback" not in err
     assert not list(tree.root.rglob(WASM_GZ))  # refused before doing anything
+
+
+def _nginx_master(proc: subprocess.Popen[str]) -> int:
+    (pid,) = children(proc.pid)
+    return pid
+
+
+@pytest.mark.parametrize("stop", [signal.SIGQUIT, signal.SIGTERM])
+def test_a_stop_signal_sent_to_nginx_itself_is_a_clean_stop_said_so(tmp_path: Path, stop: signal.Signals) -> None:
+    tree, _ = build_tree(tmp_path / "plugins")
+    port = free_port()
+    proc = _start(tree.root, port)
+    try:
+        _wait_healthy(proc, port)
+        os.kill(_nginx_master(proc), stop)  # as `nginx -s quit` or a process manager would
+        _, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("plugin-sync: nginx stopped by itself with status 0: a stop signal"), err
+    assert "its message is above" not in err and "error" not in err
+
+
+def test_nginx_killed_by_a_signal_is_reported_with_the_signal(tmp_path: Path) -> None:
+    tree, _ = build_tree(tmp_path / "plugins")
+    port = free_port()
+    proc = _start(tree.root, port)
+    try:
+        _wait_healthy(proc, port)
+        master = _nginx_master(proc)
+        workers = children(master)
+        os.kill(master, signal.SIGKILL)
+        for w in workers:  # orphaned workers would hold the output pipes open
+            os.kill(w, signal.SIGKILL)
+        _, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 1, err
+    assert err.strip().splitlines()[-1] == "plugin-sync: error: nginx was killed by signal SIGKILL"

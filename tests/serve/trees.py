@@ -77,12 +77,14 @@ MODULES = (
 HAND_PLACED = ("my-filter", "0.1.0", wasm_module(1024, seed=3))
 
 
-def build_tree(root: Path, gzip: bool = True) -> tuple[Tree, Lock]:
+def build_tree(root: Path, gzip: bool = True, modules: tuple[Module, ...] = MODULES,
+               hand_placed: tuple[str, str, bytes] | None = HAND_PLACED) -> tuple[Tree, Lock]:
     tree = Tree(root)
     entries: list[LockEntry] = []
-    for m in MODULES:
+    for m in modules:
         entries += _pulled(tree, m)
-    entries.append(_hand_placed(tree, *HAND_PLACED))
+    if hand_placed:
+        entries.append(_hand_placed(tree, *hand_placed))
     lock = Lock.from_entries(entries)
     commit(tree, lock, root.parent / "plugins.lock.json")
     if gzip:
