@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Callable, Mapping, cast
 
-from sync.artifact import MAX_MODULE, Verified
+from sync.artifact import Verified, max_module
 from sync.errors import ArtifactError, IntegrityError
 from sync.fsutil import CHUNK
 from sync.mirror.plan import (
@@ -53,9 +53,9 @@ class _Checked:
 def check_compat_tar(body: BinaryIO, desc: Descriptor) -> None:
     """Read a compat layer (through the digest check) far enough to find ``plugin.wasm``,
     then to its end. Raises ArtifactError when the tar does not hold it. Skipping other
-    members inflates them: at most ``artifact.MAX_MODULE`` bytes of them."""
+    members inflates them: at most ``artifact.max_module()`` bytes of them."""
     checked = _Checked(body, desc)
-    found, skipped, bad = False, 0, None
+    found, skipped, bad, limit = False, 0, None, max_module()
     try:
         with tarfile.open(fileobj=checked, mode="r|gz") as tf:  # type: ignore[call-overload]
             for m in tf:
@@ -63,7 +63,7 @@ def check_compat_tar(body: BinaryIO, desc: Descriptor) -> None:
                     found = m.isfile()
                     break
                 skipped += m.size
-                if skipped > MAX_MODULE:
+                if skipped > limit:
                     break
     except (tarfile.TarError, zlib.error, EOFError, OSError) as e:
         bad = f"layer {desc.digest[:19]} is not a valid tar+gzip ({type(e).__name__}: {e})"

@@ -94,7 +94,6 @@ class Puller:
     def fetch(self, name: str, src: Source, manifest: Manifest, expect: LockEntry | None) -> tuple[LockEntry, bool]:
         """The content entry of ``manifest``, downloading it into the store unless a
         verified copy is there. Returns (entry, downloaded)."""
-        store = self.tree.store_dir(name, manifest.digest)
         known = expect or reusable(Resolved(name, "", manifest.digest, (), None, None), self.old)
         if known is not None and known.digest == manifest.digest and self.stored(name, known):
             return known, False
