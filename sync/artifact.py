@@ -16,6 +16,7 @@ import hashlib
 import os
 import tarfile
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, ContextManager, Callable
@@ -300,8 +301,37 @@ def _untar_module(blob: _Verified, out: _ModuleWriter) -> None:
 BlobOpener = Callable[[Descriptor], ContextManager[BinaryIO]]
 
 
+def _read_extra(open_blob: BlobOpener, desc: Descriptor) -> bytes:
+    """A small layer (spec.yaml, a README) whole, checked against its digest and size."""
+    with open_blob(desc) as body:
+        blob = _Verified(body, desc)
+        data = b"".join(iter(lambda: blob.read(CHUNK), b""))
+        blob.finish()
+    return data
+
+
 def fetch(p: Plan, open_blob: BlobOpener, dest: Path) -> Fetched:
-    """Download and check everything ``p`` names into directory ``dest``."""
+    """Download and check everything ``p`` names into directory ``dest``. The small layers
+    are asked for at the same time as the module, each on its own thread: at a distance, one
+    round trip for the artifact rather than one a layer."""
+    with ThreadPoolExecutor(max_workers=max(1, len(p.extras))) as pool:
+        extras = {name: pool.submit(_read_extra, open_blob, desc) for name, desc in sorted(p.extras.items())}
+        try:
+            result = _fetch_module(p, open_blob, dest)
+            files: dict[str, str] = {}
+            for name, got in extras.items():
+                data = got.result()
+                (dest / name).write_bytes(data)
+                files[name] = hashlib.sha256(data).hexdigest()
+        except BaseException:
+            for got in extras.values():
+                got.cancel()
+            raise
+    return Fetched(result.sha256, result.md5, result.size, files)
+
+
+def _fetch_module(p: Plan, open_blob: BlobOpener, dest: Path) -> Fetched:
+    """The module layer, unpacked into ``dest`` with every check: its sha256, md5 and size."""
     out = _ModuleWriter(dest / WASM)
     try:
         with open_blob(p.module) as body:
@@ -316,16 +346,7 @@ def fetch(p: Plan, open_blob: BlobOpener, dest: Path) -> Fetched:
                 blob.finish()
                 raise
             blob.finish()
-        result = out.close()
+        return out.close()
     finally:
         if not out.f.closed:
             out.f.close()
-    files: dict[str, str] = {}
-    for name, desc in sorted(p.extras.items()):
-        with open_blob(desc) as body:
-            blob = _Verified(body, desc)
-            data = b"".join(iter(lambda: blob.read(CHUNK), b""))
-            blob.finish()
-        (dest / name).write_bytes(data)
-        files[name] = hashlib.sha256(data).hexdigest()
-    return Fetched(result.sha256, result.md5, result.size, files)

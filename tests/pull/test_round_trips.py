@@ -1,7 +1,8 @@
-"""Tokens before the work: one request to learn a registry's challenge, then one token
-request naming every repository (or, where the token service grants one scope per request,
-one a repository), and no request that waits for a 401 first. Against the real registry in
-token mode, through a proxy that records every request."""
+"""Round trips a pull waits for, at a distance: tokens before the work (one request to learn a
+registry's challenge, then one token request naming every repository, or, where the token
+service grants one scope per request, one a repository; no request that waits for a 401
+first), every manifest asked at once, and an artifact's layers asked together. Against the
+real registry, through a proxy that records every request."""
 
 from __future__ import annotations
 
@@ -118,3 +119,19 @@ def test_every_manifest_is_asked_at_once_while_downloads_keep_to_jobs(tmp_path: 
         blobs = [h.at for h in proxy.requests_to("/blobs/")]
     assert len(manifests) == 8 and max(manifests) - min(manifests) < 1.0  # none waited for another's answer
     assert len(blobs) >= 8 and all(b - a >= 0.3 for a, b in zip(blobs, blobs[1:]))  # one download at a time
+
+
+def test_an_artifacts_layers_are_asked_together() -> None:
+    """The module and its small layers (spec.yaml, the READMEs) go out at once: at a distance
+    a plugin costs one round trip for its blobs, not one a layer."""
+    import tempfile
+
+    with running_registry() as reg, FaultProxy(reg.host) as proxy, tempfile.TemporaryDirectory() as tmp:
+        reg.push("plugins/a", "1.0.0", artifact(3000, 1, spec="info:\n  name: a\n", readme="# a\n", readme_en="# a\n"))
+        ws = Workspace(Path(tmp), Registry(proxy.host, reg.root))
+        ws.write_config({"a": {"tag": "1.0.0"}})
+        proxy.add(Fault.delay(1.0, match="/blobs/", times=None))
+        r = ws.pull("--jobs", "1", "--processes", "1")
+        assert r.code == 0, r.err
+        blobs = [h.at for h in proxy.requests_to("/blobs/")]
+    assert len(blobs) == 4 and max(blobs) - min(blobs) < 1.0  # none waited for another's answer
