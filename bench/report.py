@@ -101,8 +101,10 @@ def targets(res: Results) -> list[Target]:
         req = max(s.requests for s in res.noop)
         blob = max(s.blob_bytes for s in res.noop)
         wall = med_of(res.noop, lambda s: s.seconds)
-        out.append(Target("No-op pull: at most one registry request per plugin", f"{req} requests for {n} plugins",
-                          req <= n))
+        # a manifest a plugin, and the registry's challenge once (the bench's registry asks
+        # for no token: with one, one token request for every repository at once comes too)
+        out.append(Target("No-op pull: at most one registry request per plugin, and one for the challenge",
+                          f"{req} requests for {n} plugins", req <= n + 1))
         out.append(Target("No-op pull: no blob downloaded", f"{blob} blob bytes", blob == 0))
         out.append(Target(f"No-op pull under {NOOP_SECONDS:g} s for {n} plugins", f"{secs(wall)} s", wall < NOOP_SECONDS))
     if res.precompress:
