@@ -62,15 +62,26 @@ class SnapshotPuller:
                 return known
         return None
 
-    def artifact(self, digest: str, targets: list[Target]) -> tuple[list[LockEntry], PluginResult]:
-        """Fetch one artifact (by digest) and serve it under each of its targets' names."""
-        first = targets[0]
-        src = self.puller.where(Source("registry", first.image.host, first.image.repository, first.tag))
+    def source(self, t: Target) -> Source:
+        """Where this run reads ``t``'s artifact."""
+        return self.puller.where(Source("registry", t.image.host, t.image.repository, t.tag))
+
+    def _content(self, name: str, digest: str, src: Source) -> tuple[LockEntry, bool]:
+        """The content entry of the artifact ``digest``, and whether it was downloaded. One the
+        tree holds intact asks the registry nothing: the digest already says what it is."""
+        known = self._known(name, digest)
+        if known is not None:
+            return known, False
         manifest = self.puller.sources.of(src).manifest(src, digest)
         if manifest.digest != digest:
             raise ArtifactError(f"registry answered {manifest.digest[:19]} for {digest[:19]}")
+        return self.puller.fetch(name, src, manifest, None)
+
+    def artifact(self, digest: str, targets: list[Target]) -> tuple[list[LockEntry], PluginResult]:
+        """Fetch one artifact (by digest) and serve it under each of its targets' names."""
+        first = targets[0]
         names = list(dict.fromkeys(t.name for t in targets))
-        content, downloaded = self.puller.fetch(names[0], src, manifest, self._known(names[0], digest))
+        content, downloaded = self._content(names[0], digest, self.source(first))
         for t in targets:
             if t.wasm_sha256 is not None and content.sha256 != t.wasm_sha256:
                 raise ArtifactError(f"module sha256 {content.sha256[:12]} is not the pinned wasmSha256 {t.wasm_sha256[:12]}")
@@ -129,6 +140,9 @@ def run_snapshot(
         outcomes: list[PluginResult] = []
         entries: list[LockEntry] = []
         tasks = {d: Task(partial(puller.artifact, d, ts), ts[0].owner, ts[0].source, d) for d, ts in groups.items()}
+        # tokens before the work, for the artifacts the tree does not hold already
+        puller.puller.sources.registry.authorize(
+            [puller.source(ts[0]) for d, ts in groups.items() if not tree.store_dir(ts[0].name, d).is_dir()])
 
         def done(_: str, got: list[LockEntry], outcome: PluginResult) -> None:
             entries.extend(got)

@@ -67,13 +67,14 @@ def test_verify_passes_from_the_same_directory_and_index_lists_everything(sws: S
     assert not sws.lock_path.exists()  # the repository's lock is not the snapshot's
 
 
-def test_second_run_downloads_no_blob(sws: SnapshotWorkspace) -> None:
+def test_second_run_asks_the_registry_nothing(sws: SnapshotWorkspace) -> None:
     assert sws.snapshot_pull().code == 0
     before = tree_state(sws.root)
     r = sws.snapshot_pull("--json")
     assert r.code == 0, r.err
     report = json.loads(r.out)
-    assert report["blobBytes"] == 0 and report["summary"]["unchanged"] == 38
+    # every artifact is held intact, by digest: no manifest, token or blob request at all
+    assert report["blobBytes"] == 0 and report["registryRequests"] == 0 and report["summary"]["unchanged"] == 38
     assert tree_state(sws.root) == before
 
 
