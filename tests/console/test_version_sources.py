@@ -23,7 +23,8 @@ def test_each_version_is_served_from_its_own_artifact_and_a_rerun_changes_nothin
     assert r.code == 0, r.err
     lock = ws.lock()
     assert {v: lock.get("ai-agent", v).digest for v in ("2.0.1", "2.0.3")} == digests  # type: ignore[union-attr]
-    assert lock.get("ai-agent", "2.0.1").source.endswith("ai-agent:2.0.1")  # type: ignore[union-attr]
+    # the pin stays in the lock: the tag and the digest the config gave
+    assert lock.get("ai-agent", "2.0.1").source.endswith(f"ai-agent:2.0.1@{digests['2.0.1']}")  # type: ignore[union-attr]
     a, b = (ws.root / "ai-agent" / v / "plugin.wasm" for v in ("2.0.1", "2.0.3"))
     assert a.read_bytes() != b.read_bytes()
     assert sorted(p["status"] for p in json.loads(r.out)["plugins"]) == ["added", "added"]

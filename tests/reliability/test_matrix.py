@@ -192,8 +192,9 @@ def _target(w: World, command: str, fault: str) -> Served:
     if fault == "tag moved" and command == "pull":
         module["victim"] = w.moved_module  # a plain pull follows the tag
     out = {n: {TAGS[n]: module[n]} for n in PLUGINS}
-    if command != "pull --snapshot":  # the lock serves bravo under two versions; the snapshot, one
-        out["bravo"]["2.0.1"] = module["bravo"]
+    # plugins.yaml serves bravo under two versions; a snapshot build serves the versions
+    # plugins.yaml lists beside the one the snapshot serves too
+    out["bravo"]["2.0.1"] = module["bravo"]
     return out
 
 

@@ -19,6 +19,7 @@ from sync.cli import main
 from sync.sample import build_artifact, wasm_module, write_layout
 from tests.support.fakegithub import TOKEN, FakeGitHub, Repo
 from tests.support.git import GitRepo
+from tests.support.gitpush import push
 from tests.support.upstream import CPP, GO, SNAPSHOT, SNAPSHOT_PATH
 from tests.workflows.act import Act, Run, act_copy
 from tests.workflows.workflows import ROOT
@@ -27,7 +28,6 @@ REPO = "acme/plugin-server"
 WORKFLOW = "sync.yml"
 JOB = "sync"
 PROJECT = ("sync", "scripts", "requirements", "nginx", "pyproject.toml", "README.md", "LICENSE", ".gitignore")
-TRACKED = ("plugins.yaml", "plugins.lock.json", "upstream-cursor.json", "plugins/README.md")
 REJECTED = "ghs_not_a_token_the_fake_accepts"
 APP_ID = 424242
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
@@ -102,7 +102,6 @@ class World:
             indent=2, sort_keys=True) + "\n")
         (co / "plugins").mkdir(exist_ok=True)
         shutil.copy(ROOT / "plugins" / "README.md", co / "plugins" / "README.md")
-        self.ours.commit_files({rel: (co / rel).read_bytes() for rel in TRACKED}, "start", date=day(8))
         files = subprocess.run(["git", "-C", str(ROOT), "ls-files", "-co", "--exclude-standard", *PROJECT],
                                check=True, capture_output=True, text=True).stdout.split()
         for rel in files:
@@ -113,6 +112,16 @@ class World:
         (co / ".github" / "workflows" / WORKFLOW).write_text(act_copy(WORKFLOW))
         self.checkout.git("remote", "add", "origin", f"https://github.com/{REPO}.git")
         self.checkout.commit("the plugin server at this commit")
+        # the repository on GitHub is at that commit: act runs where actions/checkout cloned it
+        push(self.checkout, self.ours)
+
+    def commit(self, files: dict[str, str], message: str) -> None:
+        """a change merged to main here, and the checkout the run starts from is at it"""
+        for rel, text in files.items():
+            (self.checkout.path / rel).parent.mkdir(parents=True, exist_ok=True)
+            (self.checkout.path / rel).write_text(text)
+        self.checkout.commit(message)
+        push(self.checkout, self.ours)
 
     def upstream_merges(self) -> None:
         """upstream merges a change to each plugin and publishes both builds"""
@@ -237,7 +246,7 @@ def test_one_plugin_failing_from_a_fresh_checkout_proposes_the_others_and_fails_
 
 
 def test_a_snapshot_added_upstream_is_proposed_through_the_gateway_versions_output(world: World) -> None:
-    world.ours.commit_files({"snapshots/SHA256SUMS": ""}, "no snapshot yet")
+    world.commit({"snapshots/SHA256SUMS": ""}, "no snapshot yet")
     world.upstream.merge_pull("release: gateway 2.2.4 plugin snapshot", {SNAPSHOT_PATH: SNAPSHOT}, day(2), number=205)
     run = world.dispatch()
     assert run.code == 0 and run.job_result == "success", run.log
