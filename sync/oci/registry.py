@@ -5,8 +5,11 @@ scope, fetched with the credentials when we have them: a GET with Basic credenti
 identity token the OAuth2 refresh-token POST of the distribution token spec) or ``Basic``.
 Credentials are looked up by the registry's host (``sync.oci.auth``), so one registry's never
 reach another registry or the token service another registry names. Tokens are kept per
-(host, repository). A 401 is given up on only when the token service hands back the very
-token the refused request carried, not when it hands back a token another request cached.
+(host, repository, actions): a pull's token never stands in for a push's. ``authorize``
+fetches them before the work: one request learns a host's challenge, one token request
+names every repository, and later requests carry their token before any 401. A 401 is
+given up on only when the token service hands back the very token the refused request
+carried, not when it hands back a token another request cached.
 
 Every request goes through the shared retry policy, token requests included: 429, 5xx and
 connection errors are retried with back-off, ``Retry-After`` honoured up to the policy's
