@@ -61,7 +61,10 @@ class _Echo:
                 self.end_headers()
                 self.wfile.write(b"x" * n)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), H)
+        class Server(ThreadingHTTPServer):
+            request_queue_size = 1024
+
+        self.server = Server(("127.0.0.1", 0), H)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         return self
 
@@ -86,6 +89,42 @@ def test_a_new_connection_pays_its_handshake_and_every_request_a_round_trip() ->
     assert first >= 3 * rtt  # two turns of handshake, one for the request
     assert second >= rtt and second < first
     assert wan.connections == 1 and [r.status for r in wan.requests] == [200, 200]
+
+
+def test_a_connection_opened_ahead_pays_only_the_turn_of_its_first_request() -> None:
+    import http.client
+
+    rtt = 0.1
+    with _Echo() as echo, WanProxy(echo.host, rtt, handshake=2) as wan:
+        conn = http.client.HTTPConnection(wan.host, timeout=10)
+        conn.connect()
+        time.sleep(3 * rtt)  # the handshake is done meanwhile
+        t0 = time.monotonic()
+        conn.request("GET", "/bytes/1")
+        assert conn.getresponse().read() == b"x"
+        elapsed = time.monotonic() - t0
+        conn.close()
+    assert rtt <= elapsed < 2 * rtt
+
+
+def test_dozens_of_connections_opened_at_once_are_all_accepted_without_a_retry() -> None:
+    # a listen backlog of 5 dropped SYNs: the connections beyond it waited a second to retry
+    rtt = 0.05
+    with _Echo() as echo, WanProxy(echo.host, rtt, handshake=2) as wan:
+        took: list[float] = []
+
+        def one() -> None:
+            t0 = time.monotonic()
+            requests.get(f"{wan.url}/bytes/1", timeout=30)
+            took.append(time.monotonic() - t0)
+
+        threads = [threading.Thread(target=one) for _ in range(80)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert len(took) == 80 and wan.connections == 80
+    assert max(took) < 0.9, sorted(took)[-5:]  # 3 turns of 50 ms, and no SYN retry (1 s)
 
 
 def test_a_repeated_header_reaches_the_server_whole() -> None:

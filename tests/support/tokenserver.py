@@ -186,7 +186,10 @@ class TokenService:
             def do_POST(self) -> None:  # noqa: N802
                 self._answer("POST")
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(ThreadingHTTPServer):
+            request_queue_size = 1024  # many token requests at once: none waits for a SYN retry
+
+        self._server = Server(("127.0.0.1", 0), Handler)
         self.port = int(self._server.server_address[1])
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self

@@ -62,6 +62,15 @@ class Request:
     status: int
     connection: int  # which client connection carried it (0, 1, ... in order of arrival)
     authorization: str  # the scheme of its Authorization header ("Bearer", "Basic", "")
+    opened: float = 0.0  # time.monotonic() when its connection was accepted
+    finished: float = 0.0  # time.monotonic() when its answer was sent whole
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    # the listen backlog, which ``listen()`` reads when the server starts: with the
+    # default 5, dozens of connections opened at once lose SYNs and wait a second to retry
+    request_queue_size = 1024
 
 
 class WanProxy:
@@ -75,9 +84,7 @@ class WanProxy:
         self.requests: list[Request] = []
         self.connections = 0
         self.body_bytes = 0
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self.server.daemon_threads = True
-        self.server.request_queue_size = 1024
+        self.server = _Server(("127.0.0.1", 0), _handler(self))
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     @property
@@ -134,11 +141,14 @@ def _handler(wan: WanProxy) -> type[BaseHTTPRequestHandler]:
                     self.upstream_conn.close()
 
         def _wait_turn(self, arrived: float) -> None:
-            """One round trip for this request; a new connection's first also pays its
-            handshake (counted from when the client connected)."""
+            """One round trip for this request, from when it could be sent: a new
+            connection's first request cannot go before the handshake is done (counted
+            from when the client connected), so a connection opened ahead of its first
+            request has paid it already."""
             first = not hasattr(self, "answered")
             self.answered = True
-            due = (self.opened + wan.handshake * wan.rtt if first else arrived) + wan.rtt
+            sendable = max(arrived, self.opened + wan.handshake * wan.rtt) if first else arrived
+            due = sendable + wan.rtt
             wait = due - time.monotonic()
             if wait > 0:
                 time.sleep(wait)
@@ -192,7 +202,8 @@ def _handler(wan: WanProxy) -> type[BaseHTTPRequestHandler]:
             except (BrokenPipeError, ConnectionResetError, socket.timeout):
                 self.close_connection = True
             finally:
-                wan._record(Request(arrived, self.command, self.path, status, self.number, auth), sent)
+                wan._record(Request(arrived, self.command, self.path, status, self.number, auth, self.opened,
+                                    time.monotonic()), sent)
 
         def _stream(self, resp: http.client.HTTPResponse) -> int:
             sent = 0
