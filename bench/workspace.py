@@ -6,10 +6,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import sync
 from bench.dataset import BenchPlugin, write_config
 from bench.measure import run
 from sync.filenames import CONFIG, LOCK
@@ -26,11 +28,18 @@ class PullSample:
 
 
 def clean_env(home: Path) -> dict[str, str]:
-    """The environment of every measured command: no registry credentials from the caller."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PLUGIN_SYNC_")}
+    """The environment of every measured command: no registry credentials from the caller,
+    and the project's modules compiled to bytecode as an installed copy has them (kept in
+    ``home``, not beside the sources), so that no command measures Python compiling them
+    where the caller's environment says not to keep bytecode."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("PLUGIN_SYNC_") and k != "PYTHONDONTWRITEBYTECODE"}
     docker = home / "docker-config"
     docker.mkdir(parents=True, exist_ok=True)
     env["DOCKER_CONFIG"] = str(docker)
+    env["PYTHONPYCACHEPREFIX"] = str(home / "pycache")
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(Path(sync.__file__).parent)], env=env, check=True,
+                   stdout=subprocess.DEVNULL)
     return env
 
 

@@ -12,11 +12,12 @@ target, and sizes are bounded against decompression bombs.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import tarfile
+import threading
 import zlib
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, ContextManager, Callable
@@ -310,31 +311,60 @@ def _read_extra(open_blob: BlobOpener, desc: Descriptor) -> bytes:
     return data
 
 
-def fetch(p: Plan, open_blob: BlobOpener, dest: Path) -> Fetched:
+class _Extra(threading.Thread):
+    """``_read_extra`` on a thread of its own. Not a ThreadPoolExecutor: every executor's
+    ``submit`` holds one lock shared by all executors while it starts a thread, and with
+    dozens of artifacts fetched at once that lock held their requests back by up to a
+    second (docs/performance.md, "The pull at WAN distance")."""
+
+    def __init__(self, open_blob: BlobOpener, desc: Descriptor) -> None:
+        super().__init__(daemon=True)
+        self.open_blob, self.desc = open_blob, desc
+        self.data: bytes | None = None
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self.data = _read_extra(self.open_blob, self.desc)
+        except BaseException as e:  # noqa: BLE001 - given to the fetch, which raises it
+            self.error = e
+
+    def result(self) -> bytes:
+        self.join()
+        if self.error is not None:
+            raise self.error
+        assert self.data is not None
+        return self.data
+
+
+def fetch(p: Plan, open_blob: BlobOpener, dest: Path,
+          slot: ContextManager[object] = contextlib.nullcontext()) -> Fetched:
     """Download and check everything ``p`` names into directory ``dest``. The small layers
     are asked for at the same time as the module, each on its own thread: at a distance, one
-    round trip for the artifact rather than one a layer."""
-    with ThreadPoolExecutor(max_workers=max(1, len(p.extras))) as pool:
-        extras = {name: pool.submit(_read_extra, open_blob, desc) for name, desc in sorted(p.extras.items())}
-        try:
-            result = _fetch_module(p, open_blob, dest)
-            files: dict[str, str] = {}
-            for name, got in extras.items():
-                data = got.result()
-                (dest / name).write_bytes(data)
-                files[name] = hashlib.sha256(data).hexdigest()
-        except BaseException:
-            for got in extras.values():
-                got.cancel()
-            raise
+    round trip for the artifact rather than one a layer. ``slot`` is held while the module
+    is read and written (the caller's limit on downloads at once), taken once its request
+    is answered, so that waiting for the answer holds none."""
+    extras = {name: _Extra(open_blob, desc) for name, desc in sorted(p.extras.items())}
+    for extra in extras.values():
+        extra.start()
+    try:
+        result = _fetch_module(p, open_blob, dest, slot)
+        files: dict[str, str] = {}
+        for name, extra in extras.items():
+            data = extra.result()
+            (dest / name).write_bytes(data)
+            files[name] = hashlib.sha256(data).hexdigest()
+    finally:
+        for extra in extras.values():  # none outlives the fetch, failed or not
+            extra.join()
     return Fetched(result.sha256, result.md5, result.size, files)
 
 
-def _fetch_module(p: Plan, open_blob: BlobOpener, dest: Path) -> Fetched:
+def _fetch_module(p: Plan, open_blob: BlobOpener, dest: Path, slot: ContextManager[object]) -> Fetched:
     """The module layer, unpacked into ``dest`` with every check: its sha256, md5 and size."""
     out = _ModuleWriter(dest / WASM)
     try:
-        with open_blob(p.module) as body:
+        with open_blob(p.module) as body, slot:
             blob = _Verified(body, p.module)
             try:
                 _BY_NAME[p.format].extract(blob, out)

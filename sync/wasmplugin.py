@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-import yaml
-
+from sync import yamltext
 from sync.errors import UsageError
 from sync.filenames import SPEC
 from sync.oci.versions import best_tag
@@ -66,8 +65,8 @@ def load_index(tree: Tree) -> list[Served]:
 def load_spec(tree: Tree, served: Served) -> Placement:
     """Phase and priority from the version's ``spec.yaml``; nothing when it is absent or odd."""
     try:
-        doc = yaml.safe_load((tree.version_dir(served.name, served.version) / SPEC).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        doc = yamltext.load((tree.version_dir(served.name, served.version) / SPEC).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yamltext.YAMLError):
         return Placement()
     return placement_of(doc)
 
@@ -148,4 +147,4 @@ def render(served: Served, base_url: str, *, namespace: str = DEFAULT_NAMESPACE,
         f"# {served.name} {served.version}, served by the plugin server and pinned by sha256.\n"
         "# It acts nowhere yet: add matchRules, or a defaultConfig and defaultConfigDisable: false.\n"
     )
-    return head + yaml.safe_dump(doc, sort_keys=False, default_flow_style=False)
+    return head + yamltext.dump(doc, sort_keys=False, default_flow_style=False)

@@ -15,6 +15,11 @@ dies cannot block the others: its unfinished jobs are reported as ``Lost`` and t
 on. Forking is only safe while the caller runs no other thread, so with threads running
 (or without ``fork``, or with ``processes`` 1) every job runs on threads in this process.
 
+What the caller learns only once the workers run (a pull's tokens, fetched while each
+worker opens its connections) reaches them as a ``brief``: the caller computes it after
+forking and sends it to every worker before any key, and each worker ``adopt``s it before
+its first job.
+
 A job must not raise: it returns its result (a failure is a result too). An exception that
 escapes a job anyway, or a result that cannot be sent back, becomes ``Lost``.
 """
@@ -26,8 +31,8 @@ import os
 import signal
 import sys
 import threading
+import queue
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Any, Callable, Generic, Mapping, TypeVar
@@ -84,22 +89,61 @@ def run(
     processes: int | None = None,
     start: Callable[[], None] | None = None,
     finish: Callable[[], S] | None = None,
+    brief: Callable[[], Any] | None = None,
+    adopt: Callable[[Any], None] | None = None,
 ) -> list[S]:
     """Run every job once and give each key's result to ``on_result`` (in this process,
     one at a time, as results arrive). ``threads`` jobs run at once in all, shared out
     among ``processes`` forked workers (``processes_for``). Each worker holds copies of
     the caller's objects as they were when it was forked: it calls ``start()`` first (to
-    zero its counters, say) and ``finish()`` last. Returns what ``finish()`` gave in every
+    zero its counters, say) and ``finish()`` last. ``brief()`` runs in this process once
+    the workers are forked (without workers: before the jobs), and each worker passes its
+    value to ``adopt()`` before its first job. Returns what ``finish()`` gave in every
     worker that ended normally; nothing when the jobs ran in this process."""
     threads = max(1, threads)
     n = processes_for(processes, len(jobs), threads)
     if n == 1:
-        with ThreadPoolExecutor(max_workers=threads) as pool:
-            futures = {pool.submit(_call, job): key for key, job in jobs.items()}
-            for fut in as_completed(futures):
-                on_result(futures[fut], fut.result())
+        if brief:
+            brief()
+        results: queue.SimpleQueue[tuple[str, T | Lost]] = queue.SimpleQueue()
+        with _Threads(min(threads, len(jobs)), lambda key: results.put((key, _call(jobs[key])))) as pool:
+            for key in jobs:
+                pool.put(key)
+            for _ in jobs:
+                on_result(*results.get())
         return []
-    return _Pool(jobs, on_result, -(-threads // n), n, start, finish).run()
+    return _Pool(jobs, on_result, -(-threads // n), n, start, finish, brief, adopt).run()
+
+
+class _Threads:
+    """``n`` threads that each call ``handle(key)`` for the keys ``put`` to them, started
+    together before the first key (a ThreadPoolExecutor starts one with each of its first
+    ``n`` submissions, while the jobs already running compete with it for the interpreter:
+    a pull's first requests went out over a tenth of a second). Leaving the ``with`` block
+    lets the threads finish the keys put and waits for them."""
+
+    def __init__(self, n: int, handle: Callable[[str], None]) -> None:
+        self.keys: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+        self.handle = handle
+        self.threads = [threading.Thread(target=self._run, daemon=True) for _ in range(max(1, n))]
+
+    def _run(self) -> None:
+        while (key := self.keys.get()) is not None:
+            self.handle(key)
+
+    def put(self, key: str) -> None:
+        self.keys.put(key)
+
+    def __enter__(self) -> "_Threads":
+        for t in self.threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for _ in self.threads:
+            self.keys.put(None)
+        for t in self.threads:
+            t.join()
 
 
 class _Worker:
@@ -113,9 +157,10 @@ class _Worker:
 class _Pool(Generic[T, S]):
     def __init__(self, jobs: Mapping[str, Callable[[], T]], on_result: Callable[[str, T | Lost], None],
                  threads: int, processes: int, start: Callable[[], None] | None,
-                 finish: Callable[[], S] | None) -> None:
+                 finish: Callable[[], S] | None, brief: Callable[[], Any] | None = None,
+                 adopt: Callable[[Any], None] | None = None) -> None:
         self.jobs, self.on_result, self.threads = jobs, on_result, threads
-        self.start, self.finish = start, finish
+        self.start, self.finish, self.brief, self.adopt = start, finish, brief, adopt
         self.processes = processes
         self.pending = deque(jobs)
         self.finished: list[S] = []
@@ -127,11 +172,14 @@ class _Pool(Generic[T, S]):
             for _ in range(self.processes):
                 mine, theirs = ctx.Pipe()
                 others = [w.conn for w in workers] + [mine]
-                p = ctx.Process(target=_serve, args=(theirs, others, self.jobs, self.threads, self.start, self.finish),
-                                daemon=True)
+                p = ctx.Process(target=_serve, args=(theirs, others, self.jobs, self.threads, self.start, self.finish,
+                                                     self.adopt), daemon=True)
                 p.start()
                 theirs.close()
                 workers.append(_Worker(p, mine))
+            told = self.brief() if self.brief else None
+            for w in workers:  # the first message to every worker, before any key
+                self._send(w, told)
             self._deal(workers)
             while any(w.alive for w in workers):
                 live = [w for w in workers if w.alive]
@@ -225,15 +273,23 @@ class _Pool(Generic[T, S]):
 
 
 def _serve(conn: Connection, inherited: list[Connection], jobs: Mapping[str, Callable[[], Any]], threads: int,
-           start: Callable[[], None] | None, finish: Callable[[], Any] | None) -> None:
-    """A worker process: run the keys it is sent on ``threads`` threads, send back each
-    result, then ``finish()``. It leaves an interrupt to the caller, which stops it, and
-    ends when the caller does (its pipe closes)."""
+           start: Callable[[], None] | None, finish: Callable[[], Any] | None,
+           adopt: Callable[[Any], None] | None = None) -> None:
+    """A worker process: take the brief (the first message), then run the keys it is sent
+    on ``threads`` threads, send back each result, then ``finish()``. It leaves an
+    interrupt to the caller, which stops it, and ends when the caller does (its pipe
+    closes)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     for c in inherited:  # the caller's ends: keep them open here and a dead caller goes unnoticed
         c.close()
     if start:
         start()
+    try:
+        told = conn.recv()
+    except (EOFError, OSError):  # the caller is gone
+        os._exit(1)
+    if adopt:
+        adopt(told)
     send = threading.Lock()
 
     def one(key: str) -> None:
@@ -244,7 +300,7 @@ def _serve(conn: Connection, inherited: list[Connection], jobs: Mapping[str, Cal
             except Exception as e:  # noqa: BLE001 - a result that does not pickle
                 conn.send((key, Lost(f"its result could not be sent back ({type(e).__name__}: {e})")))
 
-    with ThreadPoolExecutor(max_workers=threads) as pool:
+    with _Threads(threads, one) as pool:
         while True:
             try:
                 key = conn.recv()
@@ -252,6 +308,6 @@ def _serve(conn: Connection, inherited: list[Connection], jobs: Mapping[str, Cal
                 os._exit(1)
             if key is None:
                 break
-            pool.submit(one, key)
+            pool.put(key)
     conn.send((_DONE, finish() if finish else None))
     conn.close()

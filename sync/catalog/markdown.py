@@ -19,12 +19,13 @@ import html
 import re
 from typing import Any, cast, Sequence
 
-import yaml
 from markdown_it import MarkdownIt
 from markdown_it.renderer import RendererHTML
 from markdown_it.rules_inline.state_inline import Delimiter, StateInline
 from markdown_it.token import Token
 from markdown_it.utils import EnvType, OptionsDict
+
+from sync import yamltext
 
 HEADING_SHIFT = 2  # a README's "# Title" sits under the page's own headings
 SAFE_SCHEMES = ("http://", "https://", "mailto:")
@@ -46,8 +47,8 @@ def split_front_matter(text: str) -> tuple[dict[str, Any], str]:
         return {}, text
     raw, body = text[4 : 4 + end.start()], text[4 + end.end() :]
     try:
-        meta = yaml.safe_load(raw)
-    except yaml.YAMLError:
+        meta = yamltext.load(raw)
+    except yamltext.YAMLError:
         return {}, body
     return (meta if isinstance(meta, dict) else {}), body.lstrip("\n")
 

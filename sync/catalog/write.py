@@ -9,16 +9,14 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import sys
 from functools import cache
-from importlib import resources
+from importlib import resources, util
 from itertools import groupby
 from pathlib import Path
 from typing import Iterable
 
 from sync import wasmplugin
-from sync.catalog import markdown, page, snippets
-from sync.catalog.markdown import render_markdown, split_front_matter
+from sync.catalog import page, snippets
 from sync.catalog.page import GENERATOR, Header, PluginView, Readme, render_page, version_key
 from sync.catalog.snippets import served, wasmplugin_yaml
 from sync.filenames import README, README_EN
@@ -70,6 +68,8 @@ def _description(meta: dict[str, object]) -> str | None:
 
 def plugin_view(tree: Tree, entries: list[LockEntry]) -> PluginView:
     """Everything the page shows about one plugin: its versions and its newest README."""
+    from sync.catalog.markdown import render_markdown, split_front_matter  # markdown-it: only to make a page
+
     entries = sorted(entries, key=lambda e: version_key(e.version), reverse=True)
     newest = entries[0]
     category = next((e.category for e in entries if e.category), None)
@@ -103,8 +103,11 @@ def plugin_view(tree: Tree, entries: list[LockEntry]) -> PluginView:
 def _renderer() -> bytes:
     """The digest of the code and assets the page is made with: a new renderer makes a new page."""
     h = hashlib.sha256()
-    for module in (page, markdown, snippets, wasmplugin, tree_files, sys.modules[__name__]):
-        h.update(Path(str(module.__file__)).read_bytes())
+    # the Markdown renderer by its file: importing it (markdown-it) is for a page made anew
+    spec = util.find_spec("sync.catalog.markdown")
+    assert spec is not None and spec.origin
+    for file in (page.__file__, spec.origin, snippets.__file__, wasmplugin.__file__, tree_files.__file__, __file__):
+        h.update(Path(str(file)).read_bytes())
     for name in ASSETS:
         h.update(asset(name))
     return h.digest()

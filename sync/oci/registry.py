@@ -23,6 +23,7 @@ import base64
 import json
 import re
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import BinaryIO, Callable, Iterable, Iterator, Mapping
@@ -32,7 +33,7 @@ import requests
 import urllib3
 
 from sync.errors import AuthError, IntegrityError, NotFound, RegistryError
-from sync.http import make_session, timeouts
+from sync.http import make_session, open_ahead, timeouts
 from sync.oci.auth import Basic, Credentials, IdentityToken, credentials_lookup
 from sync.oci.manifest import ACCEPT, MAX_MANIFEST, Descriptor, Index, Manifest, parse_manifest, resolve
 from sync.oci.reference import Source
@@ -119,6 +120,30 @@ class Stats:
             return self.requests, self.blob_bytes
 
 
+def _repositories(sources: Iterable[Source]) -> dict[tuple[str, bool], list[str]]:
+    """The repositories of the registry ``sources``, by (host, plain HTTP), each once."""
+    out: dict[tuple[str, bool], list[str]] = {}
+    for src in sources:
+        if src.kind == "registry":
+            repos = out.setdefault((src.host, src.plain_http), [])
+            if src.repository not in repos:
+                repos.append(src.repository)
+    return out
+
+
+@dataclass(frozen=True)
+class AuthState:
+    """What a client learnt of its registries' auth, as a worker process receives it."""
+
+    tokens: dict[tuple[str, str, str], str]
+    challenges: dict[str, Challenge]
+    basic_hosts: set[str]
+    refused: dict[tuple[str, str, str], tuple[str, str]]  # key -> (error type, message)
+
+
+_REFUSED: dict[str, type[RegistryError]] = {c.__name__: c for c in (RegistryError, AuthError, NotFound)}
+
+
 class RegistryClient:
     def __init__(
         self,
@@ -149,7 +174,7 @@ class RegistryClient:
     def forked(self) -> None:
         """In a forked worker: zero the counters, and leave the connections the caller had
         open to the caller (two processes on one socket would read each other's answers);
-        tokens are kept."""
+        tokens are kept, and those the caller fetches later come through ``adopt``."""
         self.stats.reset()
         self.session = make_session(self.pool_size)
 
@@ -195,17 +220,13 @@ class RegistryClient:
     def authorize(self, sources: Iterable[Source]) -> None:
         """Get ready to read ``sources``: per registry host, learn its challenge with one
         request, then ask its token service for every repository at once (one request
-        naming several scopes, as the token specification allows). The repositories the
+        naming several scopes, as the token specification allows; where there are more
+        than ``SCOPES_PER_REQUEST``, the requests go out together). The repositories the
         token is seen to cover (its claims, where it is a JWT) use it; the others get a
         token of their own when first read, still before any 401. Best effort: a failure
         here is left for each read to meet and report."""
-        repositories: dict[tuple[str, bool], list[str]] = {}
-        for src in sources:
-            if src.kind == "registry":
-                repositories.setdefault((src.host, src.plain_http), [])
-                if src.repository not in repositories[(src.host, src.plain_http)]:
-                    repositories[(src.host, src.plain_http)].append(src.repository)
-        for (host, plain_http), repos in repositories.items():
+        requests_: list[tuple[Source, Challenge, list[str]]] = []
+        for (host, plain_http), repos in _repositories(sources).items():
             try:
                 challenge = self._challenge_of(Source("registry", host, repos[0], plain_http=plain_http))
                 if challenge is None:
@@ -214,20 +235,66 @@ class RegistryClient:
                     repos = [r for r in repos if (host, r, "pull") not in self._tokens]
             except RegistryError:
                 continue  # each read meets the host's failure itself
-            for start in range(0, len(repos), SCOPES_PER_REQUEST):
-                chunk = repos[start:start + SCOPES_PER_REQUEST]
-                src = Source("registry", host, chunk[0], plain_http=plain_http)
-                try:
-                    token = self._fetch_token(src, challenge, [scope_of(r) for r in chunk], self.credentials(host))
-                except RegistryError as e:  # AuthError too: the reads of these repositories say it
-                    with self._lock:
-                        self._refused.update({(host, r, "pull"): e for r in chunk})
-                    continue
-                granted = token_repositories(token)
-                with self._lock:
-                    for r in chunk:
-                        if granted is None or r in granted:
-                            self._tokens.setdefault((host, r, "pull"), token)
+            requests_ += [(Source("registry", host, chunk[0], plain_http=plain_http), challenge, chunk)
+                          for chunk in (repos[i:i + SCOPES_PER_REQUEST] for i in range(0, len(repos), SCOPES_PER_REQUEST))]
+        if len(requests_) > 1:
+            with ThreadPoolExecutor(max_workers=min(8, len(requests_))) as pool:
+                list(pool.map(lambda r: self._authorize_chunk(*r), requests_))
+        elif requests_:
+            self._authorize_chunk(*requests_[0])
+
+    def _authorize_chunk(self, src: Source, challenge: Challenge, repos: list[str]) -> None:
+        """One token request naming ``repos`` on ``src``'s host; see ``authorize``."""
+        try:
+            token = self._fetch_token(src, challenge, [scope_of(r) for r in repos], self.credentials(src.host))
+        except RegistryError as e:  # AuthError too: the reads of these repositories say it
+            with self._lock:
+                self._refused.update({(src.host, r, "pull"): e for r in repos})
+            return
+        granted = token_repositories(token)
+        with self._lock:
+            for r in repos:
+                if granted is None or r in granted:
+                    self._tokens.setdefault((src.host, r, "pull"), token)
+
+    def open_ahead(self, sources: Iterable[Source], connections: int) -> int:
+        """Open up to ``connections`` connections to each registry host of ``sources`` (no
+        more than it has repositories), for the requests to come (``sync.http.open_ahead``).
+        Returns how many were opened."""
+        opened = 0
+        for (host, plain_http), repos in _repositories(sources).items():
+            url = f"{'http' if plain_http else 'https'}://{host}/v2/"
+            opened += open_ahead(self.session, url, min(connections, len(repos)))
+        return opened
+
+    def prepare(self, sources: Iterable[Source], connections: int) -> AuthState:
+        """``authorize`` and ``open_ahead`` at the same time: the connections are opened
+        while the challenge and the tokens are on their way. Returns what a worker process
+        forked before it needs (``adopt``)."""
+        sources = list(sources)
+        opener = threading.Thread(target=self.open_ahead, args=(sources, connections), daemon=True)
+        opener.start()
+        try:
+            self.authorize(sources)
+        finally:
+            opener.join()
+        return self.auth_state()
+
+    def auth_state(self) -> AuthState:
+        """What ``authorize`` learnt: the hosts' challenges, the tokens, and the token
+        requests that failed."""
+        with self._lock:
+            return AuthState(dict(self._tokens), dict(self._challenges), set(self._basic_hosts),
+                             {k: (type(e).__name__, e.message) for k, e in self._refused.items()})
+
+    def adopt(self, state: AuthState) -> None:
+        """In a worker process forked before ``authorize`` ran: take what it learnt."""
+        with self._lock:
+            self._tokens.update(state.tokens)
+            self._challenges.update(state.challenges)
+            self._basic_hosts |= state.basic_hosts
+            for k, (kind, message) in state.refused.items():
+                self._refused[k] = _REFUSED.get(kind, RegistryError)(message)
 
     def _challenge_of(self, src: Source) -> Challenge | None:
         """The host's Bearer challenge, from one request to its API root (``GET /v2/``) when

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable, cast
 
 from sync.versions import Version, compare, parse
 
@@ -63,8 +63,24 @@ _XID = f"{_NUM}|x|X|\\*"
 _XPLAIN = f"[v={_WS}]*({_XID})(?:\\.({_XID})(?:\\.({_XID})(?:{_PRE})?{_BUILD}?)?)?"
 
 
+class _Lazy:
+    """A pattern compiled when first used: the range patterns are long (compiling them all
+    took a tenth of a pull's start), and a config that names no range never uses them."""
+
+    __slots__ = ("_src", "_pattern")
+
+    def __init__(self, src: str) -> None:
+        self._src = src
+        self._pattern: re.Pattern[str] | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._pattern is None:  # two threads may both compile it: the same pattern either way
+            self._pattern = re.compile(_safe(self._src))
+        return getattr(self._pattern, name)
+
+
 def _rx(src: str) -> re.Pattern[str]:
-    return re.compile(_safe(src))
+    return cast("re.Pattern[str]", _Lazy(src))
 
 
 _XRANGE = _rx(f"^{_GTLT}{_S}*{_XPLAIN}$")

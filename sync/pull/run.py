@@ -28,6 +28,7 @@ from sync.served import commit, recover
 from sync.times import stamp_time
 from sync.tree import Tree
 from sync.tree.precompress import precompress
+from sync.tree.verified import Stamps
 from sync.tree.store import collect_garbage, finish_staging, new_staging, served_intact, store_matches, writer_lock
 
 CREATED = "org.opencontainers.image.created"
@@ -82,14 +83,18 @@ class Puller:
         self.policy = policy or RetryPolicy.from_env()
         self.sources = Sources(options, self.policy)
         self.now = stamp_time()
-        self.downloads = threading.BoundedSemaphore(max(1, options.jobs))  # this process's share of --jobs
+        # this process's share of --jobs: module layers read at once (a request waiting for
+        # its answer holds none: at a distance that wait is a round trip per download)
+        self.downloads = threading.BoundedSemaphore(max(1, options.jobs))
+        self.stamps = Stamps.load(tree)
 
     # -- one artifact ---------------------------------------------------------------
 
     def stored(self, name: str, entry: LockEntry) -> bool:
-        """The tree holds ``entry``'s artifact, complete and as the lock says."""
+        """The tree holds ``entry``'s artifact, complete and as the lock says: checked by
+        the last run and not written since (``sync.tree.verified``), or read again now."""
         store = self.tree.store_dir(name, str(entry.digest))
-        return store.is_dir() and store_matches(store, entry)
+        return self.stamps.fresh(store, entry) or (store.is_dir() and store_matches(store, entry))
 
     def fetch(self, name: str, src: Source, manifest: Manifest, expect: LockEntry | None) -> tuple[LockEntry, bool]:
         """The content entry of ``manifest``, downloading it into the store unless a
@@ -107,7 +112,7 @@ class Puller:
         def attempt() -> LockEntry:
             staging = new_staging(self.tree, name)
             try:
-                got = artifact.fetch(p, lambda d: source.blob(src, d), staging)
+                got = artifact.fetch(p, lambda d: source.blob(src, d), staging, slot=self.downloads)
                 if expect is not None and (got.sha256, got.md5, got.size, got.files) != (
                         expect.sha256, expect.md5, expect.size, expect.files):
                     raise ArtifactError(f"content differs from the lock (sha256 {got.sha256[:12]}, lock {expect.sha256[:12]})")
@@ -122,8 +127,7 @@ class Puller:
         def retryable(e: BaseException) -> tuple[bool, Mapping[str, str] | None, int | None]:
             return isinstance(e, (BlobReadError, IntegrityError)), None, None
 
-        with self.downloads:
-            return self.policy.run(attempt, retryable), True
+        return self.policy.run(attempt, retryable), True
 
     def place(self, staging: Path, entry: LockEntry) -> None:
         """Rename a complete staging directory into the store, replacing a store directory
@@ -252,11 +256,14 @@ class Task:
         return [], PluginResult(self.name, "failed", source=self.source, digest=self.digest, error=reason)
 
 
-def run_tasks(puller: Puller, tasks: Mapping[str, Task],
+def run_tasks(puller: Puller, tasks: Mapping[str, Task], sources: list[Source],
               on_result: Callable[[str, list[LockEntry], PluginResult], None]) -> tuple[int, int, int]:
     """Every task on ``--jobs`` threads, shared among worker processes (``sync.workers``);
     each key's result, a failure or a lost task's too, goes to ``on_result`` as it comes.
-    Returns (worker processes, registry requests, blob bytes), the workers' counts summed."""
+    ``sources``: what the tasks will read from registries. Their tokens are fetched before
+    any task starts (no request waits for a 401), while each process opens the connections
+    its tasks' first requests will use. Returns (worker processes, registry requests, blob
+    bytes), the workers' counts summed."""
     options, registry = puller.options, puller.sources.registry
 
     def done(key: str, got: Outcome | workers.Lost) -> None:
@@ -266,20 +273,30 @@ def run_tasks(puller: Puller, tasks: Mapping[str, Task],
     processes = workers.processes_for(options.processes, len(tasks), options.jobs)
     # each worker process downloads its share of --jobs at once, and resolves its share of the threads
     puller.downloads = threading.BoundedSemaphore(-(-options.jobs // processes))
-    counts = workers.run(tasks, done, threads=threads, processes=processes, start=registry.forked,
-                         finish=registry.stats.counts)
+    # the requests in flight at once in one process: its threads, or its share of the sources
+    ahead = min(-(-threads // processes), -(-len(sources) // processes))
+
+    def start() -> None:  # in a worker: connections of its own, opened while the caller authorizes
+        registry.forked()
+        registry.open_ahead(sources, ahead)
+
+    def brief() -> object:
+        return registry.prepare(sources, ahead if processes == 1 else 0)
+
+    counts = workers.run(tasks, done, threads=threads, processes=processes, start=start,
+                         finish=registry.stats.counts, brief=brief, adopt=registry.adopt)
     requests, blob_bytes = map(sum, zip(registry.stats.counts(), *counts))
     return processes, requests, blob_bytes
 
 
-def _still_served(tree: Tree) -> Callable[[LockEntry], bool]:
-    """``served_intact`` for the entries a pull did not fetch, each store directory hashed once."""
+def _still_served(tree: Tree, stamps: Stamps) -> Callable[[LockEntry], bool]:
+    """``served_intact`` for the entries a pull did not fetch, each store directory checked once."""
     seen: dict[tuple[Path, str | None, str | None], bool] = {}
 
     def matches(path: Path, e: LockEntry) -> bool:
         key = (path, e.created, e.pulled)  # the store's files depend on the artifact and these
         if key not in seen:
-            seen[key] = store_matches(path, e)
+            seen[key] = stamps.fresh(path, e) or store_matches(path, e)
         return seen[key]
 
     return lambda e: served_intact(tree, e, matches)
@@ -319,9 +336,6 @@ def run_pull(
                         tasks[f"{name} {p.versions[0]}"] = Task(partial(puller.pull_plugin, p, part=True), name,
                                                                 p.source.reference())
                         sources.append(puller.where(p.source))
-        # every repository's token before the work is shared out: the worker processes
-        # inherit them, and no request waits for a 401 first
-        puller.sources.registry.authorize(sources)
         results: dict[str, list[LockEntry]] = {}
         outcomes: list[PluginResult] = []
         failed: set[str] = set()
@@ -335,10 +349,13 @@ def run_pull(
             if on_outcome:
                 on_outcome(outcome)
 
-        processes, requests, blob_bytes = run_tasks(puller, tasks, done)
-        still_served = _still_served(tree)
+        processes, requests, blob_bytes = run_tasks(puller, tasks, sources, done)
+        still_served = _still_served(tree, puller.stamps)
         new = plan(old, results, failed, locked=options.locked, prune=not options.only, still_served=still_served)
-        commit(tree, new, None if options.locked else lock_path, served=serving(new, results, still_served))
+        served = serving(new, results, still_served)
+        commit(tree, new, None if options.locked else lock_path, served=served)
         collect_garbage(tree, new)
+        # every served entry's store was checked in this run (or its stamp was fresh)
+        puller.stamps.save((tree.store_dir(e.name, str(e.digest)), e) for e in served.sorted() if e.digest)
         gzipped = precompress(tree, new, None) if options.gzip else 0
     return PullReport(outcomes, requests, blob_bytes, time.monotonic() - start, gzipped, processes)

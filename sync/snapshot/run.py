@@ -31,7 +31,7 @@ from sync.tree import Tree
 from sync.tree.precompress import precompress
 from sync.tree.store import (
     built_store, collect_garbage, finish_staging, link_store, remove_new, remove_replacements, snapshot_state,
-    store_matches, store_paths, swap_in_next, writer_lock,
+    store_paths, swap_in_next, writer_lock,
 )
 
 
@@ -58,7 +58,7 @@ class SnapshotPuller:
         tree's own, or the repository lock's (a tree a plain pull built)."""
         for lock in self.known:
             known = reusable(Resolved(name, "", digest, (), None, None), lock)
-            if known is not None and store_matches(self.tree.store_dir(name, digest), known):
+            if known is not None and self.puller.stored(name, known):
                 return known
         return None
 
@@ -141,8 +141,7 @@ def run_snapshot(
         entries: list[LockEntry] = []
         tasks = {d: Task(partial(puller.artifact, d, ts), ts[0].owner, ts[0].source, d) for d, ts in groups.items()}
         # tokens before the work, for the artifacts the tree does not hold already
-        puller.puller.sources.registry.authorize(
-            [puller.source(ts[0]) for d, ts in groups.items() if not tree.store_dir(ts[0].name, d).is_dir()])
+        sources = [puller.source(ts[0]) for d, ts in groups.items() if not tree.store_dir(ts[0].name, d).is_dir()]
 
         def done(_: str, got: list[LockEntry], outcome: PluginResult) -> None:
             entries.extend(got)
@@ -151,7 +150,7 @@ def run_snapshot(
                 on_outcome(outcome)
 
         try:
-            processes, requests, blob_bytes = run_tasks(puller.puller, tasks, done)
+            processes, requests, blob_bytes = run_tasks(puller.puller, tasks, sources, done)
         except BaseException:
             remove_new(tree, before)
             raise
@@ -163,5 +162,6 @@ def run_snapshot(
             swap_in_next(tree)
             commit(tree, lock, None, _facts(p, entries))
             collect_garbage(tree, lock)
+            puller.puller.stamps.save((tree.store_dir(e.name, str(e.digest)), e) for e in lock.sorted() if e.digest)
             gzipped = precompress(tree, lock, None) if options.gzip else 0
     return PullReport(outcomes, requests, blob_bytes, time.monotonic() - start, gzipped, processes)

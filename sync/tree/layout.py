@@ -5,6 +5,7 @@
       index.html catalog.css catalog.js
       .lock                          held by the writer (flock)
       .journal.json                  a commit in progress (see sync.tree.store)
+      .verified.json                 what the last run checked of the store (sync.tree.verified)
       snapshot-inventory.json        built from a gateway release snapshot (sync.snapshot) ...
       .snapshot.json                 ... whose lock and inventory the tree keeps here
       <name>/
@@ -36,6 +37,7 @@ CATALOG_FILES = ("index.html", "catalog.css", "catalog.js")
 STORE = ".store"
 LOCK_FILE = ".lock"
 JOURNAL = ".journal.json"
+VERIFIED = ".verified.json"
 INVENTORY = "snapshot-inventory.json"  # a tree built from a snapshot: upstream's inventory
 SNAPSHOT_STATE = ".snapshot.json"      # ... and the lock it was committed with (not served)
 VERSION_FILES = (WASM, WASM_GZ, SHA256_FILE, METADATA, *EXTRA_FILES)
@@ -56,6 +58,10 @@ class Tree:
     @property
     def lock_file(self) -> Path:
         return self.root / LOCK_FILE
+
+    @property
+    def verified(self) -> Path:
+        return self.root / VERIFIED
 
     @property
     def journal(self) -> Path:

@@ -18,7 +18,7 @@ from sync.lock import Lock, LockEntry
 from sync.names import is_name, is_version
 from sync.tree.files import index_document, metadata_text, sha256_file_text
 from sync.tree.layout import (
-    CATALOG_FILES, INDEX_JSON, INVENTORY, JOURNAL, LOCK_FILE, METADATA, SHA256_FILE, SNAPSHOT_STATE, STORE,
+    CATALOG_FILES, INDEX_JSON, INVENTORY, JOURNAL, LOCK_FILE, METADATA, SHA256_FILE, SNAPSHOT_STATE, STORE, VERIFIED,
     VERSION_FILES, WASM, WASM_GZ, Tree,
 )
 
@@ -112,7 +112,7 @@ def _strays(tree: Tree, lock: Lock) -> list[Problem]:
     out: list[Problem] = []
     if not tree.root.is_dir():
         return [Problem(str(tree.root), "tree missing")]
-    known_root = {INDEX_JSON, *CATALOG_FILES, LOCK_FILE, "README.md"}
+    known_root = {INDEX_JSON, *CATALOG_FILES, LOCK_FILE, VERIFIED, "README.md"}
     if tree.snapshot_state.exists():
         known_root |= {INVENTORY, SNAPSHOT_STATE}
     names = set(lock.names())

@@ -7,17 +7,28 @@ real registry, through a proxy that records every request."""
 from __future__ import annotations
 
 import base64
+import contextlib
+import gzip
+import hashlib
+import io
 import json
+import tarfile
+import threading
+import time
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 
+from sync import artifact as artifact_format
+from sync.fsutil import CHUNK
+from sync.oci.manifest import Descriptor
 from sync.oci.registry import token_repositories
 from sync.sample import wasm_module
 from tests.support.faultproxy import Fault, FaultProxy
 from tests.support.registry import Registry, running_registry
 from tests.support.tokenserver import TokenService
+from tests.support.wanproxy import WanProxy
 from tests.support.workspace import Workspace, artifact
 
 NAMES = ("a", "b", "c", "d", "e")
@@ -104,21 +115,81 @@ def test_the_repositories_a_token_grants_are_read_from_its_claims_where_it_has_t
     assert token_repositories(token) == expect
 
 
-def test_every_manifest_is_asked_at_once_while_downloads_keep_to_jobs(tmp_path: Path) -> None:
-    """A manifest is one round trip: all of them go out together; blobs keep to ``--jobs``."""
+def test_every_manifest_and_blob_is_asked_at_once_however_few_jobs(tmp_path: Path) -> None:
+    """A manifest is one round trip, and so is the answer to a blob's request: they all go
+    out together, with ``--jobs 1`` too (what ``--jobs`` bounds, reading, is tested below)."""
     with running_registry() as reg, FaultProxy(reg.host) as proxy:
         names = [f"p{i}" for i in range(8)]
         for i, n in enumerate(names):
             reg.push(f"plugins/{n}", "1.0.0", artifact(2000, i + 1))
         ws = Workspace(tmp_path, Registry(proxy.host, reg.root))
         ws.write_config({n: {"tag": "1.0.0"} for n in names})
-        proxy.add(Fault.delay(1.0, match="/manifests/", times=None), Fault.delay(0.3, match="/blobs/", times=None))
+        proxy.add(Fault.delay(1.0, match="/manifests/", times=None), Fault.delay(0.5, match="/blobs/", times=None))
         r = ws.pull("--jobs", "1", "--processes", "1")
         assert r.code == 0, r.err
         manifests = [h.at for h in proxy.requests_to("/manifests/")]
         blobs = [h.at for h in proxy.requests_to("/blobs/")]
     assert len(manifests) == 8 and max(manifests) - min(manifests) < 1.0  # none waited for another's answer
-    assert len(blobs) >= 8 and all(b - a >= 0.3 for a, b in zip(blobs, blobs[1:]))  # one download at a time
+    assert len(blobs) >= 8 and max(blobs) - min(blobs) < 0.5  # nor for another's download
+    for i, n in enumerate(names):
+        assert (ws.root / n / "1.0.0" / "plugin.wasm").read_bytes() == wasm_module(2000, i + 1)
+
+
+def test_reading_modules_keeps_to_the_download_slots_and_asking_for_them_holds_none(tmp_path: Path) -> None:
+    """``sync.artifact.fetch`` takes its slot once the blob's answer is there: eight fetches
+    on two slots ask for their blobs together and read two at a time."""
+    module = wasm_module(4 * CHUNK, 1)
+    tar = io.BytesIO()
+    with tarfile.open(fileobj=tar, mode="w") as tf:
+        info = tarfile.TarInfo("plugin.wasm")
+        info.size = len(module)
+        tf.addfile(info, io.BytesIO(module))
+    layer = gzip.compress(tar.getvalue())
+    desc = Descriptor(artifact_format.TAR_GZIP[0], "sha256:" + hashlib.sha256(layer).hexdigest(), len(layer))
+    slot = threading.BoundedSemaphore(2)
+    lock = threading.Lock()
+    answered: list[float] = []
+    reading, peak = 0, 0
+
+    class Body(io.BytesIO):
+        started = False
+
+        def read(self, n: int | None = -1) -> bytes:
+            nonlocal reading, peak
+            if not self.started:
+                self.started = True
+                with lock:
+                    reading += 1
+                    peak = max(peak, reading)
+            time.sleep(0.01)
+            return super().read(n)
+
+    @contextlib.contextmanager
+    def open_blob(d: Descriptor) -> Iterator[io.BytesIO]:
+        nonlocal reading
+        time.sleep(0.3)  # the request's round trip
+        answered.append(time.monotonic())
+        body = Body(layer)
+        try:
+            yield body
+        finally:
+            if body.started:
+                with lock:
+                    reading -= 1
+
+    def one(i: int) -> None:
+        dest = tmp_path / str(i)
+        dest.mkdir()
+        artifact_format.fetch(artifact_format.Plan("tar+gzip", desc, {}), open_blob, dest, slot=slot)
+        assert (dest / "plugin.wasm").read_bytes() == module
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(answered) == 8 and max(answered) - min(answered) < 0.3
+    assert peak == 2
 
 
 def test_an_artifacts_layers_are_asked_together() -> None:
@@ -135,3 +206,27 @@ def test_an_artifacts_layers_are_asked_together() -> None:
         assert r.code == 0, r.err
         blobs = [h.at for h in proxy.requests_to("/blobs/")]
     assert len(blobs) == 4 and max(blobs) - min(blobs) < 1.0  # none waited for another's answer
+
+
+@pytest.mark.parametrize("processes", ["1", "2"])
+def test_the_manifests_go_out_on_connections_opened_while_the_tokens_came(tmp_path: Path, processes: str) -> None:
+    """At a distance a new connection costs its handshake before its first request: the
+    connections the manifests use are opened while the challenge and the token are on their
+    way (in each worker process, for its own), so no manifest pays one."""
+    rtt = 0.1
+    with TokenService("registry-anon", anonymous=True) as ts, running_registry(token_service=ts) as reg:
+        reg.bearer = ts.issue("seed", " ".join(f"repository:plugins/{n}:pull,push" for n in NAMES))
+        for i, n in enumerate(NAMES):
+            reg.push(f"plugins/{n}", "1.0.0", artifact(600, i + 1))
+        with WanProxy(reg.host, rtt, handshake=2) as wan:
+            ws = Workspace(tmp_path, Registry(wan.host, reg.root))
+            ws.write_config({n: {"tag": "1.0.0"} for n in NAMES})
+            r = ws.pull("--processes", processes)
+            assert r.code == 0, r.err
+            wan.reset()
+            r = ws.pull("--processes", processes)  # the no-op
+            assert r.code == 0, r.err
+            manifests = [q for q in wan.requests if "/manifests/" in q.path]
+    assert len(manifests) == len(NAMES) and all(q.status == 200 for q in manifests)
+    # each connection was open for its handshake's two round trips before its manifest was sent
+    assert all(q.at - q.opened >= 2 * rtt for q in manifests), [round(q.at - q.opened, 3) for q in manifests]

@@ -54,6 +54,36 @@ def test_jobs_run_in_as_many_processes_as_asked_and_every_result_arrives_once() 
     assert counter["n"] == 0  # the caller's copy was never touched
 
 
+def test_a_brief_made_after_forking_reaches_every_worker_before_its_first_job() -> None:
+    state = {"brief": None, "started": 0.0}
+
+    def start() -> None:  # in the worker, while the caller makes the brief
+        state["started"] = time.monotonic()
+
+    def brief() -> str:
+        time.sleep(0.3)  # the caller's work after forking: a token request, say
+        return "tokens"
+
+    def job() -> tuple[object, float, float]:
+        return state["brief"], state["started"], time.monotonic()
+
+    jobs = {f"k{i}": job for i in range(6)}
+    t0 = time.monotonic()
+    got, _ = collect(jobs, threads=3, processes=2, start=start, brief=brief,
+                     adopt=lambda b: state.update(brief=b))
+    assert all(v[0] == "tokens" for v in got.values())  # type: ignore[index]
+    # the workers were forked first and started while the brief was made; no job ran before it came
+    assert all(v[1] - t0 < 0.3 <= v[2] - t0 for v in got.values())  # type: ignore[index]
+    assert state["brief"] is None  # the caller's copy: adopted in the workers only
+
+
+def test_without_workers_the_brief_is_made_before_the_jobs() -> None:
+    order: list[str] = []
+    got, _ = collect({"k": lambda: order.append("job")}, threads=2, processes=1,
+                     brief=lambda: order.append("brief"), adopt=lambda b: order.append("adopt"))
+    assert order == ["brief", "job"]
+
+
 def test_a_few_jobs_are_dealt_out_to_every_worker_not_heaped_on_the_first() -> None:
     # 4 jobs, 2 workers of 4 threads: each worker could hold all 4; dealt one at a time
     # they run on both (a few large modules should use every core)

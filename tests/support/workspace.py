@@ -105,13 +105,14 @@ def sha256(data: bytes) -> str:
 
 def tree_state(root: Path) -> dict[str, str]:
     """Every path under ``root`` with what it is: file bytes' sha256, link target, or dir.
-    The writer's lock file (it holds the last writer's pid) is left out."""
+    The writer's lock file (it holds the last writer's pid) and the stamps of what the last
+    run checked (``.verified.json``, a cache no reader sees) are left out."""
     out: dict[str, str] = {}
     if not root.exists():
         return out
     for p in sorted(root.rglob("*")):
         rel = str(p.relative_to(root))
-        if rel == ".lock":
+        if rel in (".lock", ".verified.json"):
             continue
         if p.is_symlink():
             out[rel] = "-> " + str(p.readlink())
