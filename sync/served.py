@@ -9,10 +9,11 @@ recovery leaves out of the tree is said on stderr, one line each.
 from __future__ import annotations
 
 import sys
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from sync.catalog import write_catalog
+from sync.catalog import Parts, write_catalog
 from sync.lock import Lock
 from sync.tree import Tree, store
 
@@ -22,10 +23,12 @@ def warn(message: str) -> None:
 
 
 def commit(tree: Tree, lock: Lock, lock_path: Path | None, snapshot: dict[str, Any] | None = None, *,
-           served: Lock | None = None) -> None:
+           served: Lock | None = None, parts: Parts | None = None) -> None:
     """``sync.tree.store.commit`` with the catalog: the tree serves ``served`` (default
-    ``lock``), and ``lock`` is saved at ``lock_path``."""
-    store.commit(tree, lock, lock_path, snapshot, derived=write_catalog, served=served, warn=warn)
+    ``lock``), and ``lock`` is saved at ``lock_path``; ``parts``: pieces of the catalog
+    page made before (``sync.catalog.Parts``)."""
+    derived = partial(write_catalog, parts=parts) if parts is not None else write_catalog
+    store.commit(tree, lock, lock_path, snapshot, derived=derived, served=served, warn=warn)
 
 
 def recover(tree: Tree, lock_path: Path | None) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -64,8 +65,13 @@ def load_index(tree: Tree) -> list[Served]:
 
 def load_spec(tree: Tree, served: Served) -> Placement:
     """Phase and priority from the version's ``spec.yaml``; nothing when it is absent or odd."""
+    return placement_of_file(tree.version_dir(served.name, served.version) / SPEC)
+
+
+def placement_of_file(spec: Path) -> Placement:
+    """Phase and priority from the ``spec.yaml`` at ``spec``; nothing when it is absent or odd."""
     try:
-        doc = yamltext.load((tree.version_dir(served.name, served.version) / SPEC).read_text(encoding="utf-8"))
+        doc = yamltext.load(spec.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yamltext.YAMLError):
         return Placement()
     return placement_of(doc)

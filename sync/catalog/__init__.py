@@ -4,6 +4,6 @@ Made from the tree's own data when ``index.json`` is written (``sync.served`` pa
 no CDN, no external font, nothing loaded from elsewhere at view time.
 """
 
-from sync.catalog.write import catalog_files, write_catalog
+from sync.catalog.write import Parts, catalog_files, write_catalog
 
-__all__ = ["catalog_files", "write_catalog"]
+__all__ = ["Parts", "catalog_files", "write_catalog"]

@@ -18,14 +18,14 @@ from typing import Iterable
 from sync import wasmplugin
 from sync.catalog import page, snippets
 from sync.catalog.page import GENERATOR, Header, PluginView, Readme, render_page, version_key
-from sync.catalog.snippets import served, wasmplugin_yaml
-from sync.filenames import README, README_EN
+from sync.catalog.snippets import wasmplugin_yaml
+from sync.filenames import README, README_EN, SPEC
 from sync.fsutil import write_if_changed
 from sync.lock import LockEntry
 from sync.tree import files as tree_files
 from sync.tree.files import index_document
 from sync.tree.layout import CATALOG_FILES, Tree
-from sync.wasmplugin import load_spec
+from sync.wasmplugin import placement_of_file
 
 README_LIMIT = 256 * 1024  # bytes of a README shown; the rest is cut with a note
 DESCRIPTION_LIMIT = 200
@@ -66,6 +66,14 @@ def _description(meta: dict[str, object]) -> str | None:
     return desc if len(desc) <= DESCRIPTION_LIMIT else desc[: DESCRIPTION_LIMIT - 1].rstrip() + "…"
 
 
+def _files_of(tree: Tree, entry: LockEntry) -> Path:
+    """Where ``entry``'s files are: its store directory when pulled (the version directory
+    links there, and it is whole before the commit links it), else its own directory."""
+    if entry.digest and not entry.is_local:
+        return tree.store_dir(entry.name, entry.digest)
+    return tree.version_dir(entry.name, entry.version)
+
+
 def plugin_view(tree: Tree, entries: list[LockEntry]) -> PluginView:
     """Everything the page shows about one plugin: its versions and its newest README."""
     from sync.catalog.markdown import render_markdown, split_front_matter  # markdown-it: only to make a page
@@ -75,7 +83,7 @@ def plugin_view(tree: Tree, entries: list[LockEntry]) -> PluginView:
     category = next((e.category for e in entries if e.category), None)
     readmes: list[Readme] = []
     description = None
-    vdir = tree.version_dir(newest.name, newest.version)
+    vdir = _files_of(tree, newest)
     for fname in (README_EN, README):
         text = _read_inside(tree, vdir / fname)
         if text is None:
@@ -122,18 +130,55 @@ def fingerprint(entries: Iterable[LockEntry], server: str | None) -> str:
     return h.hexdigest()
 
 
+class Parts:
+    """The page's pieces, each kept by what it is made from: a plugin's view (its versions,
+    README and description) and a version's WasmPlugin snippet. A pull makes them for each
+    artifact it downloaded as its result comes in, while the other downloads run; the page
+    at the commit then reuses every piece made from the same entries."""
+
+    def __init__(self) -> None:
+        self.views: dict[tuple[str, str], PluginView] = {}
+        self.yamls: dict[tuple[str, str], str] = {}
+
+    @staticmethod
+    def _key(tree: Tree, entries: Iterable[LockEntry]) -> tuple[str, str]:
+        return str(tree.root), json.dumps([e.to_json() for e in entries], sort_keys=True)
+
+    def view(self, tree: Tree, entries: list[LockEntry]) -> PluginView:
+        key = self._key(tree, entries)
+        if key not in self.views:
+            self.views[key] = plugin_view(tree, entries)
+        return self.views[key]
+
+    def yaml(self, tree: Tree, entry: LockEntry) -> str:
+        """The WasmPlugin snippet, with the phase and priority of the version's spec.yaml."""
+        key = self._key(tree, [entry])
+        if key not in self.yamls:
+            spec = _files_of(tree, entry) / SPEC
+            self.yamls[key] = wasmplugin_yaml(entry, placement_of_file(spec))
+        return self.yamls[key]
+
+    def make(self, tree: Tree, entries: Iterable[LockEntry]) -> None:
+        """Make the pieces of ``entries`` now (one plugin's, say)."""
+        entries = sorted(entries, key=lambda e: e.key)
+        for _, group in groupby(entries, key=lambda e: e.name):
+            self.view(tree, list(group))
+        for e in entries:
+            self.yaml(tree, e)
+
+
 def catalog_files(tree: Tree, entries: Iterable[LockEntry], server: str | None = None,
-                  made_from: str | None = None) -> dict[str, bytes]:
+                  made_from: str | None = None, parts: Parts | None = None) -> dict[str, bytes]:
     """The catalog's files by name: ``index.html`` made from the tree, and the static assets
-    (``made_from``: the entries' ``fingerprint``, when the caller has it)."""
+    (``made_from``: the entries' ``fingerprint``, when the caller has it; ``parts``: pieces
+    made before)."""
+    parts = parts or Parts()
     entries = sorted(entries, key=lambda e: e.key)
     doc = index_document(entries, server)
-    views = [plugin_view(tree, list(group)) for _, group in groupby(entries, key=lambda e: e.name)]
+    views = [parts.view(tree, list(group)) for _, group in groupby(entries, key=lambda e: e.name)]
     header = Header(server=doc["server"], updated=doc["updated"], plugins=len(views), versions=doc["count"],
                     fingerprint=made_from or fingerprint(entries, server))
-    # the WasmPlugin snippets carry the phase and priority of each version's spec.yaml
-    yamls = {e.key: wasmplugin_yaml(e, load_spec(tree, served(e))) for e in entries}
-    files = {"index.html": _sealed(render_page(header, views, lambda e: yamls[e.key]).encode("utf-8"))}
+    files = {"index.html": _sealed(render_page(header, views, lambda e: parts.yaml(tree, e)).encode("utf-8"))}
     files.update({name: asset(name) for name in ASSETS})
     assert set(files) == set(CATALOG_FILES)
     return files
@@ -158,7 +203,8 @@ def _made_from(path: Path) -> str | None:
     return made.group(1) if made else None
 
 
-def write_catalog(tree: Tree, entries: Iterable[LockEntry], server: str | None = None) -> list[str]:
+def write_catalog(tree: Tree, entries: Iterable[LockEntry], server: str | None = None,
+                  parts: Parts | None = None) -> list[str]:
     """Write the catalog at the root of ``tree``. Returns the names of the files that changed.
     A whole page made from the same entries by the same renderer is left as it is: a pull
     that changes nothing renders nothing."""
@@ -167,5 +213,5 @@ def write_catalog(tree: Tree, entries: Iterable[LockEntry], server: str | None =
     if _made_from(tree.root / "index.html") == fp:
         out = {name: asset(name) for name in ASSETS}
     else:
-        out = catalog_files(tree, entries, server, fp)
+        out = catalog_files(tree, entries, server, fp, parts)
     return [name for name, data in out.items() if write_if_changed(tree.root / name, data)]

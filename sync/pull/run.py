@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Callable, Mapping
 
 from sync import artifact, workers
+from sync.catalog import Parts
 from sync.config import Config, PluginSpec
 from sync.errors import ArtifactError, IntegrityError, NotFound, SyncError, error_text
 from sync.lock import Lock, LockEntry, load_lock
@@ -340,11 +341,15 @@ def run_pull(
         outcomes: list[PluginResult] = []
         failed: set[str] = set()
 
+        parts = Parts()
+
         def done(key: str, entries: list[LockEntry], outcome: PluginResult) -> None:
             if outcome.status == "failed":
                 failed.add(tasks[key].name)
             else:
                 results[key] = entries
+                if outcome.downloaded:  # its part of the catalog page, while the downloads run
+                    parts.make(tree, entries)
             outcomes.append(outcome)
             if on_outcome:
                 on_outcome(outcome)
@@ -353,7 +358,7 @@ def run_pull(
         still_served = _still_served(tree, puller.stamps)
         new = plan(old, results, failed, locked=options.locked, prune=not options.only, still_served=still_served)
         served = serving(new, results, still_served)
-        commit(tree, new, None if options.locked else lock_path, served=served)
+        commit(tree, new, None if options.locked else lock_path, served=served, parts=parts)
         collect_garbage(tree, new)
         # every served entry's store was checked in this run (or its stamp was fresh)
         puller.stamps.save((tree.store_dir(e.name, str(e.digest)), e) for e in served.sorted() if e.digest)

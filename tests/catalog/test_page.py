@@ -211,3 +211,41 @@ def test_local_entries_show_as_hand_placed(tmp_path: Path) -> None:
     tree, _ = build_tree(tmp_path / "plugins", [Spec("mine", "0.1.0", local=True)])
     row = html_of(tree.root).split('id="p-mine"')[1].split("</tbody>")[0]
     assert "hand-placed" in row and entry_for(Spec("mine", "0.1.0", local=True)).sha256 in row
+
+
+def test_pieces_made_while_the_downloads_run_make_the_same_page_and_are_not_made_again(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pull makes each downloaded plugin's piece of the page as its result comes in,
+    before the commit links its versions: the page the commit writes from them is the
+    page made from nothing, and no piece is made twice."""
+    from sync.catalog import Parts
+    from sync.catalog import write as catalog_write
+    from sync.tree.store import finish_staging, new_staging
+
+    specs = sample_specs()
+    tree = Tree(tmp_path / "plugins")
+    lock = Lock()
+    with writer_lock(tree):
+        for spec in specs:  # stored, not linked yet: where a pull is before its commit
+            e = entry_for(spec)
+            if spec.local:
+                target = tree.version_dir(spec.name, spec.version)
+                target.mkdir(parents=True)
+            else:
+                target = new_staging(tree, spec.name)
+            (target / "plugin.wasm").write_bytes(spec.wasm)
+            for fname, text in spec.readmes.items():
+                (target / fname).write_text(text, encoding="utf-8")
+            if not spec.local:
+                finish_staging(tree, target, e)
+            lock.put(e)
+        parts = Parts()
+        for name in sorted({s.name for s in specs}):
+            parts.make(tree, [e for e in lock.sorted() if e.name == name])
+        made = []
+        real = catalog_write.plugin_view
+        monkeypatch.setattr(catalog_write, "plugin_view", lambda t, es: made.append(es) or real(t, es))
+        commit(tree, lock, None, parts=parts)
+    assert made == []
+    assert (tree.root / "index.html").read_bytes() == catalog_files(tree, lock.sorted())["index.html"]
+    assert "Basic Auth" in html_of(tree.root)  # the README, read from the store before the version was linked
