@@ -6,6 +6,7 @@ the read timeout still bounds a request on it)."""
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 import threading
 import time
 from typing import Iterator
@@ -155,3 +156,59 @@ def test_a_host_that_refuses_leaves_nothing_opened_and_raises_nothing() -> None:
     port = s.getsockname()[1]
     s.close()
     assert open_ahead(make_session(2), f"http://127.0.0.1:{port}/v2/", 3) == 0
+
+
+class _Echo(_Server):
+    """Answers every request with its request line and Authorization header."""
+
+    def _serve(self, conn: socket.socket) -> None:
+        buf = b""
+        while True:
+            try:
+                data = conn.recv(65536)
+            except OSError:
+                return
+            if not data:
+                return
+            buf += data
+            while b"\r\n\r\n" in buf:
+                head, buf = buf.split(b"\r\n\r\n", 1)
+                lines = head.decode("latin-1").split("\r\n")
+                auth = next((v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:])
+                             if k.lower() == "authorization"), "")
+                body = f"{lines[0]}\n{auth}".encode()
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+
+
+def test_a_netrc_entry_never_replaces_the_authorization_a_request_carries(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login someone password secret\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    server = _Echo("answer")
+    try:
+        got = make_session(2).get(server.url + "/v2/", headers={"Authorization": "Bearer t"}, timeout=(5, 5)).text
+        anonymous = make_session(2).get(server.url + "/v2/", timeout=(5, 5)).text
+    finally:
+        server.close()
+    assert got.splitlines()[1] == "Bearer t"
+    assert anonymous.splitlines()[1:] == []  # nor is netrc's Basic sent where the request carries none
+
+
+def test_the_environment_proxy_settings_hold_for_every_request_of_a_session(monkeypatch: pytest.MonkeyPatch) -> None:
+    proxy, direct = _Echo("answer"), _Echo("answer")
+    try:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        monkeypatch.delenv("no_proxy", raising=False)
+        monkeypatch.delenv("http_proxy", raising=False)
+        session = make_session(2)
+        for _ in range(3):  # read once, kept: the same answer every time
+            assert session.get("http://registry.invalid/v2/", timeout=(5, 5)).text.startswith(
+                "GET http://registry.invalid/v2/ HTTP/1.1")
+            assert session.get(direct.url + "/v2/", timeout=(5, 5)).text.startswith("GET /v2/ HTTP/1.1")
+    finally:
+        proxy.close()
+        direct.close()
+    assert proxy.accepted >= 1 and direct.accepted >= 1
