@@ -7,7 +7,8 @@ Credentials are looked up by the registry's host (``sync.oci.auth``), so one reg
 reach another registry or the token service another registry names. Tokens are kept per
 (host, repository, actions): a pull's token never stands in for a push's. ``authorize``
 fetches them before the work: one request learns a host's challenge, one token request
-names every repository, and later requests carry their token before any 401. A 401 is
+names every repository, and later requests carry their token before any 401; ``prepare``
+does that while ``open_ahead`` opens the connections the first requests will use. A 401 is
 given up on only when the token service hands back the very token the refused request
 carried, not when it hands back a token another request cached.
 

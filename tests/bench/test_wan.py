@@ -127,6 +127,45 @@ def test_dozens_of_connections_opened_at_once_are_all_accepted_without_a_retry()
     assert max(took) < 0.9, sorted(took)[-5:]  # 3 turns of 50 ms, and no SYN retry (1 s)
 
 
+def test_a_server_that_closes_after_each_answer_is_reconnected_to_and_the_client_keeps_its_connection() -> None:
+    # the token service answers HTTP/1.0 and closes; skopeo's and the pull's clients reuse
+    # their connection to the proxy, so the proxy opens a new one to the server each time
+    with TokenService("svc", anonymous=True) as ts, WanProxy(f"127.0.0.1:{ts.port}", 0.05) as wan, \
+            requests.Session() as s:
+        t0 = time.monotonic()
+        for _ in range(3):
+            r = s.get(f"{wan.url}/token?service=svc&scope=repository:a:pull", timeout=10)
+            assert r.status_code == 200 and r.json()["token"]
+        elapsed = time.monotonic() - t0
+    assert wan.connections == 1 and len(wan.requests) == 3
+    assert elapsed < 3 * 0.05 + 2 * 0.05 + 1.0  # no request waited for a timeout
+
+
+def test_a_client_that_asks_to_close_is_answered_then_closed() -> None:
+    import http.client
+
+    with _Echo() as echo, WanProxy(echo.host, 0.0) as wan:
+        conn = http.client.HTTPConnection(wan.host, timeout=10)
+        conn.request("GET", "/bytes/3", headers={"Connection": "close"})
+        r = conn.getresponse()
+        assert r.read() == b"xxx" and r.getheader("Connection") == "close"
+        conn.close()
+    assert wan.connections == 1 and len(wan.requests) == 1
+
+
+def test_a_client_that_starts_a_tls_handshake_is_closed_at_once() -> None:
+    # skopeo asks HTTPS first and falls back to HTTP only when that fails
+    import socket
+
+    with _Echo() as echo, WanProxy(echo.host, 0.05) as wan:
+        host, port = wan.host.rsplit(":", 1)
+        with socket.create_connection((host, int(port)), timeout=5) as sock:
+            sock.sendall(bytes.fromhex("16030100c4010000c00303") + b"\x00" * 64)  # a ClientHello's start
+            t0 = time.monotonic()
+            assert sock.recv(100) == b""  # closed, not left waiting for a request line
+            assert time.monotonic() - t0 < 2
+
+
 def test_a_repeated_header_reaches_the_server_whole() -> None:
     with _Echo() as echo, WanProxy(echo.host, 0.0) as wan:
         import http.client

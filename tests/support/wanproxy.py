@@ -80,9 +80,13 @@ class _Closed(Exception):
 
 
 async def _read_head(reader: asyncio.StreamReader) -> tuple[str, list[tuple[str, str]]]:
-    """A request or status line and its header fields."""
+    """A request or status line and its header fields. Whatever does not start as HTTP does
+    (a TLS handshake: skopeo tries HTTPS first, then plain HTTP) ends the connection at once."""
     try:
-        raw = await reader.readuntil(b"\r\n\r\n")
+        start = await reader.readexactly(1)
+        if not start.isupper():
+            raise _Closed()
+        raw = start + await reader.readuntil(b"\r\n\r\n")
     except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
         raise _Closed() from None
     lines = raw.decode("latin-1").split("\r\n")
@@ -188,7 +192,9 @@ class WanProxy:
                 if upstream is None:
                     host, port = self.upstream.rsplit(":", 1)
                     upstream = await asyncio.open_connection(host, int(port), limit=MAX_HEAD)
-                sent, status, close = 0, 0, False
+                wants = (_field(fields, "connection") or "").lower()
+                sent, status = 0, 0
+                close = wants == "close" or (line.endswith("HTTP/1.0") and wants != "keep-alive")
                 try:
                     head: dict[str, str] = {}
                     for k, v in fields:  # a repeated field (Accept) as one
@@ -197,11 +203,21 @@ class WanProxy:
                     head["Host"] = self.upstream
                     if body:
                         head["Content-Length"] = str(len(body))
-                    up_r, up_w = upstream
-                    up_w.write(f"{method} {path} HTTP/1.1\r\n".encode("latin-1")
+                    request = (f"{method} {path} HTTP/1.1\r\n".encode("latin-1")
                                + "".join(f"{k}: {v}\r\n" for k, v in head.items()).encode("latin-1") + b"\r\n" + body)
-                    await up_w.drain()
-                    status_line, answer = await _read_head(up_r)
+                    try:
+                        up_r, up_w = upstream
+                        up_w.write(request)
+                        await up_w.drain()
+                        status_line, answer = await _read_head(up_r)
+                    except (_Closed, ConnectionError):  # a kept connection the server closed: once more
+                        upstream[1].close()
+                        host, port = self.upstream.rsplit(":", 1)
+                        upstream = await asyncio.open_connection(host, int(port), limit=MAX_HEAD)
+                        up_r, up_w = upstream
+                        up_w.write(request)
+                        await up_w.drain()
+                        status_line, answer = await _read_head(up_r)
                     status = int(status_line.split(" ")[1])
                     # one round trip for the request, from when it could be sent
                     sendable = max(arrived, opened + self.handshake * self.rtt) if first else arrived
@@ -219,8 +235,9 @@ class WanProxy:
                     elif size is not None:
                         out.append(f"Content-Length: {size}")
                     else:  # unknown length: the body up to the server's end, then close
-                        out.append("Connection: close")
                         close = True
+                    if close:
+                        out.append("Connection: close")
                     writer.write(("\r\n".join(out) + "\r\n\r\n").encode("latin-1"))
                     if method != "HEAD" and status not in (204, 304):
                         if size is not None:
@@ -230,7 +247,8 @@ class WanProxy:
                         else:
                             sent = await self._relay(up_r, writer, None)
                     await writer.drain()
-                    if close or (_field(answer, "connection") or "").lower() == "close":
+                    keep = (_field(answer, "connection") or "").lower()
+                    if close or keep == "close" or (status_line.startswith("HTTP/1.0") and keep != "keep-alive"):
                         up_w.close()
                         upstream = None
                 finally:
