@@ -29,15 +29,15 @@ class PullSample:
 
 def clean_env(home: Path) -> dict[str, str]:
     """The environment of every measured command: no registry credentials from the caller,
-    and the project's modules compiled to bytecode as an installed copy has them (kept in
-    ``home``, not beside the sources), so that no command measures Python compiling them
-    where the caller's environment says not to keep bytecode."""
+    and the project's modules compiled to bytecode as an installed copy has them (in
+    ``__pycache__`` beside the sources, as Python keeps them), so that no command measures
+    Python compiling them where the caller's environment says not to keep bytecode."""
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("PLUGIN_SYNC_") and k != "PYTHONDONTWRITEBYTECODE"}
     docker = home / "docker-config"
     docker.mkdir(parents=True, exist_ok=True)
     env["DOCKER_CONFIG"] = str(docker)
-    env["PYTHONPYCACHEPREFIX"] = str(home / "pycache")
+    env.pop("PYTHONPYCACHEPREFIX", None)
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(Path(sync.__file__).parent)], env=env, check=True,
                    stdout=subprocess.DEVNULL)
     return env

@@ -31,7 +31,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("plugins", nargs="*", metavar="PLUGIN", help="only these plugins (default: all)")
     p.add_argument("--locked", action="store_true", help="build exactly what the lock says; fail if the registry differs")
     p.add_argument("--gzip", action="store_true", help="also write plugin.wasm.gz for nginx's gzip_static")
-    p.add_argument("--jobs", "-j", type=common.jobs, default=DEFAULT_JOBS, help=f"concurrent downloads (default {DEFAULT_JOBS})")
+    p.add_argument("--jobs", "-j", type=common.jobs, default=DEFAULT_JOBS,
+                   help=f"downloads read at once; every request goes out at once (default {DEFAULT_JOBS})")
     p.add_argument("--processes", type=common.jobs, default=None, metavar="N",
                    help="worker processes sharing the downloads (default: one per core; 1: threads in this process)")
     p.add_argument("--registry", metavar="HOST[:PORT]", help="read every source from this mirror (or oci-layout:PATH)")

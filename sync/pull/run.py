@@ -349,7 +349,10 @@ def run_pull(
             else:
                 results[key] = entries
                 if outcome.downloaded:  # its part of the catalog page, while the downloads run
-                    parts.make(tree, entries)
+                    try:
+                        parts.make(tree, entries)
+                    except Exception:  # noqa: BLE001 - made again at the commit, which says what failed
+                        pass
             outcomes.append(outcome)
             if on_outcome:
                 on_outcome(outcome)

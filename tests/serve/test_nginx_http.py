@@ -149,6 +149,7 @@ TRAVERSALS = [
     "/plugins/./index.json",
     "/plugins/.lock",
     "/plugins/.journal.json",
+    "/plugins/.verified.json",
     "/plugins/basic-auth/.store/",
     "/plugins/%2estore/",
     "/plugins/basic-auth/%2Estore/",
