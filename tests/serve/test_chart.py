@@ -239,6 +239,14 @@ def test_the_stop_sequence_covers_what_gateways_fetch(chart: helm.Chart) -> None
     # nginx drains after the sleep: every transfer a gateway has not given up on (one attempt
     # lasts at most its timeout) ends before the kubelet's SIGKILL
     assert grace - prestop >= gateway.timeout, (grace, prestop)
+    # ... and clients that never finish end before it too: nginx closes a stalled response at
+    # worker_shutdown_timeout (after any live gateway attempt is over), and a request it is
+    # still reading at client_header_timeout (the shutdown timer does not end those)
+    conf = (REPO / "nginx" / "nginx.conf").read_text()
+    shutdown = float(re.findall(r"^worker_shutdown_timeout (\d+)s;$", conf, re.M)[0])
+    header = float(re.findall(r"^\s*client_header_timeout (\d+)s;$", conf, re.M)[0])
+    assert gateway.timeout < shutdown < grace - prestop, (shutdown, grace, prestop)
+    assert header < grace - prestop
     # a Service lagging behind by up to SERVICE_LAG_COVERED seconds sends no connection to a
     # closed port that the gateway's retries do not carry over
     assert prestop > 0 and prestop + gateway.retry_window >= SERVICE_LAG_COVERED
