@@ -65,17 +65,28 @@ def render(rows: list[Row], plugins: int) -> str:
              f"{plugins} plugins, {main[0].blob_bytes / 1e6:.1f} MB of blobs; bandwidth capped at "
              f"{main[0].link.bandwidth / 1e6:g} MB/s shared; a new connection costs {main[0].link.handshake} "
              "round trips (TCP and TLS 1.3), every request one; anonymous bearer tokens per repository. "
-             "Seconds are medians over rounds; the floor is the least any client needs (bench/wan/floor.py).", ""]
-    header = ["RTT", "no-op", "floor", "full", "floor", "full / floor", "--locked no-op", "upstream way",
-              "skopeo sync", "requests (no-op / full)", "token requests (no-op)"]
+             "Seconds are medians over rounds; the floor is the least any client needs (bench/wan/floor.py). "
+             "The upstream way and skopeo sync keep nothing between runs: their no-op is a full run, and their "
+             "ratio is to the full pull's floor.", ""]
+    header = ["RTT", "floor: no-op / full", "no-op", "x floor", "full", "x floor", "--locked no-op",
+              "upstream way", "x floor", "skopeo sync", "x floor",
+              "requests: no-op / full / upstream way / skopeo sync", "token requests (no-op)"]
     body = []
     for r in main:
         s = r.samples
-        ratio = times(_med(s["full"]) / r.floor(False)) if r.floor(False) > 0 else "n/a"
-        body.append([f"{r.link.rtt * 1000:.0f} ms", _cell(r, "noop"), secs(r.floor(True)), _cell(r, "full"),
-                     secs(r.floor(False)), ratio, _cell(r, "locked_noop"), _cell(r, "upstream"),
-                     _cell(r, "skopeo_sync"),
-                     f"{_med(s['noop'], 'requests'):.0f} / {_med(s['full'], 'requests'):.0f}",
+
+        def over(command: str, noop: bool = False, row: Row = r) -> str:
+            floor, got = row.floor(noop), row.samples.get(command)
+            return times(_med(got) / floor) if got and floor > 0 else "n/a"
+
+        def asked(command: str, row: Row = r) -> str:
+            got = row.samples.get(command)
+            return f"{_med(got, 'requests'):.0f}" if got else "n/a"
+
+        body.append([f"{r.link.rtt * 1000:.0f} ms", f"{secs(r.floor(True))} / {secs(r.floor(False))}",
+                     _cell(r, "noop"), over("noop", True), _cell(r, "full"), over("full"), _cell(r, "locked_noop"),
+                     _cell(r, "upstream"), over("upstream"), _cell(r, "skopeo_sync"), over("skopeo_sync"),
+                     " / ".join(asked(c) for c in ("noop", "full", "upstream", "skopeo_sync")),
                      f"{_med(s['noop'], 'token_requests'):.0f}"])
     lines += table(header, body)
     single = [r for r in rows if not r.multi_scope]

@@ -66,16 +66,22 @@ class WanSuite:
         self.reps, self.upstream_reps, self.work, self.handshake = reps, upstream_reps, work, handshake
         self.env = clean_env(work)
 
-    def _timed(self, wan: Wan, command: Callable[[], object]) -> Sample:
+    def _timed(self, wan: Wan, command: Callable[[], object], setup: Callable[[], object] | None = None) -> Sample:
+        if setup is not None:  # not part of what is measured: clearing what the last round left
+            setup()
         wan.reset()
         start = time.perf_counter()
         command()
         return Sample(time.perf_counter() - start, wan.counts())
 
-    def _skopeo_sync(self, yaml_file: Path) -> None:
+    def _skopeo_sync_out(self) -> Path:
         out = self.work / "skopeo-sync"
         shutil.rmtree(out, ignore_errors=True)
         out.mkdir()
+        return out
+
+    def _skopeo_sync(self, yaml_file: Path) -> None:
+        out = self.work / "skopeo-sync"
         subprocess.run(["skopeo", "--insecure-policy", "sync", "--scoped", "--src", "yaml", "--dest", "dir",
                         str(yaml_file), str(out)], check=True, env=self.env, stdout=subprocess.DEVNULL,
                        stderr=subprocess.PIPE, timeout=3600)
@@ -93,16 +99,17 @@ class WanSuite:
         sync_yaml.write_text(skopeo_sync_yaml(wan.registry.host, pushed))
         locked_root = self.work / "locked" / "plugins"
 
-        def full() -> None:
-            ws.empty()
-            ws.pull()
 
         def locked_noop() -> None:
             ws.pull("--locked", root=locked_root)
 
         steps: dict[str, Callable[[], object]] = {
-            "full": full, "noop": ws.pull, "locked_noop": locked_noop, "upstream": base.upstream,
+            "full": ws.pull, "noop": ws.pull, "locked_noop": locked_noop, "upstream": base.upstream,
             "skopeo_sync": lambda: self._skopeo_sync(sync_yaml),
+        }
+        setups: dict[str, Callable[[], object]] = {
+            "full": ws.empty, "skopeo_sync": self._skopeo_sync_out,
+            "upstream": lambda: shutil.rmtree(base.out, ignore_errors=True),  # it then writes into an empty one
         }
         # blocks run back to back, their order rotating from round to round; the project's
         # pulls are one block, in this order, as a no-op needs the full pull before it
@@ -116,7 +123,7 @@ class WanSuite:
                         shutil.rmtree(locked_root.parent, ignore_errors=True)
                         ws.pull("--locked", root=locked_root)
                     say(f"WAN {link.rtt * 1000:.0f} ms, round {r + 1}: {name}")
-                    row.samples.setdefault(name, []).append(self._timed(wan, steps[name]))
+                    row.samples.setdefault(name, []).append(self._timed(wan, steps[name], setups.get(name)))
         shutil.rmtree(base.out, ignore_errors=True)
         ws.empty()
         return row

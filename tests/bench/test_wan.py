@@ -236,7 +236,10 @@ def test_the_wan_bench_runs_end_to_end_and_counts_what_crossed_the_link(tmp_path
     row = next(line for line in text.splitlines() if line.startswith("| 40 ms |"))
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert all(c != "n/a" for c in cells), row
-    noop_requests, full_requests = (int(x) for x in cells[9].split(" / "))
+    noop_requests, full_requests, upstream, skopeo_sync = (int(x) for x in cells[11].split(" / "))
     assert noop_requests >= 3 and full_requests > noop_requests  # a manifest a plugin at least; blobs on a full pull
-    assert float(cells[1]) >= float(cells[2])  # nothing beats the floor
+    assert upstream >= full_requests - 1 and skopeo_sync >= full_requests - 1  # they fetch every blob too
+    noop_floor, full_floor = (float(x) for x in cells[1].split(" / "))
+    assert float(cells[2]) >= noop_floor and float(cells[4]) >= full_floor  # nothing beats the floor
+    assert all(float(cells[i].rstrip("x")) >= 1 for i in (3, 5, 8, 10))  # ratios to the floor
     assert not list(tmp_path.glob("plugin-sync-wan-*"))  # the scratch directory is removed
