@@ -20,7 +20,7 @@ import threading
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, ContextManager, Callable
+from typing import Any, BinaryIO, Callable, ContextManager, Iterable
 
 from sync import settings
 from sync.errors import ArtifactError, IntegrityError
@@ -339,16 +339,16 @@ class _Extra(threading.Thread):
 
 def fetch(p: Plan, open_blob: BlobOpener, dest: Path,
           slot: ContextManager[object] = contextlib.nullcontext()) -> Fetched:
-    """Download and check everything ``p`` names into directory ``dest``. The small layers
-    are asked for at the same time as the module, each on its own thread: at a distance, one
-    round trip for the artifact rather than one a layer. ``slot`` is held while the module
-    is read and written (the caller's limit on downloads at once), taken once its request
-    is answered, so that waiting for the answer holds none."""
+    """Download and check everything ``p`` names into directory ``dest``. The module is asked
+    for first, alone, so that it takes the connection its manifest came on: at a distance a
+    new connection costs two round trips before the first byte, and the module's bytes are
+    what the pull waits for. Once it is answered the small layers are asked for all at once,
+    each on its own thread (one round trip for them, not one a layer), while the module
+    streams in. ``slot`` is held while the module is read and written (the caller's limit on
+    downloads at once), taken once its request is answered, so that waiting holds none."""
     extras = {name: _Extra(open_blob, desc) for name, desc in sorted(p.extras.items())}
-    for extra in extras.values():
-        extra.start()
     try:
-        result = _fetch_module(p, open_blob, dest, slot)
+        result = _fetch_module(p, open_blob, dest, slot, extras.values())
         files: dict[str, str] = {}
         for name, extra in extras.items():
             data = extra.result()
@@ -356,26 +356,32 @@ def fetch(p: Plan, open_blob: BlobOpener, dest: Path,
             files[name] = hashlib.sha256(data).hexdigest()
     finally:
         for extra in extras.values():  # none outlives the fetch, failed or not
-            extra.join()
+            if extra.ident is not None:
+                extra.join()
     return Fetched(result.sha256, result.md5, result.size, files)
 
 
-def _fetch_module(p: Plan, open_blob: BlobOpener, dest: Path, slot: ContextManager[object]) -> Fetched:
-    """The module layer, unpacked into ``dest`` with every check: its sha256, md5 and size."""
+def _fetch_module(p: Plan, open_blob: BlobOpener, dest: Path, slot: ContextManager[object],
+                  extras: Iterable[_Extra] = ()) -> Fetched:
+    """The module layer, unpacked into ``dest`` with every check: its sha256, md5 and size.
+    ``extras`` are started once the module's request is answered."""
     out = _ModuleWriter(dest / WASM)
     try:
-        with open_blob(p.module) as body, slot:
-            blob = _Verified(body, p.module)
-            try:
-                _BY_NAME[p.format].extract(blob, out)
-            except IntegrityError:
-                raise
-            except ArtifactError:
-                # bytes damaged on the way make a bad tar or module too: the digest says
-                # which it is, and a damaged blob is worth another download
+        with open_blob(p.module) as body:
+            for extra in extras:
+                extra.start()
+            with slot:
+                blob = _Verified(body, p.module)
+                try:
+                    _BY_NAME[p.format].extract(blob, out)
+                except IntegrityError:
+                    raise
+                except ArtifactError:
+                    # bytes damaged on the way make a bad tar or module too: the digest says
+                    # which it is, and a damaged blob is worth another download
+                    blob.finish()
+                    raise
                 blob.finish()
-                raise
-            blob.finish()
         return out.close()
     finally:
         if not out.f.closed:

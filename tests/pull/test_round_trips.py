@@ -22,7 +22,7 @@ import pytest
 
 from sync import artifact as artifact_format
 from sync.fsutil import CHUNK
-from sync.oci.manifest import Descriptor
+from sync.oci.manifest import Descriptor, parse_manifest
 from sync.oci.registry import token_repositories
 from sync.sample import wasm_module
 from tests.support.faultproxy import Fault, FaultProxy
@@ -192,20 +192,51 @@ def test_reading_modules_keeps_to_the_download_slots_and_asking_for_them_holds_n
     assert peak == 2
 
 
-def test_an_artifacts_layers_are_asked_together() -> None:
-    """The module and its small layers (spec.yaml, the READMEs) go out at once: at a distance
-    a plugin costs one round trip for its blobs, not one a layer."""
+def test_an_artifacts_module_goes_first_and_its_small_layers_together() -> None:
+    """The module is asked for alone, first, so that it takes the connection its manifest came
+    on; once it is answered its small layers (spec.yaml, the READMEs) go out at once, while it
+    streams in: two round trips for an artifact's blobs, not one a layer."""
     import tempfile
 
+    art = artifact(3000, 1, spec="info:\n  name: a\n", readme="# a\n", readme_en="# a\n")
+    module = artifact_format.plan(parse_manifest(art.manifest, art.media_type)).module.digest
     with running_registry() as reg, FaultProxy(reg.host) as proxy, tempfile.TemporaryDirectory() as tmp:
-        reg.push("plugins/a", "1.0.0", artifact(3000, 1, spec="info:\n  name: a\n", readme="# a\n", readme_en="# a\n"))
+        reg.push("plugins/a", "1.0.0", art)
         ws = Workspace(Path(tmp), Registry(proxy.host, reg.root))
         ws.write_config({"a": {"tag": "1.0.0"}})
         proxy.add(Fault.delay(1.0, match="/blobs/", times=None))
         r = ws.pull("--jobs", "1", "--processes", "1")
         assert r.code == 0, r.err
-        blobs = [h.at for h in proxy.requests_to("/blobs/")]
-    assert len(blobs) == 4 and max(blobs) - min(blobs) < 1.0  # none waited for another's answer
+        blobs = proxy.requests_to("/blobs/")
+    assert len(blobs) == 4 and blobs[0].path.endswith(module)
+    extras = [h.at for h in blobs[1:]]
+    assert min(extras) - blobs[0].at >= 0.9  # after the module's answer ...
+    assert max(extras) - min(extras) < 1.0  # ... and none waited for another's
+
+
+def test_no_module_pays_for_a_new_connection(tmp_path: Path) -> None:
+    """At a distance every module's request goes out on a connection already open (the one its
+    manifest came on), never on one that still has its handshake to pay."""
+    rtt = 0.1
+    with TokenService("registry-anon", anonymous=True) as ts, running_registry(token_service=ts) as reg:
+        reg.bearer = ts.issue("seed", " ".join(f"repository:plugins/{n}:pull,push" for n in NAMES))
+        modules = set()
+        for i, n in enumerate(NAMES):
+            art = artifact(600, i + 1, spec=f"info:\n  name: {n}\n", readme=f"# {n}\n")
+            modules.add(artifact_format.plan(parse_manifest(art.manifest, art.media_type)).module.digest)
+            reg.push(f"plugins/{n}", "1.0.0", art)
+        with WanProxy(reg.host, rtt, handshake=2) as wan:
+            ws = Workspace(tmp_path, Registry(wan.host, reg.root))
+            ws.write_config({n: {"tag": "1.0.0"} for n in NAMES})
+            r = ws.pull()
+            assert r.code == 0, r.err
+            requests = sorted(wan.requests, key=lambda q: q.at)
+    first = {}
+    for q in requests:
+        first.setdefault(q.connection, q)
+    sent = [q for q in requests if q.path.rsplit("/", 1)[-1] in modules]
+    assert len(sent) == len(NAMES)
+    assert [q.path for q in sent if first[q.connection] is q] == []  # each on a connection used before
 
 
 @pytest.mark.parametrize("processes", ["1", "2"])
