@@ -21,6 +21,7 @@ failed, 2 bad input.
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -77,4 +78,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    gc.freeze()  # as plugin-sync's own exit does (sync.cli.run): no last walk over what the pull made
+    sys.exit(code)

@@ -1,5 +1,3 @@
-import sys
+from sync.cli import run
 
-from sync.cli import main
-
-sys.exit(main())
+run()

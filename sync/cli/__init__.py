@@ -7,6 +7,7 @@ here and only wires the library together.
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import os
 import sys
@@ -128,3 +129,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"plugin-sync: internal error: {type(e).__name__}: {' '.join(str(e).split())}"
               " (set PLUGIN_SYNC_DEBUG=1 for a traceback)", file=sys.stderr)
         return 1
+
+
+def run() -> NoReturn:
+    """The console script and ``python -m sync``: ``main``, then exit. Everything the run made
+    is first moved out of the cyclic collector's sight (``gc.freeze``): the interpreter's exit
+    would otherwise walk it all in one last collection, 30 to 50 ms after a pull, once the work
+    is done (docs/performance.md, "The pull at WAN distance"). Files, locks and worker
+    processes are closed by then; atexit handlers and stream flushes still run. Not in
+    ``main``, which tests and ``pull_plugins.py`` call in a process that goes on."""
+    code = main()
+    gc.freeze()
+    sys.exit(code)
