@@ -67,12 +67,12 @@ class Baselines:
     def out(self) -> Path:
         return self.dir / "out"
 
-    def _fresh_out(self) -> Path:
+    def fresh_out(self) -> Path:
         shutil.rmtree(self.out, ignore_errors=True)
         return self.out
 
     def upstream(self) -> Measured:
-        out = self._fresh_out()
+        out = self.fresh_out()
         return run(["bash", str(SCRIPTS / "upstream.sh"), self.registry, str(self.dir / "upstream.list"), str(out)],
                    env=self.env)
 
@@ -81,6 +81,6 @@ class Baselines:
                    env=self.env)
 
     def work_floor(self) -> Measured:
-        out = self._fresh_out()
+        out = self.fresh_out()
         return run(["bash", str(SCRIPTS / "workfloor.sh"), str(self.dir / "work.fetch"), str(self.dir / "work.place"),
                     str(out), str(self.parallel)], env=self.env)

@@ -24,6 +24,17 @@ def _cell(row: Row, command: str) -> str:
     return secs(_med(got)) if got else "n/a"
 
 
+def _over(row: Row, command: str, noop: bool = False) -> str:
+    """``command``'s median over the row's floor (the no-op's or the full pull's)."""
+    floor, got = row.floor(noop), row.samples.get(command)
+    return times(_med(got) / floor) if got and floor > 0 else "n/a"
+
+
+def _asked(row: Row, command: str) -> str:
+    got = row.samples.get(command)
+    return f"{_med(got, 'requests'):.0f}" if got else "n/a"
+
+
 @dataclass(frozen=True)
 class Target:
     name: str
@@ -73,21 +84,12 @@ def render(rows: list[Row], plugins: int) -> str:
               "requests: no-op / full / upstream way / skopeo sync", "token requests (no-op)"]
     body = []
     for r in main:
-        s = r.samples
-
-        def over(command: str, noop: bool = False, row: Row = r) -> str:
-            floor, got = row.floor(noop), row.samples.get(command)
-            return times(_med(got) / floor) if got and floor > 0 else "n/a"
-
-        def asked(command: str, row: Row = r) -> str:
-            got = row.samples.get(command)
-            return f"{_med(got, 'requests'):.0f}" if got else "n/a"
-
         body.append([f"{r.link.rtt * 1000:.0f} ms", f"{secs(r.floor(True))} / {secs(r.floor(False))}",
-                     _cell(r, "noop"), over("noop", True), _cell(r, "full"), over("full"), _cell(r, "locked_noop"),
-                     _cell(r, "upstream"), over("upstream"), _cell(r, "skopeo_sync"), over("skopeo_sync"),
-                     " / ".join(asked(c) for c in ("noop", "full", "upstream", "skopeo_sync")),
-                     f"{_med(s['noop'], 'token_requests'):.0f}"])
+                     _cell(r, "noop"), _over(r, "noop", True), _cell(r, "full"), _over(r, "full"),
+                     _cell(r, "locked_noop"), _cell(r, "upstream"), _over(r, "upstream"),
+                     _cell(r, "skopeo_sync"), _over(r, "skopeo_sync"),
+                     " / ".join(_asked(r, c) for c in ("noop", "full", "upstream", "skopeo_sync")),
+                     f"{_med(r.samples['noop'], 'token_requests'):.0f}"])
     lines += table(header, body)
     single = [r for r in rows if not r.multi_scope]
     for r in single:

@@ -65,6 +65,7 @@ class WanSuite:
         self.plugins, self.rtts, self.bandwidth = plugins, rtts, bandwidth
         self.reps, self.upstream_reps, self.work, self.handshake = reps, upstream_reps, work, handshake
         self.env = clean_env(work)
+        self.skopeo_sync_out = work / "skopeo-sync"
 
     def _timed(self, wan: Wan, command: Callable[[], object], setup: Callable[[], object] | None = None) -> Sample:
         if setup is not None:  # not part of what is measured: clearing what the last round left
@@ -74,16 +75,13 @@ class WanSuite:
         command()
         return Sample(time.perf_counter() - start, wan.counts())
 
-    def _skopeo_sync_out(self) -> Path:
-        out = self.work / "skopeo-sync"
-        shutil.rmtree(out, ignore_errors=True)
-        out.mkdir()
-        return out
+    def _fresh_skopeo_sync_out(self) -> None:
+        shutil.rmtree(self.skopeo_sync_out, ignore_errors=True)
+        self.skopeo_sync_out.mkdir()
 
     def _skopeo_sync(self, yaml_file: Path) -> None:
-        out = self.work / "skopeo-sync"
         subprocess.run(["skopeo", "--insecure-policy", "sync", "--scoped", "--src", "yaml", "--dest", "dir",
-                        str(yaml_file), str(out)], check=True, env=self.env, stdout=subprocess.DEVNULL,
+                        str(yaml_file), str(self.skopeo_sync_out)], check=True, env=self.env, stdout=subprocess.DEVNULL,
                        stderr=subprocess.PIPE, timeout=3600)
 
     def _row(self, wan: Wan, link: Link, pushed: list[Pushed], multi_scope: bool,
@@ -99,7 +97,6 @@ class WanSuite:
         sync_yaml.write_text(skopeo_sync_yaml(wan.registry.host, pushed))
         locked_root = self.work / "locked" / "plugins"
 
-
         def locked_noop() -> None:
             ws.pull("--locked", root=locked_root)
 
@@ -108,8 +105,7 @@ class WanSuite:
             "skopeo_sync": lambda: self._skopeo_sync(sync_yaml),
         }
         setups: dict[str, Callable[[], object]] = {
-            "full": ws.empty, "skopeo_sync": self._skopeo_sync_out,
-            "upstream": lambda: shutil.rmtree(base.out, ignore_errors=True),  # it then writes into an empty one
+            "full": ws.empty, "upstream": base.fresh_out, "skopeo_sync": self._fresh_skopeo_sync_out,
         }
         # blocks run back to back, their order rotating from round to round; the project's
         # pulls are one block, in this order, as a no-op needs the full pull before it

@@ -183,7 +183,6 @@ def test_sigquit_lets_every_response_in_flight_complete(tmp_path: Path) -> None:
           f"{drained:.1f} s after SIGQUIT")
 
 
-
 def _scaled(conf: str, directive: str, real: int, played: int) -> str:
     line = f"{directive} {real}s;"
     assert conf.count(line) == 1, line
