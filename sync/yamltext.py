@@ -2,8 +2,8 @@
 matter, the catalog's WasmPlugin snippets): through libyaml where PyYAML was built with it,
 whose parser and emitter read and write the same documents as PyYAML's pure-Python ones at
 a tenth of the cost (the catalog of 52 plugins spent most of its time there), else through
-PyYAML's own. Both take only the safe subset of YAML. ``plugins.yaml`` keeps its own loader
-(``sync.config``), which keeps numbers' text for its error messages."""
+PyYAML's own. Both take only the safe subset of YAML. ``plugins.yaml``'s loader
+(``sync.config``) is this one, made to keep numbers' text for its error messages."""
 
 from __future__ import annotations
 
