@@ -6,13 +6,16 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sync.config import Config, load_config, parse_config
 from sync.errors import ConfigError, UsageError
 from sync.filenames import LOCK
 from sync.lock import Lock, load_lock
 from sync.tree import Tree
-from sync.upstream.model import Changes
+
+if TYPE_CHECKING:  # imported by the commands that read one: a pull does not load the upstream model
+    from sync.upstream.model import Changes
 
 CURSOR_FILE = "upstream-cursor.json"  # the upstream cursor's default name, beside the config
 
@@ -90,6 +93,8 @@ def read_config(args: argparse.Namespace) -> tuple[Config, bool]:
 
 def load_changes(path: Path) -> Changes:
     """A ``detect --json`` document given as ``--changes``."""
+    from sync.upstream.model import Changes
+
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
