@@ -23,12 +23,13 @@ def warn(message: str) -> None:
 
 
 def commit(tree: Tree, lock: Lock, lock_path: Path | None, snapshot: dict[str, Any] | None = None, *,
-           served: Lock | None = None, parts: Parts | None = None) -> None:
+           served: Lock | None = None, parts: Parts | None = None, links: store.Links | None = None) -> None:
     """``sync.tree.store.commit`` with the catalog: the tree serves ``served`` (default
     ``lock``), and ``lock`` is saved at ``lock_path``; ``parts``: pieces of the catalog
-    page made before (``sync.catalog.Parts``)."""
+    page made before (``sync.catalog.Parts``); ``links``: version links made before
+    (``sync.tree.store.Links``)."""
     derived = partial(write_catalog, parts=parts) if parts is not None else write_catalog
-    store.commit(tree, lock, lock_path, snapshot, derived=derived, served=served, warn=warn)
+    store.commit(tree, lock, lock_path, snapshot, derived=derived, served=served, warn=warn, links=links)
 
 
 def recover(tree: Tree, lock_path: Path | None) -> bool:

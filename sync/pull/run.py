@@ -30,7 +30,7 @@ from sync.times import stamp_time
 from sync.tree import Tree
 from sync.tree.precompress import precompress
 from sync.tree.verified import Stamps
-from sync.tree.store import collect_garbage, finish_staging, new_staging, served_intact, store_matches, writer_lock
+from sync.tree.store import Links, collect_garbage, finish_staging, new_staging, served_intact, store_matches, writer_lock
 
 CREATED = "org.opencontainers.image.created"
 # plugins resolved at once (their manifests in flight), however few downloads ``--jobs``
@@ -341,27 +341,32 @@ def run_pull(
         outcomes: list[PluginResult] = []
         failed: set[str] = set()
 
-        parts = Parts()
+        parts, links = Parts(), Links()
 
         def done(key: str, entries: list[LockEntry], outcome: PluginResult) -> None:
             if outcome.status == "failed":
                 failed.add(tasks[key].name)
             else:
                 results[key] = entries
-                if outcome.downloaded:  # its part of the catalog page, while the downloads run
+                if outcome.downloaded:  # its part of the commit, while the downloads run
                     try:
                         parts.make(tree, entries)
+                        links.prepare(tree, entries)
                     except Exception:  # noqa: BLE001 - made again at the commit, which says what failed
                         pass
             outcomes.append(outcome)
             if on_outcome:
                 on_outcome(outcome)
 
-        processes, requests, blob_bytes = run_tasks(puller, tasks, sources, done)
+        try:
+            processes, requests, blob_bytes = run_tasks(puller, tasks, sources, done)
+        except BaseException:
+            links.discard()
+            raise
         still_served = _still_served(tree, puller.stamps)
         new = plan(old, results, failed, locked=options.locked, prune=not options.only, still_served=still_served)
         served = serving(new, results, still_served)
-        commit(tree, new, None if options.locked else lock_path, served=served, parts=parts)
+        commit(tree, new, None if options.locked else lock_path, served=served, parts=parts, links=links)
         collect_garbage(tree, new)
         # every served entry's store was checked in this run (or its stamp was fresh)
         puller.stamps.save((tree.store_dir(e.name, str(e.digest)), e) for e in served.sorted() if e.digest)

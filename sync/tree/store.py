@@ -24,7 +24,7 @@ import shutil
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from sync.errors import LockedTreeError, SyncError, error_text
 from sync.fsutil import exchange, fsync_dir, read_json, sha256_file, symlink_atomic, tmp_name, write_atomic, write_if_changed
@@ -213,7 +213,47 @@ def _applicable(tree: Tree, lock: Lock, warn: Warn) -> Lock:
     return kept
 
 
-def _link_version(tree: Tree, entry: LockEntry) -> None:
+class Links:
+    """Version links made ahead of the commit, while the downloads run: each under a hidden
+    temporary name beside its version entry (``fsutil.tmp_name``'s, which nginx does not
+    serve and ``collect_garbage`` removes when a run is killed), so that the commit renames
+    it into place. Creating a symlink to a store directory costs this machine's file system
+    about 0.4 ms, a rename a twentieth of that: a pull of 52 plugins spent 15 to 25 ms of
+    its commit on them, after its last byte had arrived."""
+
+    def __init__(self) -> None:
+        self.made: dict[tuple[str, str], tuple[str, Path]] = {}  # version -> (target, link made)
+
+    def prepare(self, tree: Tree, entries: Iterable[LockEntry]) -> None:
+        """Make the links of ``entries`` (those the tree does not already serve as they are)."""
+        for e in entries:
+            if e.is_local or not e.digest or e.key in self.made:
+                continue
+            link, target = tree.version_dir(e.name, e.version), tree.link_target(e.name, e.digest)
+            if link.is_symlink() and os.readlink(link) == target:
+                continue
+            tmp = tmp_name(link, "link")
+            os.symlink(target, tmp)
+            self.made[e.key] = (target, tmp)
+
+    def take(self, entry: LockEntry, target: str) -> Path | None:
+        """The link made for ``entry``, if it points at ``target``; the caller renames it."""
+        made = self.made.pop(entry.key, None)
+        if made is None:
+            return None
+        if made[0] != target:
+            made[1].unlink(missing_ok=True)
+            return None
+        return made[1]
+
+    def discard(self) -> None:
+        """Remove the links no commit took."""
+        for _, tmp in self.made.values():
+            tmp.unlink(missing_ok=True)
+        self.made.clear()
+
+
+def _link_version(tree: Tree, entry: LockEntry, links: Links | None = None) -> None:
     assert entry.digest
     link = tree.version_dir(entry.name, entry.version)
     target = tree.link_target(entry.name, entry.digest)
@@ -226,18 +266,23 @@ def _link_version(tree: Tree, entry: LockEntry) -> None:
         aside = tmp_name(link, "old")
         os.rename(link, aside)
         shutil.rmtree(aside, ignore_errors=True)
-    symlink_atomic(target, link)
+    made = links.take(entry, target) if links is not None else None
+    if made is None:
+        symlink_atomic(target, link)
+    else:
+        os.replace(made, link)
 
 
-def apply(tree: Tree, lock: Lock, derived: Derived, index_text: str | None = None) -> None:
+def apply(tree: Tree, lock: Lock, derived: Derived, index_text: str | None = None, links: Links | None = None) -> None:
     """Make the tree serve exactly what ``lock`` says (idempotent), ``derived`` files included
-    (``index_text``: index.json as already rendered for ``lock``)."""
+    (``index_text``: index.json as already rendered for ``lock``; ``links``: version links
+    made before)."""
     index_text = index_json_text(lock.sorted()) if index_text is None else index_text
     wanted = set(lock.entries)
     for entry in lock.sorted():
         if entry.is_local:
             continue
-        _link_version(tree, entry)
+        _link_version(tree, entry, links)
     for name, version in tree.served():
         if (name, version) not in wanted and tree.is_pulled(name, version):
             tree.version_dir(name, version).unlink()
@@ -283,12 +328,22 @@ def _ignore(_: str) -> None:
 
 
 def commit(tree: Tree, lock: Lock, lock_path: Path | None, snapshot: dict[str, Any] | None = None, *,
-           derived: Derived, served: Lock | None = None, warn: Warn = _ignore) -> None:
+           derived: Derived, served: Lock | None = None, warn: Warn = _ignore, links: Links | None = None) -> None:
     """Publish the tree's state, surviving a kill at any point (see module doc): the tree
     serves ``served`` (default: ``lock``) and ``lock`` is saved at ``lock_path`` (when
     given). A served version whose store directory is missing is left out (``warn`` says
     so). ``snapshot`` (a snapshot build's ``gatewayVersion``, ``sha256`` and
-    ``inventory``) is kept in the tree beside it."""
+    ``inventory``) is kept in the tree beside it. ``links``: version links made before
+    (``Links``); those the commit does not take are removed, whether it succeeds or not."""
+    try:
+        _commit(tree, lock, lock_path, snapshot, derived, served, warn, links)
+    finally:
+        if links is not None:
+            links.discard()
+
+
+def _commit(tree: Tree, lock: Lock, lock_path: Path | None, snapshot: dict[str, Any] | None, derived: Derived,
+            served: Lock | None, warn: Warn, links: Links | None) -> None:
     serve = _applicable(tree, lock if served is None else served, warn)
     journal = _journal_text(serve, lock if lock_path is not None else None, snapshot)
     # never write a journal the next run could not read back or render: it would fail that
@@ -298,7 +353,7 @@ def commit(tree: Tree, lock: Lock, lock_path: Path | None, snapshot: dict[str, A
     parse_lock(raw.get("lock", raw))
     index_text = index_json_text(serve.sorted())
     write_atomic(tree.journal, journal)
-    apply(tree, serve, derived, index_text)
+    apply(tree, serve, derived, index_text, links)
     _apply_snapshot(tree, journal, snapshot)
     if lock_path is not None:
         save_lock(lock_path, lock)
