@@ -25,7 +25,7 @@ from typing import Any, BinaryIO, Callable, ContextManager, Iterable
 from sync import settings
 from sync.errors import ArtifactError, IntegrityError
 from sync.filenames import README, README_EN, SPEC, WASM
-from sync.fsutil import CHUNK
+from sync.fsutil import CHUNK, write_synced
 from sync.oci.manifest import Descriptor, Manifest
 
 TAR_GZIP = ("application/vnd.oci.image.layer.v1.tar+gzip", "application/vnd.docker.image.rootfs.diff.tar.gzip")
@@ -352,7 +352,7 @@ def fetch(p: Plan, open_blob: BlobOpener, dest: Path,
         files: dict[str, str] = {}
         for name, extra in extras.items():
             data = extra.result()
-            (dest / name).write_bytes(data)
+            write_synced(dest / name, data)
             files[name] = hashlib.sha256(data).hexdigest()
     finally:
         for extra in extras.values():  # none outlives the fetch, failed or not

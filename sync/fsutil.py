@@ -44,6 +44,17 @@ def write_atomic(path: Path, data: bytes | str, mode: int = 0o644) -> None:
     fsync_dir(path.parent)
 
 
+def write_synced(path: Path, data: bytes | str) -> None:
+    """Write a new file in a directory no reader sees yet (a staging directory, renamed into
+    place whole once complete) and fsync it: no temporary name and no rename of its own."""
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    with open(path, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
 def write_if_changed(path: Path, data: bytes | str) -> bool:
     """Write atomically unless the file already holds exactly ``data``. Returns True if written."""
     if isinstance(data, str):

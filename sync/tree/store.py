@@ -27,7 +27,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 from sync.errors import LockedTreeError, SyncError, error_text
-from sync.fsutil import exchange, fsync_dir, read_json, sha256_file, symlink_atomic, tmp_name, write_atomic, write_if_changed
+from sync.fsutil import (exchange, fsync_dir, read_json, sha256_file, symlink_atomic, tmp_name, write_atomic, write_if_changed,
+                         write_synced)
 from sync.lock import Lock, LockEntry, parse_lock, save_lock
 from sync.names import is_name
 from sync.tree.files import index_json_text, metadata_text, sha256_file_text
@@ -119,9 +120,10 @@ def next_dir(tree: Tree, name: str, digest: str) -> Path:
 def finish_staging(tree: Tree, staging: Path, entry: LockEntry, *, beside: bool = False) -> Path:
     """Write the small files, fsync, and rename staging into the store. Returns the store dir.
     When the store directory exists already, the complete one there is kept; with ``beside``,
-    staging becomes its replacement instead (``next_dir``), and that is returned."""
-    write_atomic(staging / SHA256_FILE, sha256_file_text(entry))
-    write_atomic(staging / METADATA, metadata_text(entry))
+    staging becomes its replacement instead (``next_dir``), and that is returned. No reader
+    sees staging before its rename, so its files are written in place, each fsynced."""
+    write_synced(staging / SHA256_FILE, sha256_file_text(entry))
+    write_synced(staging / METADATA, metadata_text(entry))
     for f in staging.iterdir():
         if f.is_file():
             os.chmod(f, 0o644)
