@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 
 from sync.cli import common
@@ -13,7 +12,12 @@ from sync.pull.plan import locked_groups
 from sync.pull.report import Progress, PullReport, summary
 from sync.pull.run import PullOptions, run_pull
 
-DEFAULT_JOBS = min(16, 4 * (os.cpu_count() or 2))
+# module bodies read at once, on any number of cores. A download waiting for a slot is not
+# idle on the link: its request is answered and its bytes queue in the kernel, to be read
+# (inflated, hashed, written) once it gets one. At a distance, with 8 slots the last bytes
+# had arrived 50 to 100 ms before the pull had read them, with 16 within 10 to 30 ms; on
+# loopback 8, 16 and 32 take the same time (docs/performance.md, "The pull at WAN distance").
+DEFAULT_JOBS = 16
 
 
 def seconds(text: str) -> float:
