@@ -317,7 +317,7 @@ def written(value: object) -> str:
     return getattr(value, "text", "") or str(value)
 
 
-class _Loader(SafeLoader):  # type: ignore[misc,valid-type]
+class _Loader(SafeLoader):  # type: ignore[misc]
     """The safe loader (libyaml's where PyYAML has it: a tenth of the pure-Python parser's
     time, which was a tenth of a pull's start), whose ints and floats remember the text they
     were written as."""
