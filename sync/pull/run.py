@@ -360,13 +360,12 @@ def run_pull(
 
         try:
             processes, requests, blob_bytes = run_tasks(puller, tasks, sources, done)
-        except BaseException:
+            still_served = _still_served(tree, puller.stamps)
+            new = plan(old, results, failed, locked=options.locked, prune=not options.only, still_served=still_served)
+            served = serving(new, results, still_served)
+            commit(tree, new, None if options.locked else lock_path, served=served, parts=parts, links=links)
+        finally:  # no link made ahead outlives the run, whatever stopped it
             links.discard()
-            raise
-        still_served = _still_served(tree, puller.stamps)
-        new = plan(old, results, failed, locked=options.locked, prune=not options.only, still_served=still_served)
-        served = serving(new, results, still_served)
-        commit(tree, new, None if options.locked else lock_path, served=served, parts=parts, links=links)
         collect_garbage(tree, new)
         # every served entry's store was checked in this run (or its stamp was fresh)
         puller.stamps.save((tree.store_dir(e.name, str(e.digest)), e) for e in served.sorted() if e.digest)

@@ -1,6 +1,7 @@
 """Version links made while the downloads run (``sync.tree.store.Links``): the commit renames
 them into place instead of creating them after the last byte; none is served before the
-commit, and none is left behind by a commit that fails or does not serve its version."""
+commit, and none is left behind by a commit that fails or does not serve its version, or by
+a pull stopped before its commit."""
 
 from __future__ import annotations
 
@@ -10,12 +11,16 @@ from pathlib import Path
 
 import pytest
 
+from sync.config import load_config
 from sync.lock import Lock, LockEntry
+from sync.pull.report import PluginResult
+from sync.pull.run import PullOptions, run_pull
 from sync.served import commit
 from sync.tree import Tree
 from sync.tree.store import Links
 from sync.sample import wasm_module
 from tests.serve.trees import MODULES, Module, _pulled
+from tests.support.workspace import Workspace, artifact
 
 
 def _hidden_links(tree: Tree) -> list[str]:
@@ -93,3 +98,27 @@ def test_a_commit_that_fails_leaves_no_link_behind(tmp_path: Path) -> None:
     with pytest.raises(OSError):
         commit(tree, Lock.from_entries(entries), None, links=links)
     assert _hidden_links(tree) == []
+
+
+def test_a_pull_interrupted_after_some_downloads_leaves_no_link_behind(ws: Workspace) -> None:
+    """Ctrl-C once three plugins are in (their links made ahead): the run stops before its
+    commit, serves nothing new, and removes the links it made."""
+    reg = ws.registry
+    assert reg is not None
+    for i in range(6):
+        reg.push(f"plugins/p{i}", "1.0.0", artifact(4096, seed=i))
+    ws.write_config({f"p{i}": {"tag": "1.0.0"} for i in range(6)})
+    came: list[str] = []
+
+    def outcome(result: PluginResult) -> None:
+        came.append(result.name)
+        if len(came) == 3:
+            assert len(_hidden_links(Tree(ws.root))) == 3  # made ahead, one a plugin in so far
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_pull(Tree(ws.root), load_config(ws.config), Lock(), ws.lock_path,
+                 PullOptions(jobs=2, processes=1, plain_http=True), on_outcome=outcome)
+    assert _hidden_links(Tree(ws.root)) == []
+    assert Tree(ws.root).served() == []
+    assert not ws.lock_path.exists()
