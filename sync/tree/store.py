@@ -215,6 +215,11 @@ def _applicable(tree: Tree, lock: Lock, warn: Warn) -> Lock:
     return kept
 
 
+def _points_at(link: Path, target: str) -> bool:
+    """Whether the version entry ``link`` is a symlink to ``target`` already."""
+    return link.is_symlink() and os.readlink(link) == target
+
+
 class Links:
     """Version links made ahead of the commit, while the downloads run: each under a hidden
     temporary name beside its version entry (``fsutil.tmp_name``'s, which nginx does not
@@ -232,7 +237,7 @@ class Links:
             if e.is_local or not e.digest or e.key in self.made:
                 continue
             link, target = tree.version_dir(e.name, e.version), tree.link_target(e.name, e.digest)
-            if link.is_symlink() and os.readlink(link) == target:
+            if _points_at(link, target):
                 continue
             tmp = tmp_name(link, "link")
             os.symlink(target, tmp)
@@ -259,7 +264,7 @@ def _link_version(tree: Tree, entry: LockEntry, links: Links | None = None) -> N
     assert entry.digest
     link = tree.version_dir(entry.name, entry.version)
     target = tree.link_target(entry.name, entry.digest)
-    if link.is_symlink() and os.readlink(link) == target:
+    if _points_at(link, target):
         return
     if not (link.parent / target).is_dir():
         raise SyncError(f"{entry.name}/{entry.version}: store directory {target} is missing")
